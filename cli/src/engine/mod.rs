@@ -1,0 +1,64 @@
+//! The engine: reconcile a stack's containers with its file.
+//!
+//! [`desired`] says what each container should be, [`plan`] compares that with what runs,
+//! [`up`] applies the plan level by level and waits for readiness ([`wait`]); [`down`], [`ps`]
+//! and [`logs`] work from labels alone, so they never touch what is not the project's.
+
+pub mod desired;
+pub mod down;
+pub mod logs;
+pub mod plan;
+pub mod ports;
+pub mod ps;
+pub mod up;
+pub mod wait;
+
+use crate::docker::{project_filter, short};
+use crate::error::{Error, Result};
+use bollard::query_parameters::{ListContainersOptions, LogsOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+use plan::Existing;
+
+/// All containers of `project`, running or not.
+pub async fn existing(docker: &Docker, project: &str) -> Result<Vec<Existing>> {
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(project_filter(project)),
+        ..Default::default()
+    };
+    let list = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(Error::docker("listing the project's containers"))?;
+    let mut found: Vec<Existing> = list.iter().filter_map(Existing::from_summary).collect();
+    found.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
+    Ok(found)
+}
+
+/// The last `n` lines a container wrote, for error messages.
+pub async fn log_tail(docker: &Docker, container: &str, n: usize) -> Vec<String> {
+    let options = LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: n.to_string(),
+        ..Default::default()
+    };
+    let mut stream = docker.logs(container, Some(options));
+    let mut lines = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(out) => lines.extend(
+                String::from_utf8_lossy(&out.into_bytes())
+                    .lines()
+                    .map(str::to_owned),
+            ),
+            Err(e) => {
+                lines.push(format!("(logs unavailable: {})", short(&e)));
+                break;
+            }
+        }
+    }
+    let skip = lines.len().saturating_sub(n);
+    lines.split_off(skip)
+}

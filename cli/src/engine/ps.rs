@@ -1,0 +1,123 @@
+//! `msctl ps`: the project's containers, from their labels.
+
+use crate::docker::{project_filter, LABEL_REPLICA, LABEL_SERVICE};
+use crate::error::{Error, Result};
+use bollard::query_parameters::ListContainersOptions;
+use bollard::Docker;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PsRow {
+    pub service: String,
+    pub container: String,
+    pub replica: u32,
+    pub state: String,
+    pub health: String,
+    pub status: String,
+    pub ports: Vec<String>,
+    pub urls: Vec<String>,
+    pub image: String,
+    pub id: String,
+}
+
+pub async fn rows(docker: &Docker, project: &str) -> Result<Vec<PsRow>> {
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(project_filter(project)),
+        ..Default::default()
+    };
+    let list = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(Error::docker("listing containers"))?;
+    let mut rows: Vec<PsRow> = list
+        .into_iter()
+        .map(|c| {
+            let labels = c.labels.clone().unwrap_or_default();
+            let status = c.status.clone().unwrap_or_default();
+            let mut ports: Vec<(String, u16, u16, String)> = c
+                .ports
+                .iter()
+                .flatten()
+                .filter_map(|p| {
+                    Some((
+                        p.ip.clone().unwrap_or_default(),
+                        p.public_port?,
+                        p.private_port,
+                        p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into()),
+                    ))
+                })
+                .collect();
+            // The engine lists IPv4 and IPv6 bindings separately; one of each port is enough.
+            ports.sort();
+            ports.dedup_by(|a, b| a.1 == b.1 && a.3 == b.3);
+            PsRow {
+                service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+                replica: labels
+                    .get(LABEL_REPLICA)
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0),
+                container: c
+                    .names
+                    .as_ref()
+                    .and_then(|n| n.first())
+                    .map(|n| n.trim_start_matches('/').to_owned())
+                    .unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                health: health_of(&status).to_owned(),
+                ports: ports
+                    .iter()
+                    .map(|(ip, public, private, proto)| format!("{ip}:{public}->{private}/{proto}"))
+                    .collect(),
+                urls: ports
+                    .iter()
+                    .filter(|p| p.3 == "tcp")
+                    .map(|(ip, public, _, _)| {
+                        let host = match ip.as_str() {
+                            "0.0.0.0" | "::" | "" => "localhost",
+                            other => other,
+                        };
+                        format!("http://{host}:{public}")
+                    })
+                    .collect(),
+                status,
+                image: c.image.unwrap_or_default(),
+                id: c.id.unwrap_or_default(),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
+    Ok(rows)
+}
+
+fn health_of(status: &str) -> &'static str {
+    if status.contains("(healthy)") {
+        "healthy"
+    } else if status.contains("(unhealthy)") {
+        "unhealthy"
+    } else if status.contains("health: starting") {
+        "starting"
+    } else {
+        "-"
+    }
+}
+
+pub fn render(rows: &[PsRow]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.service.clone(),
+                r.container.clone(),
+                r.state.clone(),
+                r.health.clone(),
+                if r.urls.is_empty() {
+                    r.ports.join(", ")
+                } else {
+                    r.urls.join(" ")
+                },
+            ]
+        })
+        .collect();
+    crate::ui::table(&["SERVICE", "CONTAINER", "STATE", "HEALTH", "URL"], &cells)
+}

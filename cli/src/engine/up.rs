@@ -1,0 +1,299 @@
+//! `msctl up`: preflight, images, network and volumes, then the plan applied level by level.
+
+use super::desired::{self, create_body, Desired};
+use super::plan::{self, Action, Change, Existing};
+use super::wait::{self, Want};
+use crate::docker::*;
+use crate::error::{Error, Result};
+use crate::graph;
+use crate::images::{self, ResolvedImage};
+use crate::stack::{Condition, ImageSource, ServiceSpec, Stack};
+use crate::ui::Ui;
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, RemoveContainerOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use futures_util::future::try_join_all;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Default, Clone)]
+pub struct UpOptions {
+    pub services: Vec<String>,
+    pub profiles: Vec<String>,
+    /// Compute and return the plan; change nothing.
+    pub plan_only: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpReport {
+    pub project: String,
+    pub changes: Vec<Change>,
+}
+
+impl UpReport {
+    pub fn is_noop(&self) -> bool {
+        self.changes.iter().all(|c| c.action == Action::Keep)
+    }
+}
+
+pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Result<UpReport> {
+    let selected = graph::select(stack, &opts.services, &opts.profiles).map_err(Error::Usage)?;
+    let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
+    let existing = super::existing(docker, &stack.name).await?;
+
+    preflight(docker, &selected, &existing).await?;
+
+    let images = if opts.plan_only {
+        current_images(docker, stack, &selected).await
+    } else {
+        images::ensure(docker, stack, &selected, ui).await?
+    };
+    let desired: Vec<Desired> = selected
+        .iter()
+        .flat_map(|s| desired::desired(stack, s, &images[&s.name]))
+        .collect();
+    let report = UpReport {
+        project: stack.name.clone(),
+        changes: plan::plan(&desired, &existing, &names),
+    };
+    if opts.plan_only || report.is_noop() {
+        return Ok(report);
+    }
+
+    ensure_network(docker, &stack.name).await?;
+    ensure_volumes(docker, stack, &selected).await?;
+    for level in graph::levels(&selected) {
+        try_join_all(level.iter().map(|service| {
+            let changes: Vec<&Change> = report
+                .changes
+                .iter()
+                .filter(|c| c.service == service.name)
+                .collect();
+            apply_service(docker, stack, service, &selected, changes, ui)
+        }))
+        .await?;
+    }
+    Ok(report)
+}
+
+/// Refuses before anything is created: every published port must be free (or already ours),
+/// every image obtainable.
+async fn preflight(
+    docker: &Docker,
+    selected: &[&ServiceSpec],
+    existing: &[Existing],
+) -> Result<()> {
+    let ours: Vec<u16> = existing
+        .iter()
+        .filter(|e| e.state == "running")
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.config_json).ok())
+        .flat_map(|config| {
+            let ports = config["ports"].as_array().cloned().unwrap_or_default();
+            ports
+                .into_iter()
+                .filter_map(|p| p["host_port"].as_u64())
+                .map(|p| p as u16)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for service in selected {
+        for port in service
+            .ports
+            .iter()
+            .filter(|p| !ours.contains(&p.host_port))
+        {
+            if let Some(holder) = super::ports::holder(docker, port).await {
+                problems.push(format!(
+                    "port {}:{} for `{}` is taken by {holder}",
+                    port.host_ip, port.host_port, service.name
+                ));
+            }
+        }
+    }
+    problems.extend(images::preflight(docker, selected).await);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Preflight { problems })
+    }
+}
+
+/// Images as they are now, for `--plan`: nothing is built or pulled.
+async fn current_images(
+    docker: &Docker,
+    stack: &Stack,
+    selected: &[&ServiceSpec],
+) -> HashMap<String, ResolvedImage> {
+    let mut out = HashMap::new();
+    for s in selected {
+        let reference = match &s.image {
+            ImageSource::Reference(r) => r.clone(),
+            _ => images::tag_for(&stack.name, &s.name),
+        };
+        let id = match docker.inspect_image(&reference).await {
+            Ok(image) => image.id.unwrap_or_default(),
+            Err(_) => "(not built yet)".into(),
+        };
+        out.insert(s.name.clone(), ResolvedImage { reference, id });
+    }
+    out
+}
+
+async fn ensure_network(docker: &Docker, project: &str) -> Result<()> {
+    let name = network_name(project);
+    if docker.inspect_network(&name, None).await.is_ok() {
+        return Ok(());
+    }
+    let request = NetworkCreateRequest {
+        name: name.clone(),
+        driver: Some("bridge".into()),
+        labels: Some(HashMap::from([(
+            LABEL_PROJECT.to_string(),
+            project.to_string(),
+        )])),
+        ..Default::default()
+    };
+    docker
+        .create_network(request)
+        .await
+        .map_err(Error::docker(format!("creating network {name}")))?;
+    Ok(())
+}
+
+async fn ensure_volumes(docker: &Docker, stack: &Stack, selected: &[&ServiceSpec]) -> Result<()> {
+    let used: std::collections::BTreeSet<&str> = selected
+        .iter()
+        .flat_map(|s| &s.mounts)
+        .filter_map(|m| match m {
+            crate::stack::Mount::Volume { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for volume in used {
+        let name = volume_name(&stack.name, volume);
+        let request = VolumeCreateRequest {
+            name: Some(name.clone()),
+            labels: Some(HashMap::from([
+                (LABEL_PROJECT.to_string(), stack.name.clone()),
+                ("msctl.volume".to_string(), volume.to_string()),
+            ])),
+            ..Default::default()
+        };
+        docker
+            .create_volume(request)
+            .await
+            .map_err(Error::docker(format!("creating volume {name}")))?;
+    }
+    Ok(())
+}
+
+/// What `up` waits for on this service: what its dependents need, or health when it has a check.
+fn wanted(service: &ServiceSpec, selected: &[&ServiceSpec]) -> Want {
+    match graph::required_condition(selected, &service.name) {
+        Some(Condition::Completed) => Want::Completed,
+        _ if service.healthcheck.is_some() => Want::Healthy,
+        _ => Want::Running,
+    }
+}
+
+async fn apply_service(
+    docker: &Docker,
+    stack: &Stack,
+    service: &ServiceSpec,
+    selected: &[&ServiceSpec],
+    changes: Vec<&Change>,
+    ui: &Ui,
+) -> Result<()> {
+    let want = wanted(service, selected);
+    let untouched = changes.iter().all(|c| c.action == Action::Keep);
+    let step = ui.step(
+        &service.name,
+        if untouched { "checking" } else { "starting" },
+    );
+    let result = async {
+        try_join_all(changes.iter().map(|c| apply_change(docker, stack, c))).await?;
+        if want == Want::Healthy {
+            step.set("waiting for health");
+        } else if want == Want::Completed {
+            step.set("waiting for completion");
+        }
+        for c in changes.iter().filter(|c| c.desired.is_some()) {
+            if let Err(reason) = wait::until(docker, &c.container, want, service.up_timeout).await {
+                return Err(Error::NotReady {
+                    service: service.name.clone(),
+                    wanted: want.word().into(),
+                    timeout: humantime::format_duration(service.up_timeout).to_string(),
+                    reason,
+                    logs: super::log_tail(docker, &c.container, 20).await,
+                });
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match &result {
+        Ok(()) if untouched => step.done(&format!("{} (unchanged)", want.word())),
+        Ok(()) => step.done(want.word()),
+        Err(_) => step.fail(&format!("not {}", want.word())),
+    }
+    result
+}
+
+async fn apply_change(docker: &Docker, stack: &Stack, change: &Change) -> Result<()> {
+    match (&change.action, &change.existing, &change.desired) {
+        (Action::Keep, _, _) => Ok(()),
+        (Action::Start, Some(e), _) => start(docker, &e.id).await,
+        (Action::Create, _, Some(d)) => create_and_start(docker, stack, d).await,
+        (Action::Recreate { .. }, Some(e), Some(d)) => {
+            remove(docker, e).await?;
+            create_and_start(docker, stack, d).await
+        }
+        (Action::Remove { .. }, Some(e), _) => remove(docker, e).await,
+        _ => unreachable!("plan pairs every action with the containers it needs"),
+    }
+}
+
+async fn create_and_start(docker: &Docker, stack: &Stack, d: &Desired) -> Result<()> {
+    let options = CreateContainerOptions {
+        name: Some(d.name.clone()),
+        ..Default::default()
+    };
+    docker
+        .create_container(Some(options), create_body(stack, d))
+        .await
+        .map_err(Error::docker(format!("creating container {}", d.name)))?;
+    start(docker, &d.name).await
+}
+
+async fn start(docker: &Docker, container: &str) -> Result<()> {
+    docker
+        .start_container(container, None)
+        .await
+        .map_err(Error::docker(format!("starting container {container}")))
+}
+
+pub async fn remove(docker: &Docker, e: &Existing) -> Result<()> {
+    if e.state == "running" || e.state == "restarting" {
+        let options = StopContainerOptions {
+            t: Some(10),
+            signal: None,
+        };
+        match docker.stop_container(&e.id, Some(options)).await {
+            Ok(()) => {}
+            Err(err) if is_not_found(&err) => return Ok(()),
+            Err(err) => return Err(Error::docker(format!("stopping {}", e.name))(err)),
+        }
+    }
+    let options = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    match docker.remove_container(&e.id, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(err) if is_not_found(&err) => Ok(()),
+        Err(err) => Err(Error::docker(format!("removing {}", e.name))(err)),
+    }
+}

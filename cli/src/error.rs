@@ -1,0 +1,96 @@
+//! The one error type of msctl. Each variant carries what a user needs to act, and maps to an
+//! exit code: 2 for input that is wrong (nothing was touched), 3 for an environment that is not
+//! ready (Docker unreachable, a port taken), 1 for a failure while working, 130 for Ctrl-C.
+
+use crate::images::standin::StandInError;
+use crate::stack::StackErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Stack(#[from] StackErrors),
+
+    /// Input that is wrong but is not the stack file (a service name on the command line...).
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("cannot reach the Docker engine at {endpoint} ({reason}); is the daemon running and may you use its socket?")]
+    DockerUnreachable { endpoint: String, reason: String },
+
+    #[error("refusing to start: {}", .problems.join("; "))]
+    Preflight { problems: Vec<String> },
+
+    #[error("{context}: {source}")]
+    Docker {
+        context: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+
+    #[error("building `{service}` failed: {message}")]
+    Build { service: String, message: String },
+
+    #[error(transparent)]
+    StandIn(#[from] StandInError),
+
+    #[error("image `{image}` for `{service}` is not present, cannot be pulled ({reason}), and msctl knows no stand-in recipe for it")]
+    ImageUnavailable {
+        service: String,
+        image: String,
+        reason: String,
+    },
+
+    #[error("`{service}` did not become {wanted} within {timeout}: {reason}{}", format_logs(.logs))]
+    NotReady {
+        service: String,
+        wanted: String,
+        timeout: String,
+        reason: String,
+        logs: Vec<String>,
+    },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("interrupted; what was started so far is left as it is, and `msctl up` continues from there")]
+    Interrupted,
+}
+
+fn format_logs(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n--- last log lines ---");
+    for l in lines {
+        out.push_str("\n  ");
+        out.push_str(l);
+    }
+    out
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Stack(_) | Error::Usage(_) => 2,
+            Error::DockerUnreachable { .. } | Error::Preflight { .. } => 3,
+            Error::Interrupted => 130,
+            _ => 1,
+        }
+    }
+
+    pub fn docker(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Docker { context, source }
+    }
+
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

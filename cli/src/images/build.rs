@@ -1,0 +1,301 @@
+//! Images built by msctl: a workspace crate compiled on the host and packed onto a runtime base,
+//! or a Dockerfile through the classic builder. Both skip the Docker build when their input is
+//! unchanged, which is what keeps a no-op `up` fast.
+
+use crate::docker::{short, LABEL_BINARY, LABEL_PROJECT};
+use crate::error::{Error, Result};
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// One binary cargo must produce.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CrateTarget {
+    pub krate: String,
+    pub bin: String,
+    pub profile: String,
+}
+
+/// Runs one `cargo build` per profile for all `targets`, reporting cargo's progress on `bar`.
+/// Returns the path of each binary.
+pub fn cargo_build(
+    workspace: &Path,
+    targets: &[CrateTarget],
+    bar: &indicatif::ProgressBar,
+) -> Result<HashMap<CrateTarget, PathBuf>> {
+    let mut by_profile: HashMap<&str, Vec<&CrateTarget>> = HashMap::new();
+    for t in targets {
+        by_profile.entry(&t.profile).or_default().push(t);
+    }
+    let mut out = HashMap::new();
+    for (profile, targets) in by_profile {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(workspace).args([
+            "build",
+            "--message-format=json-render-diagnostics",
+            "--profile",
+            profile,
+        ]);
+        for t in &targets {
+            cmd.args(["-p", &t.krate, "--bin", &t.bin]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Build {
+                service: targets[0].krate.clone(),
+                message: format!("cannot run cargo in {}: {e}", workspace.display()),
+            })?;
+        let stderr = child.stderr.take().expect("piped");
+        let progress = bar.clone();
+        let errors = std::thread::spawn(move || {
+            let mut tail = Vec::new();
+            for line in BufReader::new(stderr)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with("Compiling") || trimmed.starts_with("Building") {
+                    progress.set_message(format!(
+                        "cargo: {}",
+                        trimmed.chars().take(60).collect::<String>()
+                    ));
+                }
+                tail.push(line);
+            }
+            tail
+        });
+        let stdout = child.stdout.take().expect("piped");
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if msg["reason"] != "compiler-artifact" {
+                continue;
+            }
+            let Some(exe) = msg["executable"].as_str() else {
+                continue;
+            };
+            let name = msg["target"]["name"].as_str().unwrap_or_default();
+            for t in targets.iter().filter(|t| t.bin == name) {
+                out.insert((*t).clone(), PathBuf::from(exe));
+            }
+        }
+        let status = child.wait().map_err(Error::io("waiting for cargo"))?;
+        let log = errors.join().unwrap_or_default();
+        if !status.success() {
+            let tail: Vec<&str> = log
+                .iter()
+                .rev()
+                .take(30)
+                .rev()
+                .map(String::as_str)
+                .collect();
+            return Err(Error::Build {
+                service: targets
+                    .iter()
+                    .map(|t| t.krate.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                message: format!("cargo build failed:\n{}", tail.join("\n")),
+            });
+        }
+    }
+    if let Some(missing) = targets.iter().find(|t| !out.contains_key(*t)) {
+        return Err(Error::Build {
+            service: missing.krate.clone(),
+            message: format!("cargo produced no binary `{}`", missing.bin),
+        });
+    }
+    Ok(out)
+}
+
+/// What decides whether a packed image is current: the binary's size and mtime (cargo rewrites
+/// it only when it changed) and the base image's id.
+pub fn binary_fingerprint(binary: &Path, base_id: &str) -> Result<String> {
+    let meta =
+        std::fs::metadata(binary).map_err(Error::io(format!("reading {}", binary.display())))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    Ok(format!("{}-{}@{}", meta.len(), mtime, base_id))
+}
+
+/// Packs `binary` onto `base` as `tag`, unless `tag` already holds that exact binary.
+/// Returns the image id and whether a build happened.
+pub async fn pack_binary(
+    docker: &Docker,
+    project: &str,
+    service: &str,
+    tag: &str,
+    base: &str,
+    base_id: &str,
+    binary: &Path,
+    bin: &str,
+) -> Result<(String, bool)> {
+    let fingerprint = binary_fingerprint(binary, base_id)?;
+    if let Ok(image) = docker.inspect_image(tag).await {
+        let current = image
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(LABEL_BINARY));
+        if current == Some(&fingerprint) {
+            return Ok((image.id.unwrap_or_default(), false));
+        }
+    }
+    let dockerfile = format!(
+        "FROM {base}\nCOPY {bin} /usr/local/bin/{bin}\nENTRYPOINT [\"/usr/local/bin/{bin}\"]\n"
+    );
+    let binary = binary.to_path_buf();
+    let bin_name = bin.to_owned();
+    let context = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
+        let mut file = std::fs::File::open(&binary)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(file.metadata()?.len());
+        header.set_mode(0o755);
+        header.set_cksum();
+        tar.append_data(&mut header, &bin_name, &mut file)?;
+        tar.into_inner()
+    })
+    .await
+    .expect("tar task")
+    .map_err(Error::io("packing the build context"))?;
+    let labels = HashMap::from([
+        (LABEL_PROJECT.to_string(), project.to_string()),
+        (LABEL_BINARY.to_string(), fingerprint),
+    ]);
+    let id = run_build(docker, service, tag, "Dockerfile", &labels, context).await?;
+    Ok((id, true))
+}
+
+/// Builds a Dockerfile service, skipping the build when no file of the context changed.
+pub async fn build_dockerfile(
+    docker: &Docker,
+    project: &str,
+    service: &str,
+    tag: &str,
+    context_dir: &Path,
+    dockerfile: &str,
+) -> Result<(String, bool)> {
+    let dir = context_dir.to_path_buf();
+    let (context, fingerprint) = tokio::task::spawn_blocking(move || tar_context(&dir))
+        .await
+        .expect("tar task")
+        .map_err(Error::io(format!(
+            "packing the build context {}",
+            context_dir.display()
+        )))?;
+    if let Ok(image) = docker.inspect_image(tag).await {
+        let current = image
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(LABEL_BINARY));
+        if current == Some(&fingerprint) {
+            return Ok((image.id.unwrap_or_default(), false));
+        }
+    }
+    let labels = HashMap::from([
+        (LABEL_PROJECT.to_string(), project.to_string()),
+        (LABEL_BINARY.to_string(), fingerprint),
+    ]);
+    let id = run_build(docker, service, tag, dockerfile, &labels, context).await?;
+    Ok((id, true))
+}
+
+/// Tars a build context (skipping `target/` and `.git/`) and fingerprints it by its bytes.
+fn tar_context(dir: &Path) -> std::io::Result<(Vec<u8>, String)> {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "target" || name == ".git" {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut hash = Sha256::new();
+    for path in files {
+        let rel = path.strip_prefix(dir).expect("under dir");
+        let bytes = std::fs::read(&path)?;
+        hash.update(rel.to_string_lossy().as_bytes());
+        hash.update(&bytes);
+        tar.append_path_with_name(&path, rel)?;
+    }
+    Ok((tar.into_inner()?, hex::encode(hash.finalize())))
+}
+
+async fn run_build(
+    docker: &Docker,
+    service: &str,
+    tag: &str,
+    dockerfile: &str,
+    labels: &HashMap<String, String>,
+    context: Vec<u8>,
+) -> Result<String> {
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile(dockerfile)
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .labels(labels)
+        .build();
+    let fail = |message: String| Error::Build {
+        service: service.to_owned(),
+        message,
+    };
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut built = false;
+    let mut log = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                    return Err(fail(format!("{detail}\n{}", log.join(""))));
+                }
+                if let Some(line) = info.stream {
+                    built |= line.starts_with("Successfully built");
+                    log.push(line);
+                }
+                built |= info.aux.is_some();
+            }
+            // The engine may close the stream early once the image exists.
+            Err(e) if built && short(&e).contains("bytes remaining on stream") => break,
+            Err(e) => return Err(fail(short(&e))),
+        }
+    }
+    let image = docker
+        .inspect_image(tag)
+        .await
+        .map_err(|e| fail(format!("image {tag} missing after build: {}", short(&e))))?;
+    Ok(image.id.unwrap_or_default())
+}

@@ -1,0 +1,272 @@
+//! Making the images a stack needs exist locally, with or without a registry.
+//!
+//! An image reference is used as it is when present, pulled when a registry answers, and
+//! otherwise replaced by a Debian stand-in ([`standin`]) when msctl knows a recipe. Services
+//! with `build` get an image of their own ([`build`]), tagged `msctl.local/<project>/<service>`.
+
+pub mod build;
+pub mod standin;
+
+use crate::docker::short;
+use crate::error::{Error, Result};
+use crate::stack::{ImageSource, ServiceSpec, Stack};
+use crate::ui::Ui;
+use bollard::query_parameters::CreateImageOptions;
+use bollard::Docker;
+use futures_util::future::try_join_all;
+use futures_util::StreamExt;
+use std::collections::{BTreeSet, HashMap};
+
+/// The image a service's containers run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    pub reference: String,
+    pub id: String,
+}
+
+pub fn tag_for(project: &str, service: &str) -> String {
+    format!("msctl.local/{project}/{service}:latest")
+}
+
+/// How an image reference will be obtained; preflight and `doctor` report this.
+#[derive(Debug)]
+pub enum Availability {
+    Present(String),
+    StandIn(standin::Recipe),
+    /// Neither present nor known: only a registry can help.
+    PullOnly,
+}
+
+pub async fn availability(docker: &Docker, reference: &str) -> Availability {
+    match docker.inspect_image(reference).await {
+        Ok(image) => Availability::Present(image.id.unwrap_or_default()),
+        Err(_) => match standin::recipe_for(reference) {
+            Some(recipe) => Availability::StandIn(recipe),
+            None => Availability::PullOnly,
+        },
+    }
+}
+
+/// Every reference the services need before anything is built: their images and build bases.
+pub fn references(services: &[&ServiceSpec]) -> BTreeSet<String> {
+    services
+        .iter()
+        .filter_map(|s| match &s.image {
+            ImageSource::Reference(r) => Some(r.clone()),
+            ImageSource::Crate { base, .. } => Some(base.clone()),
+            ImageSource::Dockerfile { .. } => None,
+        })
+        .collect()
+}
+
+/// Problems that would stop `up` from getting its images, found without building anything.
+pub async fn preflight(docker: &Docker, services: &[&ServiceSpec]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut needs_standin = false;
+    for reference in references(services) {
+        match availability(docker, &reference).await {
+            Availability::Present(_) => {}
+            Availability::StandIn(_) => needs_standin = true,
+            Availability::PullOnly => {
+                if let Err(reason) = pull(docker, &reference).await {
+                    problems.push(format!(
+                        "image `{reference}` is not present, cannot be pulled ({reason}), and msctl has no stand-in recipe for it"
+                    ));
+                }
+            }
+        }
+    }
+    if needs_standin {
+        if let Err(e) = standin::can_build() {
+            problems.push(e.to_string());
+        }
+    }
+    if services
+        .iter()
+        .any(|s| matches!(s.image, ImageSource::Crate { .. }))
+        && std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        problems.push(
+            "services build from crates but `cargo` is not on PATH; install Rust with rustup"
+                .into(),
+        );
+    }
+    problems
+}
+
+async fn pull(docker: &Docker, reference: &str) -> std::result::Result<String, String> {
+    let options = CreateImageOptions {
+        from_image: Some(reference.to_owned()),
+        ..Default::default()
+    };
+    let mut stream = docker.create_image(Some(options), None, None);
+    while let Some(item) = stream.next().await {
+        if let Err(e) = item {
+            return Err(short(&e));
+        }
+    }
+    let image = docker
+        .inspect_image(reference)
+        .await
+        .map_err(|e| short(&e))?;
+    Ok(image.id.unwrap_or_default())
+}
+
+/// Present, pulled, or stand-in: the id of `reference`.
+async fn ensure_reference(docker: &Docker, reference: &str, ui: &Ui) -> Result<String> {
+    if let Some(recipe) = standin::recipe_for(reference) {
+        // A stand-in that exists is reused; one built from an older recipe is rebuilt.
+        if let Ok(image) = docker.inspect_image(reference).await {
+            let labels = image.config.as_ref().and_then(|c| c.labels.as_ref());
+            match labels.and_then(|l| l.get(standin::LABEL_RECIPE)) {
+                Some(hash) if *hash != recipe.hash() => {}
+                _ => return Ok(image.id.unwrap_or_default()),
+            }
+        }
+        let step = ui.step(reference, "pulling");
+        if let Ok(id) = pull(docker, reference).await {
+            step.done("pulled");
+            return Ok(id);
+        }
+        step.set(&format!("building stand-in: {}", recipe.describe()));
+        return match standin::ensure(docker, reference, &recipe, step.bar()).await {
+            Ok(id) => {
+                step.done("stand-in built");
+                Ok(id)
+            }
+            Err(e) => {
+                step.fail("stand-in failed");
+                Err(e.into())
+            }
+        };
+    }
+    if let Ok(image) = docker.inspect_image(reference).await {
+        return Ok(image.id.unwrap_or_default());
+    }
+    let step = ui.step(reference, "pulling");
+    match pull(docker, reference).await {
+        Ok(id) => {
+            step.done("pulled");
+            Ok(id)
+        }
+        Err(reason) => {
+            step.fail("not available");
+            Err(Error::ImageUnavailable {
+                service: reference.to_owned(),
+                image: reference.to_owned(),
+                reason,
+            })
+        }
+    }
+}
+
+/// Makes every image the services need exist, building what must be built, and returns the
+/// image of each service.
+pub async fn ensure(
+    docker: &Docker,
+    stack: &Stack,
+    services: &[&ServiceSpec],
+    ui: &Ui,
+) -> Result<HashMap<String, ResolvedImage>> {
+    let refs: Vec<String> = references(services).into_iter().collect();
+    let ids = try_join_all(refs.iter().map(|r| ensure_reference(docker, r, ui))).await?;
+    let ref_ids: HashMap<&str, String> = refs.iter().map(String::as_str).zip(ids).collect();
+
+    let targets: Vec<build::CrateTarget> = services
+        .iter()
+        .filter_map(|s| match &s.image {
+            ImageSource::Crate {
+                krate,
+                bin,
+                profile,
+                ..
+            } => Some(build::CrateTarget {
+                krate: krate.clone(),
+                bin: bin.clone(),
+                profile: profile.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let binaries = if targets.is_empty() {
+        HashMap::new()
+    } else {
+        let step = ui.step("cargo", "cargo build");
+        let workspace = stack.workspace.clone();
+        let bar = step.bar().clone();
+        let unique: Vec<_> = targets
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        match tokio::task::spawn_blocking(move || build::cargo_build(&workspace, &unique, &bar))
+            .await
+            .expect("cargo task")
+        {
+            Ok(b) => {
+                step.done("built");
+                b
+            }
+            Err(e) => {
+                step.fail("cargo build failed");
+                return Err(e);
+            }
+        }
+    };
+
+    let jobs = services.iter().map(|s| {
+        let ref_ids = &ref_ids;
+        let binaries = &binaries;
+        async move {
+            let tag = tag_for(&stack.name, &s.name);
+            let result = match &s.image {
+                ImageSource::Reference(r) => {
+                    return Ok((
+                        s.name.clone(),
+                        ResolvedImage {
+                            reference: r.clone(),
+                            id: ref_ids[r.as_str()].clone(),
+                        },
+                    ))
+                }
+                ImageSource::Crate {
+                    krate,
+                    bin,
+                    profile,
+                    base,
+                } => {
+                    let target = build::CrateTarget {
+                        krate: krate.clone(),
+                        bin: bin.clone(),
+                        profile: profile.clone(),
+                    };
+                    build::pack_binary(
+                        docker,
+                        &stack.name,
+                        &s.name,
+                        &tag,
+                        base,
+                        &ref_ids[base.as_str()],
+                        &binaries[&target],
+                        bin,
+                    )
+                    .await
+                }
+                ImageSource::Dockerfile {
+                    context,
+                    dockerfile,
+                } => {
+                    build::build_dockerfile(docker, &stack.name, &s.name, &tag, context, dockerfile)
+                        .await
+                }
+            };
+            let (id, _built) = result?;
+            Ok::<_, Error>((s.name.clone(), ResolvedImage { reference: tag, id }))
+        }
+    });
+    Ok(try_join_all(jobs).await?.into_iter().collect())
+}
