@@ -42,6 +42,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build or obtain every image the stack needs (stand-ins included); start nothing.
+    Build {
+        services: Vec<String>,
+        #[arg(long = "profile")]
+        profiles: Vec<String>,
+    },
     /// Remove the project's containers and network (and volumes with --volumes).
     Down {
         #[arg(short = 'v', long)]
@@ -213,6 +219,27 @@ pub async fn run(args: Args) -> Result<()> {
                 ));
             }
             print!("{}", engine::ps::render(&rows));
+            Ok(())
+        }
+        Command::Build { services, profiles } => {
+            let stack = load(&args)?;
+            let selected = crate::graph::select(&stack, services, profiles).map_err(Error::Usage)?;
+            let docker = crate::docker::connect().await?;
+            let ui = Ui::new(false).with_names(stack.services.iter().map(|s| s.name.as_str()));
+            let problems = crate::images::preflight(&docker, &selected).await;
+            if !problems.is_empty() {
+                return Err(Error::Preflight { problems });
+            }
+            let images = tokio::select! {
+                r = crate::images::ensure(&docker, &stack, &selected, &ui) => r?,
+                _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted),
+            };
+            let mut rows: Vec<Vec<String>> = images
+                .into_iter()
+                .map(|(service, image)| vec![service, image.reference, engine::plan::short_id(&image.id)])
+                .collect();
+            rows.sort();
+            print!("{}", crate::ui::table(&["SERVICE", "IMAGE", "ID"], &rows));
             Ok(())
         }
         Command::Down { volumes, json } => {

@@ -17,7 +17,7 @@ pub enum Error {
     #[error("cannot reach the Docker engine at {endpoint} ({reason}); is the daemon running and may you use its socket?")]
     DockerUnreachable { endpoint: String, reason: String },
 
-    #[error("refusing to start: {}", .problems.join("; "))]
+    #[error("refusing to start: {}", format_problems(.problems))]
     Preflight { problems: Vec<String> },
 
     #[error("{context}: {source}")]
@@ -58,6 +58,13 @@ pub enum Error {
 
     #[error("interrupted; what was started so far is left as it is, and `msctl up` continues from there")]
     Interrupted,
+}
+
+fn format_problems(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        many => many.iter().map(|p| format!("\n  - {p}")).collect(),
+    }
 }
 
 fn format_logs(lines: &[String]) -> String {

@@ -105,7 +105,13 @@ async fn pull(docker: &Docker, reference: &str) -> std::result::Result<String, S
     let mut stream = docker.create_image(Some(options), None, None);
     while let Some(item) = stream.next().await {
         if let Err(e) = item {
-            return Err(short(&e));
+            let reason = short(&e);
+            // The engine's wording of a missing registry is a screenful of URL and resolver.
+            let offline = ["no such host", "dial tcp", "i/o timeout", "connection refused", "network is unreachable"];
+            if offline.iter().any(|o| reason.contains(o)) {
+                return Err("no registry is reachable".into());
+            }
+            return Err(reason);
         }
     }
     let image = docker

@@ -84,6 +84,10 @@ pub fn from_yaml_error(err: &serde_saphyr::Error) -> Diagnostic {
     if let Some(at) = message.rfind(" at line ") {
         message.truncate(at);
     }
+    // serde's wording for numbers is terse; say what to write instead.
+    if let Some(kind) = message.strip_prefix("invalid ").filter(|k| matches!(*k, "u32" | "u16" | "u64")) {
+        message = format!("expected a whole number, 0 or more ({kind})");
+    }
     let mut diag = Diagnostic::new(pos, message.clone());
     for (prefix, what) in [("unknown field `", "key"), ("unknown variant `", "value")] {
         if let Some(rest) = message.strip_prefix(prefix) {

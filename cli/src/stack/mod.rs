@@ -36,8 +36,11 @@ pub fn load_with(path: &Path, mut vars: Vars) -> Result<Stack, StackErrors> {
         file: path.to_path_buf(),
         diagnostics: vec![Diagnostic::new(Default::default(), message)],
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(format!("cannot read the stack file: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let mut errors = fail(format!("cannot read the stack file: {e}"));
+        errors.diagnostics[0].help = Some("run msctl where msctl.yaml is, or name the file with -f".into());
+        errors
+    })?;
     let abs =
         std::path::absolute(path).map_err(|e| fail(format!("cannot resolve the path: {e}")))?;
     let dir = abs

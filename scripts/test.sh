@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it. Needs root and a Docker Engine (no registry needed).
+#
+#   scripts/test.sh [extra cargo test args]
+#
+# 1. installs what the tests need and says so (scripts/bootstrap.sh: debootstrap for stand-ins;
+#    the devcontainer test validates against the schema in cli/tests/data/devcontainer/)
+# 2. removes what an interrupted earlier run may have left behind (scripts/clean-leftovers.sh)
+# 3. cargo test over the whole workspace: unit tests, CLI snapshot tests, and integration tests
+#    against the real Docker engine, PostgreSQL and RabbitMQ stand-ins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+bash scripts/clean-leftovers.sh
+# Stand-ins are built once per machine and cached; building them here, before the tests,
+# keeps parallel tests from waiting on each other for the same image.
+cargo build --workspace --locked
+target/debug/msctl -p shop build
+cargo test --workspace --locked "$@"
