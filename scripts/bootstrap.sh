@@ -4,6 +4,7 @@
 # Idempotent: running it twice installs nothing the second time. Meant for a fresh
 # Debian (or Ubuntu) machine, as root, including CI. It prints what it installs and why.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: must run as root (it installs packages with apt-get)." >&2
@@ -20,7 +21,8 @@ NEEDS=(
     "debian-archive-keyring|/usr/share/keyrings/debian-archive-keyring.gpg|lets debootstrap verify the Debian archive it downloads stand-ins from"
     "wget|wget|debootstrap downloads packages with it"
     "tar|tar|packs a stand-in's root filesystem for docker import"
-    "mount|mount|bind-mounts /proc and /dev into the stand-in build chroot"
+    "util-linux|unshare|runs each stand-in build in private mount and PID namespaces (nothing leaks)"
+    "coreutils|chroot|installs a stand-in's packages inside its own root"
 )
 
 missing=()
@@ -46,5 +48,5 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "bootstrap: installed ${missing[*]}."

@@ -223,7 +223,8 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::Build { services, profiles } => {
             let stack = load(&args)?;
-            let selected = crate::graph::select(&stack, services, profiles).map_err(Error::Usage)?;
+            let selected =
+                crate::graph::select(&stack, services, profiles).map_err(Error::Usage)?;
             let docker = crate::docker::connect().await?;
             let ui = Ui::new(false).with_names(stack.services.iter().map(|s| s.name.as_str()));
             let problems = crate::images::preflight(&docker, &selected).await;
@@ -236,7 +237,9 @@ pub async fn run(args: Args) -> Result<()> {
             };
             let mut rows: Vec<Vec<String>> = images
                 .into_iter()
-                .map(|(service, image)| vec![service, image.reference, engine::plan::short_id(&image.id)])
+                .map(|(service, image)| {
+                    vec![service, image.reference, engine::plan::short_id(&image.id)]
+                })
                 .collect();
             rows.sort();
             print!("{}", crate::ui::table(&["SERVICE", "IMAGE", "ID"], &rows));

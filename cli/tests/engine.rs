@@ -46,7 +46,8 @@ volumes:
   data: {}
 "#;
 
-const WORKER_DOCKERFILE: &str = "FROM debian:bookworm-slim\nCMD [\"sh\", \"-c\", \"echo worker up; exec sleep infinity\"]\n";
+const WORKER_DOCKERFILE: &str =
+    "FROM debian:bookworm-slim\nCMD [\"sh\", \"-c\", \"echo worker up; exec sleep infinity\"]\n";
 
 fn project(prefix: &str) -> (Project, u16) {
     let mut p = Project::new(prefix, STACK);
@@ -66,32 +67,58 @@ async fn up_noop_change_one_field_down() {
     let ps = p.msctl(&["ps", "--json"]).ok().json();
     let rows = ps.as_array().unwrap();
     assert_eq!(rows.len(), 5, "db, migrate, api, 2 workers: {ps:#}");
-    let row = |name: &str| rows.iter().find(|r| r["container"] == format!("{}-{name}", p.name)).unwrap().clone();
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r["container"] == format!("{}-{name}", p.name))
+            .unwrap()
+            .clone()
+    };
     assert_eq!(row("db-1")["health"], "healthy");
     assert_eq!(row("api-1")["health"], "healthy");
     assert_eq!(row("migrate-1")["state"], "exited");
     assert_eq!(row("worker-2")["state"], "running");
-    assert_eq!(row("api-1")["urls"][0], format!("http://127.0.0.1:{port}"), "published on loopback only");
+    assert_eq!(
+        row("api-1")["urls"][0],
+        format!("http://127.0.0.1:{port}"),
+        "published on loopback only"
+    );
     assert!(http_get(port, "/").contains("\"greeting\":\"hello\""));
 
     // up again: a no-op, proven by ids and start times.
     let before = identities(&docker, &p.name).await;
     let again = p.msctl(&["up"]).ok();
     assert!(again.stderr.contains("nothing to do"), "{}", again.stderr);
-    assert_eq!(identities(&docker, &p.name).await, before, "a no-op up must not touch containers");
+    assert_eq!(
+        identities(&docker, &p.name).await,
+        before,
+        "a no-op up must not touch containers"
+    );
 
     // --plan names the one container and the field that changed, and changes nothing.
     p.env.insert("GREETING".into(), "bonjour".into());
     let plan = p.msctl(&["up", "--plan", "--json"]).ok().json();
-    let changes: Vec<&serde_json::Value> = plan["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "keep").collect();
+    let changes: Vec<&serde_json::Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "keep")
+        .collect();
     assert_eq!(changes.len(), 1, "{plan:#}");
     assert_eq!(changes[0]["container"], format!("{}-api-1", p.name));
     assert_eq!(changes[0]["reasons"][0], "environment.GREETING");
-    assert_eq!(identities(&docker, &p.name).await, before, "--plan must not change anything");
+    assert_eq!(
+        identities(&docker, &p.name).await,
+        before,
+        "--plan must not change anything"
+    );
 
     // One env change recreates exactly that container.
     let changed = p.msctl(&["up"]).ok();
-    assert!(changed.stderr.contains("environment.GREETING"), "{}", changed.stderr);
+    assert!(
+        changed.stderr.contains("environment.GREETING"),
+        "{}",
+        changed.stderr
+    );
     let after = identities(&docker, &p.name).await;
     let api = format!("{}-api-1", p.name);
     for (name, identity) in &before {
@@ -120,7 +147,11 @@ async fn two_projects_side_by_side_do_not_touch_each_other() {
 
     a.msctl(&["down", "--volumes"]).ok();
     assert_eq!(labelled(&docker, &a.name).await, (0, 0, 0));
-    assert_eq!(identities(&docker, &b.name).await, b_before, "b must be untouched by a's down");
+    assert_eq!(
+        identities(&docker, &b.name).await,
+        b_before,
+        "b must be untouched by a's down"
+    );
     assert!(http_get(port_b, "/health/live").contains("ok"));
     assert!(std::net::TcpStream::connect(("127.0.0.1", port_a)).is_err());
     b.msctl(&["down", "--volumes"]).ok();
@@ -134,7 +165,21 @@ async fn taken_port_is_refused_before_anything_is_created() {
     let _holder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let out = p.msctl(&["up"]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(out.stderr.contains(&format!("port 127.0.0.1:{port} for `api` is taken by process")), "{}", out.stderr);
-    assert!(out.stderr.contains("engine-"), "names the holding process: {}", out.stderr);
-    assert_eq!(labelled(&docker, &p.name).await, (0, 0, 0), "nothing created");
+    assert!(
+        out.stderr.contains(&format!(
+            "port 127.0.0.1:{port} for `api` is taken by process"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("engine-"),
+        "names the holding process: {}",
+        out.stderr
+    );
+    assert_eq!(
+        labelled(&docker, &p.name).await,
+        (0, 0, 0),
+        "nothing created"
+    );
 }

@@ -27,7 +27,10 @@ fn rejected(yaml: &str) -> String {
     std::fs::write(dir.path().join("msctl.yaml"), yaml).unwrap();
     let (code, _, stderr) = msctl_in(dir.path(), &["up"]);
     assert_eq!(code, 2, "expected exit 2, got {code}; stderr:\n{stderr}");
-    assert!(!stderr.contains("Docker engine"), "Docker must not be contacted:\n{stderr}");
+    assert!(
+        !stderr.contains("Docker engine"),
+        "Docker must not be contacted:\n{stderr}"
+    );
     stderr
 }
 
@@ -64,7 +67,9 @@ fn duplicate_host_port() {
 
 #[test]
 fn bad_names() {
-    insta::assert_snapshot!(rejected("name: My Shop\nservices:\n  Web_App:\n    image: x\n"));
+    insta::assert_snapshot!(rejected(
+        "name: My Shop\nservices:\n  Web_App:\n    image: x\n"
+    ));
 }
 
 #[test]
@@ -104,7 +109,9 @@ fn required_variable_missing() {
 
 #[test]
 fn yaml_syntax_error() {
-    insta::assert_snapshot!(rejected("services:\n  db:\n    image: \"unterminated\n    ports: []\n"));
+    insta::assert_snapshot!(rejected(
+        "services:\n  db:\n    image: \"unterminated\n    ports: []\n"
+    ));
 }
 
 #[test]
@@ -114,7 +121,9 @@ fn list_where_a_string_belongs() {
 
 #[test]
 fn wrong_type() {
-    insta::assert_snapshot!(rejected("services:\n  db:\n    image: x\n    replicas: many\n"));
+    insta::assert_snapshot!(rejected(
+        "services:\n  db:\n    image: x\n    replicas: many\n"
+    ));
 }
 
 #[test]
@@ -128,7 +137,11 @@ fn missing_stack_file() {
 #[test]
 fn docker_unreachable_is_one_clear_sentence() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("msctl.yaml"), "services:\n  a:\n    image: x\n").unwrap();
+    std::fs::write(
+        dir.path().join("msctl.yaml"),
+        "services:\n  a:\n    image: x\n",
+    )
+    .unwrap();
     let (code, _, stderr) = msctl_in(dir.path(), &["up"]);
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "one sentence:\n{stderr}");

@@ -118,24 +118,50 @@ pub fn cargo_build(
     Ok(out)
 }
 
-/// What decides whether a packed image is current: the binary's size and mtime (cargo rewrites
-/// it only when it changed) and the base image's id.
+/// What decides whether a packed image is current: the sha256 of the binary and the base
+/// image's id. An identical binary (a `touch`, a rebuild that changed nothing) gives the same
+/// fingerprint, and the classic builder's cache then gives the same image id: nothing restarts.
+///
+/// Hashing a large debug binary on every `up` would cost the no-op its speed, so the hash is
+/// cached beside the binary, keyed by its size and mtime (cargo rewrites it only when it changed).
 pub fn binary_fingerprint(binary: &Path, base_id: &str) -> Result<String> {
-    let meta =
-        std::fs::metadata(binary).map_err(Error::io(format!("reading {}", binary.display())))?;
+    use sha2::{Digest, Sha256};
+    let read_err = Error::io(format!("reading {}", binary.display()));
+    let meta = std::fs::metadata(binary).map_err(read_err)?;
     let mtime = meta
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    Ok(format!("{}-{}@{}", meta.len(), mtime, base_id))
+    let stat = format!("{} {}", meta.len(), mtime);
+    let cache = binary.with_extension("msctl-sha256");
+    let cached = std::fs::read_to_string(&cache)
+        .ok()
+        .and_then(|c| c.strip_prefix(&format!("{stat} ")).map(str::to_owned));
+    let hash = match cached {
+        Some(hash) => hash.trim().to_owned(),
+        None => {
+            let mut file = std::fs::File::open(binary)
+                .map_err(Error::io(format!("reading {}", binary.display())))?;
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut file, &mut hasher)
+                .map_err(Error::io(format!("reading {}", binary.display())))?;
+            let hash = hex::encode(hasher.finalize());
+            // Only a cache: if it cannot be written, the next run hashes again.
+            let _ = std::fs::write(&cache, format!("{stat} {hash}\n"));
+            hash
+        }
+    };
+    Ok(format!("sha256:{hash}@{base_id}"))
 }
 
 /// Packs `binary` onto `base` as `tag`, unless `tag` already holds that exact binary.
 /// Returns the image id and whether a build happened.
+#[allow(clippy::too_many_arguments)]
 pub async fn pack_binary(
     docker: &Docker,
+    ui: &crate::ui::Ui,
     project: &str,
     service: &str,
     tag: &str,
@@ -155,8 +181,10 @@ pub async fn pack_binary(
             return Ok((image.id.unwrap_or_default(), false));
         }
     }
+    // Each instruction of the classic builder commits a layer; labels given as build options
+    // would add one step per label, so they are written as a single LABEL here.
     let dockerfile = format!(
-        "FROM {base}\nCOPY {bin} /usr/local/bin/{bin}\nENTRYPOINT [\"/usr/local/bin/{bin}\"]\n"
+        "FROM {base}\nCOPY {bin} /usr/local/bin/{bin}\nLABEL {LABEL_PROJECT}=\"{project}\" {LABEL_BINARY}=\"{fingerprint}\"\nENTRYPOINT [\"/usr/local/bin/{bin}\"]\n"
     );
     let binary = binary.to_path_buf();
     let bin_name = bin.to_owned();
@@ -178,17 +206,23 @@ pub async fn pack_binary(
     .await
     .expect("tar task")
     .map_err(Error::io("packing the build context"))?;
-    let labels = HashMap::from([
-        (LABEL_PROJECT.to_string(), project.to_string()),
-        (LABEL_BINARY.to_string(), fingerprint),
-    ]);
-    let id = run_build(docker, service, tag, "Dockerfile", &labels, context).await?;
+    let id = run_build(
+        docker,
+        ui,
+        service,
+        tag,
+        "Dockerfile",
+        &HashMap::new(),
+        context,
+    )
+    .await?;
     Ok((id, true))
 }
 
 /// Builds a Dockerfile service, skipping the build when no file of the context changed.
 pub async fn build_dockerfile(
     docker: &Docker,
+    ui: &crate::ui::Ui,
     project: &str,
     service: &str,
     tag: &str,
@@ -217,7 +251,7 @@ pub async fn build_dockerfile(
         (LABEL_PROJECT.to_string(), project.to_string()),
         (LABEL_BINARY.to_string(), fingerprint),
     ]);
-    let id = run_build(docker, service, tag, dockerfile, &labels, context).await?;
+    let id = run_build(docker, ui, service, tag, dockerfile, &labels, context).await?;
     Ok((id, true))
 }
 
@@ -256,6 +290,7 @@ fn tar_context(dir: &Path) -> std::io::Result<(Vec<u8>, String)> {
 
 async fn run_build(
     docker: &Docker,
+    ui: &crate::ui::Ui,
     service: &str,
     tag: &str,
     dockerfile: &str,
@@ -269,9 +304,13 @@ async fn run_build(
         .forcerm(true)
         .labels(labels)
         .build();
-    let fail = |message: String| Error::Build {
-        service: service.to_owned(),
-        message,
+    let step = ui.step(service, "building image");
+    let fail = |message: String| {
+        step.fail("image build failed");
+        Error::Build {
+            service: service.to_owned(),
+            message,
+        }
     };
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     let mut built = false;
@@ -283,6 +322,9 @@ async fn run_build(
                     return Err(fail(format!("{detail}\n{}", log.join(""))));
                 }
                 if let Some(line) = info.stream {
+                    if let Some(progress) = line.strip_prefix("Step ") {
+                        step.set(&format!("building image: step {}", progress.trim()));
+                    }
                     built |= line.starts_with("Successfully built");
                     log.push(line);
                 }
@@ -297,5 +339,6 @@ async fn run_build(
         .inspect_image(tag)
         .await
         .map_err(|e| fail(format!("image {tag} missing after build: {}", short(&e))))?;
+    step.done("image built");
     Ok(image.id.unwrap_or_default())
 }

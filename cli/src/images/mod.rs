@@ -107,7 +107,13 @@ async fn pull(docker: &Docker, reference: &str) -> std::result::Result<String, S
         if let Err(e) = item {
             let reason = short(&e);
             // The engine's wording of a missing registry is a screenful of URL and resolver.
-            let offline = ["no such host", "dial tcp", "i/o timeout", "connection refused", "network is unreachable"];
+            let offline = [
+                "no such host",
+                "dial tcp",
+                "i/o timeout",
+                "connection refused",
+                "network is unreachable",
+            ];
             if offline.iter().any(|o| reason.contains(o)) {
                 return Err("no registry is reachable".into());
             }
@@ -178,10 +184,7 @@ pub async fn ensure(
     ui: &Ui,
 ) -> Result<HashMap<String, ResolvedImage>> {
     let refs: Vec<String> = references(services).into_iter().collect();
-    let ids = try_join_all(refs.iter().map(|r| ensure_reference(docker, r, ui))).await?;
-    let ref_ids: HashMap<&str, String> = refs.iter().map(String::as_str).zip(ids).collect();
-
-    let targets: Vec<build::CrateTarget> = services
+    let targets: BTreeSet<build::CrateTarget> = services
         .iter()
         .filter_map(|s| match &s.image {
             ImageSource::Crate {
@@ -197,32 +200,12 @@ pub async fn ensure(
             _ => None,
         })
         .collect();
-    let binaries = if targets.is_empty() {
-        HashMap::new()
-    } else {
-        let step = ui.step("cargo", "cargo build");
-        let workspace = stack.workspace.clone();
-        let bar = step.bar().clone();
-        let unique: Vec<_> = targets
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        match tokio::task::spawn_blocking(move || build::cargo_build(&workspace, &unique, &bar))
-            .await
-            .expect("cargo task")
-        {
-            Ok(b) => {
-                step.done("built");
-                b
-            }
-            Err(e) => {
-                step.fail("cargo build failed");
-                return Err(e);
-            }
-        }
-    };
+    // cargo and the engine work on different things: let them overlap.
+    let (ids, binaries) = tokio::try_join!(
+        try_join_all(refs.iter().map(|r| ensure_reference(docker, r, ui))),
+        compile(stack, targets, ui)
+    )?;
+    let ref_ids: HashMap<&str, String> = refs.iter().map(String::as_str).zip(ids).collect();
 
     let jobs = services.iter().map(|s| {
         let ref_ids = &ref_ids;
@@ -252,6 +235,7 @@ pub async fn ensure(
                     };
                     build::pack_binary(
                         docker,
+                        ui,
                         &stack.name,
                         &s.name,
                         &tag,
@@ -266,8 +250,16 @@ pub async fn ensure(
                     context,
                     dockerfile,
                 } => {
-                    build::build_dockerfile(docker, &stack.name, &s.name, &tag, context, dockerfile)
-                        .await
+                    build::build_dockerfile(
+                        docker,
+                        ui,
+                        &stack.name,
+                        &s.name,
+                        &tag,
+                        context,
+                        dockerfile,
+                    )
+                    .await
                 }
             };
             let (id, _built) = result?;
@@ -275,4 +267,27 @@ pub async fn ensure(
         }
     });
     Ok(try_join_all(jobs).await?.into_iter().collect())
+}
+
+async fn compile(
+    stack: &Stack,
+    targets: BTreeSet<build::CrateTarget>,
+    ui: &Ui,
+) -> Result<HashMap<build::CrateTarget, std::path::PathBuf>> {
+    if targets.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let step = ui.step("cargo", "cargo build");
+    let workspace = stack.workspace.clone();
+    let bar = step.bar().clone();
+    let targets: Vec<_> = targets.into_iter().collect();
+    let result =
+        tokio::task::spawn_blocking(move || build::cargo_build(&workspace, &targets, &bar))
+            .await
+            .expect("cargo task");
+    match &result {
+        Ok(_) => step.done("built"),
+        Err(_) => step.fail("cargo build failed"),
+    }
+    result
 }

@@ -85,7 +85,10 @@ pub fn from_yaml_error(err: &serde_saphyr::Error) -> Diagnostic {
         message.truncate(at);
     }
     // serde's wording for numbers is terse; say what to write instead.
-    if let Some(kind) = message.strip_prefix("invalid ").filter(|k| matches!(*k, "u32" | "u16" | "u64")) {
+    if let Some(kind) = message
+        .strip_prefix("invalid ")
+        .filter(|k| matches!(*k, "u32" | "u16" | "u64"))
+    {
         message = format!("expected a whole number, 0 or more ({kind})");
     }
     let mut diag = Diagnostic::new(pos, message.clone());

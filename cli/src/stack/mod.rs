@@ -38,7 +38,8 @@ pub fn load_with(path: &Path, mut vars: Vars) -> Result<Stack, StackErrors> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| {
         let mut errors = fail(format!("cannot read the stack file: {e}"));
-        errors.diagnostics[0].help = Some("run msctl where msctl.yaml is, or name the file with -f".into());
+        errors.diagnostics[0].help =
+            Some("run msctl where msctl.yaml is, or name the file with -f".into());
         errors
     })?;
     let abs =

@@ -10,11 +10,18 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub struct Output {
@@ -25,11 +32,16 @@ pub struct Output {
 
 impl Output {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
     #[track_caller]
     pub fn ok(self) -> Output {
-        assert_eq!(self.code, 0, "msctl failed:\n{}\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "msctl failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -90,28 +102,57 @@ impl Drop for Project {
 }
 
 pub async fn docker() -> Docker {
-    Docker::connect_with_defaults().unwrap().negotiate_version().await.unwrap()
+    Docker::connect_with_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap()
 }
 
 fn label(project: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([("label".to_string(), vec![format!("msctl.project={project}")])])
+    HashMap::from([(
+        "label".to_string(),
+        vec![format!("msctl.project={project}")],
+    )])
 }
 
 /// (containers, networks, volumes) carrying the project's label.
 pub async fn labelled(docker: &Docker, project: &str) -> (usize, usize, usize) {
     let containers = docker
-        .list_containers(Some(ListContainersOptions { all: true, filters: Some(label(project)), ..Default::default() }))
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(label(project)),
+            ..Default::default()
+        }))
         .await
         .unwrap();
-    let networks = docker.list_networks(Some(ListNetworksOptions { filters: Some(label(project)) })).await.unwrap();
-    let volumes = docker.list_volumes(Some(ListVolumesOptions { filters: Some(label(project)) })).await.unwrap();
-    (containers.len(), networks.len(), volumes.volumes.unwrap_or_default().len())
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(label(project)),
+        }))
+        .await
+        .unwrap();
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(label(project)),
+        }))
+        .await
+        .unwrap();
+    (
+        containers.len(),
+        networks.len(),
+        volumes.volumes.unwrap_or_default().len(),
+    )
 }
 
 /// Container name → (id, StartedAt) for the project.
 pub async fn identities(docker: &Docker, project: &str) -> HashMap<String, (String, String)> {
     let list = docker
-        .list_containers(Some(ListContainersOptions { all: true, filters: Some(label(project)), ..Default::default() }))
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(label(project)),
+            ..Default::default()
+        }))
         .await
         .unwrap();
     let mut out = HashMap::new();
@@ -119,7 +160,10 @@ pub async fn identities(docker: &Docker, project: &str) -> HashMap<String, (Stri
         let id = c.id.unwrap();
         let info = docker.inspect_container(&id, None).await.unwrap();
         let name = info.name.unwrap().trim_start_matches('/').to_owned();
-        out.insert(name, (id, info.state.unwrap().started_at.unwrap_or_default()));
+        out.insert(
+            name,
+            (id, info.state.unwrap().started_at.unwrap_or_default()),
+        );
     }
     out
 }
@@ -128,8 +172,15 @@ pub async fn identities(docker: &Docker, project: &str) -> HashMap<String, (Stri
 pub fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }

@@ -8,7 +8,9 @@
 # (and RABBITMQ_DEFAULT_USER_FILE / RABBITMQ_DEFAULT_PASS_FILE for secrets). Like in the official
 # image they take effect when the node starts with an empty database, and the account may
 # connect from any host. The node name is fixed (RABBITMQ_NODENAME=rabbit@localhost, set in the
-# image), so the data in /var/lib/rabbitmq survives a new container hostname.
+# image), so the data in /var/lib/rabbitmq survives a new container hostname. The CLI tools
+# (rabbitmqctl, rabbitmq-diagnostics...) are the upstream scripts, first on PATH, and work as
+# root with HOME=/var/lib/rabbitmq (the cookie), as in the official image.
 #
 # It writes /etc/rabbitmq/advanced.config unless one was mounted there, then execs
 # rabbitmq-server in the foreground as the rabbitmq user. SIGTERM stops the node cleanly.
@@ -67,6 +69,20 @@ write_advanced_config() {
 	fi
 }
 
+# The Erlang cookie shared by the node and the CLI tools. Made here, before the node starts,
+# so a CLI run as root (docker exec, healthchecks) can never create it first, as root.
+ensure_cookie() {
+	local cookie=/var/lib/rabbitmq/.erlang.cookie
+	if [ ! -s "$cookie" ]; then
+		# 20 hex digits from 10 random bytes (no `| head`: SIGPIPE would trip pipefail).
+		( umask 077; od -An -N10 -tx1 /dev/urandom | tr -d ' \n' > "$cookie" )
+	fi
+	chmod 0400 "$cookie"
+	if [ "$(id -u)" = '0' ]; then
+		chown rabbitmq:rabbitmq "$cookie"
+	fi
+}
+
 main() {
 	if [ "${1:0:1}" = '-' ]; then
 		set -- rabbitmq-server "$@"
@@ -86,8 +102,7 @@ main() {
 				-exec chown rabbitmq:rabbitmq '{}' +
 		fi
 		write_advanced_config
-		# The password is in the config file now; keep it out of the server's environment.
-		unset RABBITMQ_DEFAULT_PASS
+		ensure_cookie
 
 		shift
 		cd /var/lib/rabbitmq
