@@ -20,6 +20,8 @@ RUNS=${1:-5}
 MSCTL=${MSCTL:-target/debug/msctl}
 PROJECT=msctlbench
 OUT=target/bench
+# Its own host port, so a running bundled stack (port 8000) does not collide with it.
+export GATEWAY_PORT=${GATEWAY_PORT:-18000}
 mkdir -p "$OUT"
 
 [ -x "$MSCTL" ] || cargo build -p msctl

@@ -40,3 +40,6 @@ fi
 
 cargo build -p msctl
 echo "post-create: built $(pwd)/target/debug/msctl"
+# Completion and checking of msctl.yaml in the editor (yaml.schemas in devcontainer.json).
+target/debug/msctl schema > target/msctl.schema.json
+echo "post-create: wrote target/msctl.schema.json for the YAML extension"

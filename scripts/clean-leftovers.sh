@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Removes what an interrupted test run or session may have left on this machine: the bundled
-# stack (project `shop`) and every test project (msctl-it-*, msctlbench), found by their
-# msctl.project label. Nothing without such a label is touched.
+# Removes what an interrupted test run or benchmark may have left on this machine: every test
+# project (msctl-it-*, msctlbench), found by its msctl.project label. With --bundled, also the
+# bundled stack (project `shop`, which holds port 8000): CI does that, a developer's running
+# stack is left alone otherwise. Nothing without such a label is touched.
 set -euo pipefail
+pattern='msctlbench|msctl-it-.*'
+[ "${1:-}" = --bundled ] && pattern="shop|$pattern"
 projects=$( { docker ps -a --format '{{.Label "msctl.project"}}';
               docker network ls --format '{{.Label "msctl.project"}}';
               docker volume ls --format '{{.Label "msctl.project"}}'; } 2>/dev/null | sort -u |
-            grep -E '^(shop|msctlbench|msctl-it-.*|standin-test.*)$' || true)
+            grep -E "^($pattern)\$" || true)
 for p in $projects; do
   echo "clean-leftovers: removing leftover project $p"
   ids=$(docker ps -aq --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker rm -f $ids >/dev/null

@@ -17,11 +17,11 @@ use std::time::Instant;
     about = "Run, test and load a microservice stack on the Docker Engine"
 )]
 pub struct Args {
-    /// Stack file.
-    #[arg(short = 'f', long = "file", global = true, env = "MSCTL_FILE", default_value = stack::DEFAULT_FILE)]
+    /// Stack file. Like compose's, it goes before the command (`logs -f` is follow).
+    #[arg(short = 'f', long = "file", env = "MSCTL_FILE", default_value = stack::DEFAULT_FILE)]
     pub file: PathBuf,
     /// Project name, overriding the stack file's `name` (run two copies side by side).
-    #[arg(short = 'p', long = "project", global = true, env = "MSCTL_PROJECT")]
+    #[arg(short = 'p', long = "project", env = "MSCTL_PROJECT")]
     pub project: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -113,7 +113,10 @@ pub fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(args)) {
+    let result = runtime.block_on(run(args));
+    // A cargo build still running after Ctrl-C must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             report(&e);
@@ -140,16 +143,26 @@ fn report(e: &Error) {
 
 fn load(args: &Args) -> Result<Stack> {
     let mut stack = stack::load(&args.file)?;
-    if let Some(project) = &args.project {
-        stack.name = project.clone();
+    if let Some(project) = checked_project(args)? {
+        stack.name = project;
     }
     Ok(stack)
 }
 
+/// `-p` names containers, networks and image tags, so it obeys the stack file's naming rule.
+fn checked_project(args: &Args) -> Result<Option<String>> {
+    match &args.project {
+        Some(p) if !stack::valid_name(p) => Err(Error::Usage(format!(
+            "invalid project name `{p}`: use lowercase letters, digits, `-` and `_`, starting with a letter or digit"
+        ))),
+        other => Ok(other.clone()),
+    }
+}
+
 /// The project name for commands that need no more of the stack file than that.
 fn project(args: &Args) -> Result<String> {
-    match &args.project {
-        Some(p) => Ok(p.clone()),
+    match checked_project(args)? {
+        Some(p) => Ok(p),
         None => Ok(load(args)?.name),
     }
 }
@@ -227,7 +240,7 @@ pub async fn run(args: Args) -> Result<()> {
                 crate::graph::select(&stack, services, profiles).map_err(Error::Usage)?;
             let docker = crate::docker::connect().await?;
             let ui = Ui::new(false).with_names(stack.services.iter().map(|s| s.name.as_str()));
-            let problems = crate::images::preflight(&docker, &selected).await;
+            let problems = crate::images::preflight(&docker, &selected, true, &ui).await;
             if !problems.is_empty() {
                 return Err(Error::Preflight { problems });
             }
@@ -318,10 +331,11 @@ pub async fn run(args: Args) -> Result<()> {
             } else {
                 print!("{}", crate::doctor::render(&checks));
             }
-            if checks.iter().any(|c| !c.ok) {
-                return Err(Error::Preflight {
-                    problems: vec!["doctor found problems (see above)".into()],
-                });
+            let problems = checks.iter().filter(|c| !c.ok).count();
+            if problems > 0 {
+                return Err(Error::Environment(format!(
+                    "doctor found {problems} problem(s), marked PROBLEM above"
+                )));
             }
             Ok(())
         }
@@ -362,4 +376,17 @@ fn print_plan(report: &engine::up::UpReport) {
         .filter(|c| c.action != engine::plan::Action::Keep)
         .count();
     println!("{todo} of {} containers would change", report.changes.len());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `logs -f` once collided with a global `-f/--file`: clap only noticed at run time, and
+    /// every `msctl logs` panicked.
+    #[test]
+    fn short_flags_do_not_collide_between_global_and_command_options() {
+        Args::command().debug_assert();
+    }
 }

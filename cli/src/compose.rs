@@ -77,10 +77,10 @@ pub fn export(stack: &Stack) -> Value {
                 "healthcheck".into(),
                 json!({
                     "test": h.test,
-                    "interval": humantime::format_duration(h.interval).to_string(),
-                    "timeout": humantime::format_duration(h.timeout).to_string(),
+                    "interval": go_duration(h.interval),
+                    "timeout": go_duration(h.timeout),
                     "retries": h.retries,
-                    "start_period": humantime::format_duration(h.start_period).to_string(),
+                    "start_period": go_duration(h.start_period),
                 }),
             );
         }
@@ -96,7 +96,7 @@ pub fn export(stack: &Stack) -> Value {
         services.insert(s.name.clone(), Value::Object(svc));
     }
     let mut doc = Map::new();
-    doc.insert("services".into(), Value::Object(services));
+    doc.insert("services".into(), escape_dollars(Value::Object(services)));
     if !stack.volumes.is_empty() {
         let volumes: Map<String, Value> = stack
             .volumes
@@ -106,6 +106,26 @@ pub fn export(stack: &Stack) -> Value {
         doc.insert("volumes".into(), Value::Object(volumes));
     }
     Value::Object(doc)
+}
+
+/// msctl has already interpolated every value; Compose would interpolate again, so a literal
+/// `$` (a `$$VAR` meant for a container's shell) must be written `$$` once more.
+fn escape_dollars(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace('$', "$$")),
+        Value::Array(items) => Value::Array(items.into_iter().map(escape_dollars).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, escape_dollars(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Compose parses durations with Go's `time.ParseDuration`, which has no spaces: `1500ms`.
+fn go_duration(d: std::time::Duration) -> String {
+    format!("{}ms", d.as_millis())
 }
 
 fn ro(read_only: bool) -> &'static str {

@@ -74,3 +74,12 @@ pub fn is_not_found(e: &bollard::errors::Error) -> bool {
         }
     )
 }
+
+/// A container's name as users know it (the engine lists it with a leading `/`).
+pub fn summary_name(c: &bollard::models::ContainerSummary) -> String {
+    c.names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .unwrap_or_default()
+}

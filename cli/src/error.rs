@@ -14,11 +14,15 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    #[error("cannot reach the Docker engine at {endpoint} ({reason}); is the daemon running and may you use its socket?")]
+    #[error("cannot reach the Docker engine at {endpoint} ({reason}); is the daemon running, and is your user allowed to use its socket (root or the `docker` group)?")]
     DockerUnreachable { endpoint: String, reason: String },
 
     #[error("refusing to start: {}", format_problems(.problems))]
     Preflight { problems: Vec<String> },
+
+    /// The machine is not ready for the command, outside of `up`'s preflight.
+    #[error("{0}")]
+    Environment(String),
 
     #[error("{context}: {source}")]
     Docker {
@@ -40,7 +44,7 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("`{service}` did not become {wanted} within {timeout}: {reason}{}", format_logs(.logs))]
+    #[error("`{service}` did not become {wanted} within {timeout} (`up_timeout`): {reason}{}", format_logs(.logs))]
     NotReady {
         service: String,
         wanted: String,
@@ -56,7 +60,7 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("interrupted; what was started so far is left as it is, and `msctl up` continues from there")]
+    #[error("interrupted; what was done so far is kept, and running the command again continues from there")]
     Interrupted,
 }
 
@@ -83,7 +87,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Stack(_) | Error::Usage(_) => 2,
-            Error::DockerUnreachable { .. } | Error::Preflight { .. } => 3,
+            Error::DockerUnreachable { .. } | Error::Preflight { .. } | Error::Environment(_) => 3,
             Error::Interrupted => 130,
             _ => 1,
         }

@@ -18,7 +18,7 @@ services:
       POSTGRES_DB: app
     volumes: [data:/var/lib/postgresql/data]
     healthcheck:
-      test: [CMD-SHELL, "pg_isready -h 127.0.0.1 -U app -d app"]
+      test: [CMD-SHELL, "pg_isready -h 127.0.0.1 -U $$POSTGRES_USER -d app"]
       interval: 500ms
   migrate:
     build: { crate: testsvc }
@@ -130,6 +130,58 @@ async fn up_noop_change_one_field_down() {
     }
     assert!(http_get(port, "/").contains("\"greeting\":\"bonjour\""));
 
+    // A rebuilt image recreates only its service: here the Dockerfile worker's.
+    let before = identities(&docker, &p.name).await;
+    p.file(
+        "worker/Dockerfile",
+        &format!("{WORKER_DOCKERFILE}ENV REBUILT=1\n"),
+    );
+    let rebuilt = p.msctl(&["up"]).ok();
+    assert!(
+        rebuilt.stderr.contains("image changed"),
+        "{}",
+        rebuilt.stderr
+    );
+    let after = identities(&docker, &p.name).await;
+    for (name, identity) in &before {
+        let is_worker = name.contains("-worker-");
+        assert_eq!(
+            after[name] != *identity,
+            is_worker,
+            "{name}: recreated iff it is a worker"
+        );
+    }
+
+    // Logs: one stream, each line prefixed with its container (padded to one width).
+    let logs = p.msctl(&["logs", "--tail", "20"]).ok();
+    let has_line = |container: &str, text: &str| {
+        logs.stdout.lines().any(|l| {
+            l.split_once(" | ").is_some_and(|(prefix, body)| {
+                prefix.trim_end() == format!("{}-{container}", p.name) && body.contains(text)
+            })
+        })
+    };
+    assert!(
+        has_line("api-1", "testsvc listening on port 8080"),
+        "{}",
+        logs.stdout
+    );
+    assert!(has_line("worker-2", "worker up"), "{}", logs.stdout);
+    assert!(
+        has_line("migrate-1", "one-shot job ran: migrate"),
+        "{}",
+        logs.stdout
+    );
+    let only_db = p.msctl(&["logs", "db"]).ok();
+    assert!(
+        only_db
+            .stdout
+            .lines()
+            .all(|l| l.starts_with(&format!("{}-db-1 |", p.name))),
+        "{}",
+        only_db.stdout
+    );
+
     // down --volumes leaves nothing labelled.
     p.msctl(&["down", "--volumes"]).ok();
     assert_eq!(labelled(&docker, &p.name).await, (0, 0, 0));
@@ -182,4 +234,130 @@ async fn taken_port_is_refused_before_anything_is_created() {
         (0, 0, 0),
         "nothing created"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unhealthy_service_fails_the_command_with_its_last_log_lines() {
+    let p = Project::new(
+        "msctl-it-sick",
+        r#"
+workspace: {workspace}
+services:
+  sick:
+    build: { crate: testsvc }
+    healthcheck:
+      test: [CMD-SHELL, "echo probe-says-no; exit 1"]
+      interval: 200ms
+      retries: 3
+    up_timeout: 20s
+"#,
+    );
+    let out = p.msctl(&["up"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`sick` did not become healthy"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("probe-says-no"),
+        "the failing probe's output: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("testsvc listening on port 8080"),
+        "the service's last log lines: {}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_up_stops_cleanly_and_the_next_up_continues() {
+    let docker = docker().await;
+    let (p, port) = project("msctl-it-intr");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_msctl"))
+        .args(["-p", &p.name, "up"])
+        .current_dir(p.dir.path())
+        .envs(&p.env)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first container exists: the database is then waiting for health.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while labelled(&docker, &p.name).await.0 == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "up never created a container"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        identities(&docker, &p.name).await.len() < 5,
+        "up stopped before finishing"
+    );
+
+    p.msctl(&["up"]).ok();
+    let ps = p.msctl(&["ps", "--json"]).ok().json();
+    assert_eq!(ps.as_array().unwrap().len(), 5, "{ps:#}");
+    assert!(http_get(port, "/health/live").contains("ok"));
+}
+
+#[test]
+fn exported_compose_file_is_accepted_by_docker_compose() {
+    let (p, port) = project("msctl-it-compose");
+    let out = p.msctl(&["export", "compose", "-o", "compose.yaml"]).ok();
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let text = std::fs::read_to_string(p.dir.path().join("compose.yaml")).unwrap();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}:8080/tcp")),
+        "{text}"
+    );
+    assert!(text.contains("service_completed_successfully"), "{text}");
+    assert!(
+        text.contains("-U $$POSTGRES_USER"),
+        "a literal $ stays literal for compose: {text}"
+    );
+    let check = std::process::Command::new("docker-compose")
+        .args(["-f", "compose.yaml", "config", "-q"])
+        .current_dir(p.dir.path())
+        .output()
+        .expect("docker-compose is installed (Debian package docker-compose)");
+    assert!(
+        check.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn doctor_reports_engine_tools_and_images() {
+    let (p, _) = project("msctl-it-doctor");
+    let checks = p.msctl(&["doctor", "--json"]).json();
+    let check = |name: &str| {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(check("docker")["ok"], true, "{checks:#}");
+    assert_eq!(check("stack file")["ok"], true, "{checks:#}");
+    assert!(check("image of api")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("crate `testsvc`"));
+    assert!(check("image of worker")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Dockerfile"));
 }

@@ -1,6 +1,6 @@
 //! `msctl down`: remove exactly what carries the project label, nothing else.
 
-use super::up::remove;
+use super::remove;
 use crate::docker::project_filter;
 use crate::error::{Error, Result};
 use bollard::query_parameters::{ListNetworksOptions, ListVolumesOptions, RemoveVolumeOptions};

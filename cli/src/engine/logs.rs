@@ -54,10 +54,7 @@ pub async fn logs(docker: &Docker, containers: &[String], opts: &LogsOptionsCli)
     let mut merged = select_all(streams);
     let mut buffered: Vec<(String, String, String)> = Vec::new();
     while let Some((prefix, item)) = merged.next().await {
-        let output = item.map_err(|e| Error::Docker {
-            context: "reading logs".into(),
-            source: e,
-        })?;
+        let output = item.map_err(Error::docker("reading logs"))?;
         let text = match output {
             LogOutput::StdOut { message }
             | LogOutput::StdErr { message }

@@ -13,9 +13,11 @@ pub mod ps;
 pub mod up;
 pub mod wait;
 
-use crate::docker::{project_filter, short};
+use crate::docker::{is_not_found, project_filter, short};
 use crate::error::{Error, Result};
-use bollard::query_parameters::{ListContainersOptions, LogsOptions};
+use bollard::query_parameters::{
+    ListContainersOptions, LogsOptions, RemoveContainerOptions, StopContainerOptions,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
 use plan::Existing;
@@ -61,4 +63,28 @@ pub async fn log_tail(docker: &Docker, container: &str, n: usize) -> Vec<String>
     }
     let skip = lines.len().saturating_sub(n);
     lines.split_off(skip)
+}
+
+/// Stops (SIGTERM, then SIGKILL after 10 s) and removes a container; one already gone is fine.
+pub async fn remove(docker: &Docker, e: &Existing) -> Result<()> {
+    if e.state == "running" || e.state == "restarting" {
+        let options = StopContainerOptions {
+            t: Some(10),
+            signal: None,
+        };
+        match docker.stop_container(&e.id, Some(options)).await {
+            Ok(()) => {}
+            Err(err) if is_not_found(&err) => return Ok(()),
+            Err(err) => return Err(Error::docker(format!("stopping {}", e.name))(err)),
+        }
+    }
+    let options = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    match docker.remove_container(&e.id, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(err) if is_not_found(&err) => Ok(()),
+        Err(err) => Err(Error::docker(format!("removing {}", e.name))(err)),
+    }
 }

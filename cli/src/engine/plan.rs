@@ -26,12 +26,7 @@ impl Existing {
         let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
         Some(Existing {
             id: c.id.clone()?,
-            name: c
-                .names
-                .as_ref()
-                .and_then(|n| n.first())
-                .map(|n| n.trim_start_matches('/').to_owned())
-                .unwrap_or_default(),
+            name: summary_name(c),
             service: labels.get(LABEL_SERVICE)?.clone(),
             replica: label(LABEL_REPLICA).parse().unwrap_or(0),
             hash: label(LABEL_CONFIG_HASH),
@@ -85,7 +80,14 @@ impl Change {
 }
 
 /// The changes that bring `existing` to `desired`, for the services in `services`.
-pub fn plan(desired: &[Desired], existing: &[Existing], services: &[&str]) -> Vec<Change> {
+/// `oneshots` are the services whose containers are meant to run to completion: only for them
+/// is an exited container with code 0 up to date.
+pub fn plan(
+    desired: &[Desired],
+    existing: &[Existing],
+    services: &[&str],
+    oneshots: &[&str],
+) -> Vec<Change> {
     let mut changes = Vec::new();
     let mut claimed = Vec::new();
     for d in desired {
@@ -98,7 +100,11 @@ pub fn plan(desired: &[Desired], existing: &[Existing], services: &[&str]) -> Ve
                 claimed.push(e.id.clone());
                 let mut reasons = Vec::new();
                 if e.hash != d.hash {
-                    reasons.extend(changed_fields(&e.config_json, &d.effective));
+                    let fields = changed_fields(&e.config_json, &d.effective);
+                    if fields.is_empty() {
+                        reasons.push("config".into());
+                    }
+                    reasons.extend(fields);
                 }
                 if e.image_id != d.image.id {
                     reasons.push(format!(
@@ -107,15 +113,20 @@ pub fn plan(desired: &[Desired], existing: &[Existing], services: &[&str]) -> Ve
                         short_id(&d.image.id)
                     ));
                 }
-                if !reasons.is_empty() {
-                    Action::Recreate { reasons }
-                } else if e.state == "running" {
-                    Action::Keep
-                } else if e.state == "exited" && is_clean_exit(&e.status) {
-                    // A one-shot that completed stays completed.
-                    Action::Keep
-                } else {
-                    Action::Start
+                match e.state.as_str() {
+                    _ if !reasons.is_empty() => Action::Recreate { reasons },
+                    // A crash-looping container is judged by the readiness wait, not here.
+                    "running" | "restarting" => Action::Keep,
+                    "exited"
+                        if oneshots.contains(&d.service.as_str()) && is_clean_exit(&e.status) =>
+                    {
+                        Action::Keep
+                    }
+                    "created" | "exited" => Action::Start,
+                    // paused, dead, removing: the engine refuses to start these.
+                    other => Action::Recreate {
+                        reasons: vec![format!("container is {other}")],
+                    },
                 }
             }
         };

@@ -9,19 +9,22 @@ use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 pub async fn holder(docker: &Docker, port: &PortSpec) -> Option<String> {
     let ip: IpAddr = port.host_ip.parse().ok()?;
     let addr = SocketAddr::new(ip, port.host_port);
-    let free = match port.protocol.as_str() {
-        "udp" => UdpSocket::bind(addr).is_ok(),
-        _ => TcpListener::bind(addr).is_ok(),
+    let bound = match port.protocol.as_str() {
+        "udp" => UdpSocket::bind(addr).map(drop),
+        _ => TcpListener::bind(addr).map(drop),
     };
-    if free {
-        return None;
+    // Only "in use" means taken. A privileged port as non-root, or an address this host does
+    // not have, says nothing about the engine's side: Docker will tell if it cannot bind.
+    match bound {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+        _ => return None,
     }
     if let Some(container) = container_publishing(docker, port.host_port).await {
         return Some(format!("container `{container}`"));
     }
     Some(match process_listening(port.host_port) {
         Some((pid, name)) => format!("process `{name}` (pid {pid})"),
-        None => "another process (run `ss -ltnp` as root to see which)".into(),
+        None => "another process (`ss -ltnup` as root shows which)".into(),
     })
 }
 
@@ -36,13 +39,7 @@ async fn container_publishing(docker: &Docker, port: u16) -> Option<String> {
             .iter()
             .flatten()
             .any(|p| p.public_port == Some(port));
-        publishes.then(|| {
-            c.names
-                .and_then(|n| n.first().cloned())
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_owned()
-        })
+        publishes.then(|| crate::docker::summary_name(&c))
     })
 }
 

@@ -1,6 +1,6 @@
 //! `msctl ps`: the project's containers, from their labels.
 
-use crate::docker::{project_filter, LABEL_REPLICA, LABEL_SERVICE};
+use crate::docker::{project_filter, summary_name, LABEL_REPLICA, LABEL_SERVICE};
 use crate::error::{Error, Result};
 use bollard::query_parameters::ListContainersOptions;
 use bollard::Docker;
@@ -57,12 +57,7 @@ pub async fn rows(docker: &Docker, project: &str) -> Result<Vec<PsRow>> {
                     .get(LABEL_REPLICA)
                     .and_then(|r| r.parse().ok())
                     .unwrap_or(0),
-                container: c
-                    .names
-                    .as_ref()
-                    .and_then(|n| n.first())
-                    .map(|n| n.trim_start_matches('/').to_owned())
-                    .unwrap_or_default(),
+                container: summary_name(&c),
                 state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                 health: health_of(&status).to_owned(),
                 ports: ports

@@ -1,7 +1,8 @@
 //! `msctl up`: preflight, images, network and volumes, then the plan applied level by level.
 
 use super::desired::{self, create_body, Desired};
-use super::plan::{self, Action, Change, Existing};
+use super::plan::{self, Action, Change};
+use super::remove;
 use super::wait::{self, Want};
 use crate::docker::*;
 use crate::error::{Error, Result};
@@ -10,9 +11,7 @@ use crate::images::{self, ResolvedImage};
 use crate::stack::{Condition, ImageSource, ServiceSpec, Stack};
 use crate::ui::Ui;
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::{
-    CreateContainerOptions, RemoveContainerOptions, StopContainerOptions,
-};
+use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
 use futures_util::future::try_join_all;
 use serde::Serialize;
@@ -41,29 +40,51 @@ impl UpReport {
 pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Result<UpReport> {
     let selected = graph::select(stack, &opts.services, &opts.profiles).map_err(Error::Usage)?;
     let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
-    let existing = super::existing(docker, &stack.name).await?;
+    let oneshots: Vec<&str> = selected
+        .iter()
+        .filter(|s| wanted(s, &selected) == Want::Completed)
+        .map(|s| s.name.as_str())
+        .collect();
 
-    preflight(docker, &selected, &existing).await?;
+    preflight(docker, stack, &selected, opts.plan_only, ui).await?;
 
     let images = if opts.plan_only {
         current_images(docker, stack, &selected).await
     } else {
         images::ensure(docker, stack, &selected, ui).await?
     };
+    // Listed after the images: a build can take minutes, and the plan must see the present.
+    let existing = super::existing(docker, &stack.name).await?;
+    for orphan in existing
+        .iter()
+        .filter(|e| stack.service(&e.service).is_none())
+    {
+        ui.line(format!(
+            "warning: {} belongs to `{}`, which is no longer in {}; `msctl down` removes it",
+            orphan.name,
+            orphan.service,
+            stack.file.display()
+        ));
+    }
     let desired: Vec<Desired> = selected
         .iter()
         .flat_map(|s| desired::desired(stack, s, &images[&s.name]))
         .collect();
     let report = UpReport {
         project: stack.name.clone(),
-        changes: plan::plan(&desired, &existing, &names),
+        changes: plan::plan(&desired, &existing, &names, &oneshots),
     };
-    if opts.plan_only || report.is_noop() {
+    if opts.plan_only {
         return Ok(report);
     }
 
-    ensure_network(docker, &stack.name).await?;
-    ensure_volumes(docker, stack, &selected).await?;
+    if !report.is_noop() {
+        ensure_network(docker, &stack.name).await?;
+        ensure_volumes(docker, stack, &selected).await?;
+    }
+    // Even when nothing changes, every service is checked: "up to date" must mean running
+    // and healthy, not merely created with the right config. A healthy container costs one
+    // inspect.
     for level in graph::levels(&selected) {
         try_join_all(level.iter().map(|service| {
             let changes: Vec<&Change> = report
@@ -82,12 +103,15 @@ pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Re
 /// every image obtainable.
 async fn preflight(
     docker: &Docker,
+    stack: &Stack,
     selected: &[&ServiceSpec],
-    existing: &[Existing],
+    plan_only: bool,
+    ui: &Ui,
 ) -> Result<()> {
+    let existing = super::existing(docker, &stack.name).await?;
     let ours: Vec<u16> = existing
         .iter()
-        .filter(|e| e.state == "running")
+        .filter(|e| matches!(e.state.as_str(), "running" | "paused" | "restarting"))
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.config_json).ok())
         .flat_map(|config| {
             let ports = config["ports"].as_array().cloned().unwrap_or_default();
@@ -107,13 +131,13 @@ async fn preflight(
         {
             if let Some(holder) = super::ports::holder(docker, port).await {
                 problems.push(format!(
-                    "port {}:{} for `{}` is taken by {holder}",
+                    "port {}:{} for `{}` is taken by {holder}; stop it, or publish another host port",
                     port.host_ip, port.host_port, service.name
                 ));
             }
         }
     }
-    problems.extend(images::preflight(docker, selected).await);
+    problems.extend(images::preflight(docker, selected, !plan_only, ui).await);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -273,27 +297,4 @@ async fn start(docker: &Docker, container: &str) -> Result<()> {
         .start_container(container, None)
         .await
         .map_err(Error::docker(format!("starting container {container}")))
-}
-
-pub async fn remove(docker: &Docker, e: &Existing) -> Result<()> {
-    if e.state == "running" || e.state == "restarting" {
-        let options = StopContainerOptions {
-            t: Some(10),
-            signal: None,
-        };
-        match docker.stop_container(&e.id, Some(options)).await {
-            Ok(()) => {}
-            Err(err) if is_not_found(&err) => return Ok(()),
-            Err(err) => return Err(Error::docker(format!("stopping {}", e.name))(err)),
-        }
-    }
-    let options = RemoveContainerOptions {
-        force: true,
-        ..Default::default()
-    };
-    match docker.remove_container(&e.id, Some(options)).await {
-        Ok(()) => Ok(()),
-        Err(err) if is_not_found(&err) => Ok(()),
-        Err(err) => Err(Error::docker(format!("removing {}", e.name))(err)),
-    }
 }

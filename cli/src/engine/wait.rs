@@ -29,7 +29,9 @@ pub async fn until(
     want: Want,
     timeout: Duration,
 ) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
     let mut pause = Duration::from_millis(50);
     loop {
         let info = docker
@@ -42,6 +44,9 @@ pub async fn until(
             Some(ContainerStateStatusEnum::EXITED) | Some(ContainerStateStatusEnum::DEAD) => {
                 return match (want, exit_code) {
                     (Want::Completed | Want::Running, 0) => Ok(()),
+                    (Want::Healthy, 0) => Err(
+                        "it exited (code 0) while a healthy container was expected; for a one-shot job, make dependents wait with `condition: completed`".into(),
+                    ),
                     _ => Err(format!("it exited with code {exit_code}")),
                 };
             }
@@ -55,12 +60,10 @@ pub async fn until(
                         None | Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY),
                     ) => return Ok(()),
                     (Want::Healthy, Some(HealthStatusEnum::UNHEALTHY)) => {
-                        let last = state
-                            .health
-                            .and_then(|h| h.log)
-                            .and_then(|log| log.last().and_then(|r| r.output.clone()))
-                            .unwrap_or_default();
-                        return Err(format!("its healthcheck fails: {}", last.trim()));
+                        return Err(format!(
+                            "its healthcheck fails: {}",
+                            last_probe(&state).unwrap_or_default()
+                        ));
                     }
                     _ => {}
                 }
@@ -68,15 +71,17 @@ pub async fn until(
             _ => {}
         }
         if Instant::now() >= deadline {
-            let last = state
-                .health
-                .and_then(|h| h.log)
-                .and_then(|log| log.last().and_then(|r| r.output.clone()))
-                .map(|o| format!("; last healthcheck said: {}", o.trim()))
+            let last = last_probe(&state)
+                .map(|o| format!("; last healthcheck said: {o}"))
                 .unwrap_or_default();
             return Err(format!("timed out{last}"));
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(250));
     }
+}
+
+fn last_probe(state: &bollard::models::ContainerState) -> Option<String> {
+    let log = state.health.as_ref()?.log.as_ref()?;
+    Some(log.last()?.output.as_deref()?.trim().to_owned())
 }

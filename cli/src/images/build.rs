@@ -12,6 +12,11 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// The cargo that runs msctl's builds: the one that invoked us (tests, `cargo run`), or PATH's.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
 /// One binary cargo must produce.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CrateTarget {
@@ -33,7 +38,7 @@ pub fn cargo_build(
     }
     let mut out = HashMap::new();
     for (profile, targets) in by_profile {
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut cmd = cargo();
         cmd.current_dir(workspace).args([
             "build",
             "--message-format=json-render-diagnostics",
@@ -105,7 +110,7 @@ pub fn cargo_build(
                     .map(|t| t.krate.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                message: format!("cargo build failed:\n{}", tail.join("\n")),
+                message: format!("cargo reported errors:\n{}", tail.join("\n")),
             });
         }
     }
@@ -230,7 +235,8 @@ pub async fn build_dockerfile(
     dockerfile: &str,
 ) -> Result<(String, bool)> {
     let dir = context_dir.to_path_buf();
-    let (context, fingerprint) = tokio::task::spawn_blocking(move || tar_context(&dir))
+    let name = dockerfile.to_owned();
+    let (context, fingerprint) = tokio::task::spawn_blocking(move || tar_context(&dir, &name))
         .await
         .expect("tar task")
         .map_err(Error::io(format!(
@@ -256,7 +262,7 @@ pub async fn build_dockerfile(
 }
 
 /// Tars a build context (skipping `target/` and `.git/`) and fingerprints it by its bytes.
-fn tar_context(dir: &Path) -> std::io::Result<(Vec<u8>, String)> {
+fn tar_context(dir: &Path, dockerfile: &str) -> std::io::Result<(Vec<u8>, String)> {
     use sha2::{Digest, Sha256};
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -268,7 +274,8 @@ fn tar_context(dir: &Path) -> std::io::Result<(Vec<u8>, String)> {
             if name == "target" || name == ".git" {
                 continue;
             }
-            if entry.file_type()?.is_dir() {
+            let kind = entry.file_type()?;
+            if kind.is_dir() && !kind.is_symlink() {
                 stack.push(path);
             } else {
                 files.push(path);
@@ -277,12 +284,16 @@ fn tar_context(dir: &Path) -> std::io::Result<(Vec<u8>, String)> {
     }
     files.sort();
     let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
     let mut hash = Sha256::new();
+    hash.update(dockerfile.as_bytes());
     for path in files {
         let rel = path.strip_prefix(dir).expect("under dir");
-        let bytes = std::fs::read(&path)?;
         hash.update(rel.to_string_lossy().as_bytes());
-        hash.update(&bytes);
+        match std::fs::read_link(&path) {
+            Ok(target) => hash.update(target.to_string_lossy().as_bytes()),
+            Err(_) => hash.update(std::fs::read(&path)?),
+        }
         tar.append_path_with_name(&path, rel)?;
     }
     Ok((tar.into_inner()?, hex::encode(hash.finalize())))
@@ -332,7 +343,8 @@ async fn run_build(
             }
             // The engine may close the stream early once the image exists.
             Err(e) if built && short(&e).contains("bytes remaining on stream") => break,
-            Err(e) => return Err(fail(short(&e))),
+            // bollard reports the engine's errorDetail as an error item: keep the build output.
+            Err(e) => return Err(fail(format!("{}\n{}", short(&e), log.join("").trim_end()))),
         }
     }
     let image = docker

@@ -15,7 +15,7 @@ use bollard::query_parameters::CreateImageOptions;
 use bollard::Docker;
 use futures_util::future::try_join_all;
 use futures_util::StreamExt;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The image a service's containers run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,31 +47,53 @@ pub async fn availability(docker: &Docker, reference: &str) -> Availability {
     }
 }
 
-/// Every reference the services need before anything is built: their images and build bases.
-pub fn references(services: &[&ServiceSpec]) -> BTreeSet<String> {
-    services
-        .iter()
-        .filter_map(|s| match &s.image {
-            ImageSource::Reference(r) => Some(r.clone()),
-            ImageSource::Crate { base, .. } => Some(base.clone()),
-            ImageSource::Dockerfile { .. } => None,
-        })
-        .collect()
+/// Every reference the services need before anything is built (their images and build bases),
+/// each with the first service that needs it, for messages.
+pub fn references(services: &[&ServiceSpec]) -> BTreeMap<String, String> {
+    let mut refs = BTreeMap::new();
+    for s in services {
+        let reference = match &s.image {
+            ImageSource::Reference(r) => r,
+            ImageSource::Crate { base, .. } => base,
+            ImageSource::Dockerfile { .. } => continue,
+        };
+        refs.entry(reference.clone())
+            .or_insert_with(|| s.name.clone());
+    }
+    refs
 }
 
 /// Problems that would stop `up` from getting its images, found without building anything.
-pub async fn preflight(docker: &Docker, services: &[&ServiceSpec]) -> Vec<String> {
+/// With `pull`, images that are neither present nor known are pulled now (a registry is the
+/// only way to get them); without it (`--plan`) they are assumed pullable.
+pub async fn preflight(
+    docker: &Docker,
+    services: &[&ServiceSpec],
+    pull_now: bool,
+    ui: &Ui,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let mut needs_standin = false;
-    for reference in references(services) {
+    for (reference, service) in references(services) {
         match availability(docker, &reference).await {
             Availability::Present(_) => {}
             Availability::StandIn(_) => needs_standin = true,
+            Availability::PullOnly if !pull_now => {}
             Availability::PullOnly => {
-                if let Err(reason) = pull(docker, &reference).await {
-                    problems.push(format!(
-                        "image `{reference}` is not present, cannot be pulled ({reason}), and msctl has no stand-in recipe for it"
-                    ));
+                let step = ui.step(&reference, "pulling");
+                match pull(docker, &reference).await {
+                    Ok(_) => step.done("pulled"),
+                    Err(reason) => {
+                        step.fail("not available");
+                        problems.push(
+                            Error::ImageUnavailable {
+                                service,
+                                image: reference,
+                                reason,
+                            }
+                            .to_string(),
+                        );
+                    }
                 }
             }
         }
@@ -84,10 +106,7 @@ pub async fn preflight(docker: &Docker, services: &[&ServiceSpec]) -> Vec<String
     if services
         .iter()
         .any(|s| matches!(s.image, ImageSource::Crate { .. }))
-        && std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .arg("--version")
-            .output()
-            .is_err()
+        && build::cargo().arg("--version").output().is_err()
     {
         problems.push(
             "services build from crates but `cargo` is not on PATH; install Rust with rustup"
@@ -98,8 +117,15 @@ pub async fn preflight(docker: &Docker, services: &[&ServiceSpec]) -> Vec<String
 }
 
 async fn pull(docker: &Docker, reference: &str) -> std::result::Result<String, String> {
+    // Without a tag the API pulls every tag of the repository; the docker CLI adds `latest`.
+    let tagged = reference.contains('@')
+        || reference
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'));
     let options = CreateImageOptions {
         from_image: Some(reference.to_owned()),
+        tag: (!tagged).then(|| "latest".to_owned()),
         ..Default::default()
     };
     let mut stream = docker.create_image(Some(options), None, None);
@@ -128,7 +154,12 @@ async fn pull(docker: &Docker, reference: &str) -> std::result::Result<String, S
 }
 
 /// Present, pulled, or stand-in: the id of `reference`.
-async fn ensure_reference(docker: &Docker, reference: &str, ui: &Ui) -> Result<String> {
+async fn ensure_reference(
+    docker: &Docker,
+    reference: &str,
+    service: &str,
+    ui: &Ui,
+) -> Result<String> {
     if let Some(recipe) = standin::recipe_for(reference) {
         // A stand-in that exists is reused; one built from an older recipe is rebuilt.
         if let Ok(image) = docker.inspect_image(reference).await {
@@ -167,7 +198,7 @@ async fn ensure_reference(docker: &Docker, reference: &str, ui: &Ui) -> Result<S
         Err(reason) => {
             step.fail("not available");
             Err(Error::ImageUnavailable {
-                service: reference.to_owned(),
+                service: service.to_owned(),
                 image: reference.to_owned(),
                 reason,
             })
@@ -183,7 +214,7 @@ pub async fn ensure(
     services: &[&ServiceSpec],
     ui: &Ui,
 ) -> Result<HashMap<String, ResolvedImage>> {
-    let refs: Vec<String> = references(services).into_iter().collect();
+    let refs: Vec<(String, String)> = references(services).into_iter().collect();
     let targets: BTreeSet<build::CrateTarget> = services
         .iter()
         .filter_map(|s| match &s.image {
@@ -202,10 +233,13 @@ pub async fn ensure(
         .collect();
     // cargo and the engine work on different things: let them overlap.
     let (ids, binaries) = tokio::try_join!(
-        try_join_all(refs.iter().map(|r| ensure_reference(docker, r, ui))),
+        try_join_all(
+            refs.iter()
+                .map(|(r, service)| ensure_reference(docker, r, service, ui))
+        ),
         compile(stack, targets, ui)
     )?;
-    let ref_ids: HashMap<&str, String> = refs.iter().map(String::as_str).zip(ids).collect();
+    let ref_ids: HashMap<&str, String> = refs.iter().map(|(r, _)| r.as_str()).zip(ids).collect();
 
     let jobs = services.iter().map(|s| {
         let ref_ids = &ref_ids;

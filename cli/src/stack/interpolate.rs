@@ -30,25 +30,37 @@ pub fn interpolate(input: &str, vars: &Vars) -> Result<String, String> {
             out.push('$');
             rest = after;
         } else if let Some(body) = rest.strip_prefix('{') {
-            let end = body
-                .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in {input:?}"))?;
+            let end = closing_brace(body).ok_or_else(|| format!("unclosed `${{` in {input:?}"))?;
             out.push_str(&expand(&body[..end], vars)?);
             rest = &body[end + 1..];
-        } else {
+        } else if rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
             let len = rest
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(rest.len());
-            if len == 0 {
-                out.push('$');
-            } else {
-                out.push_str(vars.get(&rest[..len]).unwrap_or(""));
-                rest = &rest[len..];
-            }
+            out.push_str(vars.get(&rest[..len]).unwrap_or(""));
+            rest = &rest[len..];
+        } else {
+            // `$5`, `$ `, a trailing `$`: not a variable, so the text is kept as written
+            // (a password like `pa$5word` must survive).
+            out.push('$');
         }
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Index of the `}` closing a `${`, counting nested `${...}` in defaults.
+fn closing_brace(body: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in body.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return Some(i),
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 fn expand(expr: &str, vars: &Vars) -> Result<String, String> {
@@ -140,6 +152,8 @@ mod tests {
         assert_eq!(interpolate("${EMPTY-dflt}", &v).unwrap(), "");
         assert_eq!(interpolate("${B:-${A}}", &v).unwrap(), "1");
         assert_eq!(interpolate("cost $5", &v).unwrap(), "cost $5");
+        assert_eq!(interpolate("pa$5word$", &v).unwrap(), "pa$5word$");
+        assert_eq!(interpolate("${B:-${C:-${A}}}x", &v).unwrap(), "1x");
         assert!(interpolate("${B:?set B}", &v)
             .unwrap_err()
             .contains("set B"));

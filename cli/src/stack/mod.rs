@@ -14,6 +14,7 @@ mod types;
 pub use diag::{suggest, Diagnostic, StackErrors};
 pub use interpolate::{interpolate, parse_dotenv, Vars};
 pub use model::Condition;
+pub use resolve::valid_name;
 pub use types::*;
 
 use std::path::{Path, PathBuf};
@@ -68,4 +69,154 @@ pub fn parse(text: &str, file: &Path, dir: &Path, vars: &Vars) -> Result<Stack, 
 /// JSON Schema of the stack file, for editors.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(model::StackFile)).expect("schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph;
+
+    fn parse_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Result<Stack, StackErrors> {
+        let vars = Vars {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            dotenv: Default::default(),
+        };
+        std::fs::write(dir.join("msctl.yaml"), yaml).unwrap();
+        load_with(&dir.join("msctl.yaml"), vars)
+    }
+
+    const STACK: &str = "
+services:
+  db: { image: postgres:15, healthcheck: { test: [pg_isready] } }
+  api:
+    image: api
+    depends_on: { db: { condition: healthy } }
+  worker: { image: w, depends_on: [api] }
+  debug: { image: d, profiles: [tools], depends_on: [api] }
+";
+
+    fn names(services: &[&ServiceSpec]) -> Vec<String> {
+        services.iter().map(|s| s.name.clone()).collect()
+    }
+
+    #[test]
+    fn profiles_and_named_services_select_with_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = parse_in(dir.path(), STACK, &[]).unwrap();
+        assert_eq!(
+            names(&graph::select(&stack, &[], &[]).unwrap()),
+            ["db", "api", "worker"]
+        );
+        assert_eq!(
+            names(&graph::select(&stack, &[], &["tools".into()]).unwrap()),
+            ["db", "api", "worker", "debug"]
+        );
+        assert_eq!(
+            names(&graph::select(&stack, &["api".into()], &[]).unwrap()),
+            ["db", "api"]
+        );
+        assert_eq!(
+            names(&graph::select(&stack, &["debug".into()], &[]).unwrap()),
+            ["db", "api", "debug"]
+        );
+        let err = graph::select(&stack, &["wroker".into()], &[]).unwrap_err();
+        assert!(err.contains("did you mean `worker`"), "{err}");
+    }
+
+    #[test]
+    fn levels_follow_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = parse_in(dir.path(), STACK, &[]).unwrap();
+        let selected = graph::select(&stack, &[], &["tools".into()]).unwrap();
+        let levels: Vec<Vec<String>> = graph::levels(&selected).iter().map(|l| names(l)).collect();
+        assert_eq!(levels, [vec!["db"], vec!["api"], vec!["worker", "debug"]]);
+    }
+
+    #[test]
+    fn dotenv_and_environment_interpolate_and_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "TAG=from-dotenv\nPASSWORD=s3cr#t\n",
+        )
+        .unwrap();
+        let yaml = "services:\n  a:\n    image: app:${TAG}\n    environment:\n      PASSWORD: ${PASSWORD}\n      WHO: ${WHO:-nobody}\n";
+        let stack = parse_in(dir.path(), yaml, &[("TAG", "from-env")]).unwrap();
+        let a = stack.service("a").unwrap();
+        assert_eq!(a.image, ImageSource::Reference("app:from-env".into()));
+        assert_eq!(
+            a.env["PASSWORD"], "s3cr#t",
+            "a # in a value is data, not a comment"
+        );
+        assert_eq!(a.env["WHO"], "nobody");
+    }
+
+    #[test]
+    fn file_secrets_are_mounted_read_only_and_never_inlined() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        std::fs::write(dir.path().join("secrets/pg"), "hunter2").unwrap();
+        let yaml = "services:\n  db:\n    image: postgres:15\n    environment:\n      POSTGRES_PASSWORD_FILE: ./secrets/pg\n";
+        let stack = parse_in(dir.path(), yaml, &[]).unwrap();
+        let db = stack.service("db").unwrap();
+        assert_eq!(
+            db.env["POSTGRES_PASSWORD_FILE"],
+            "/run/secrets/postgres_password"
+        );
+        assert_eq!(
+            db.mounts,
+            [Mount::Bind {
+                source: dir.path().join("./secrets/pg"),
+                target: "/run/secrets/postgres_password".into(),
+                read_only: true
+            }]
+        );
+        assert!(!format!("{db:?}").contains("hunter2"));
+
+        let missing = "services:\n  db:\n    image: x\n    environment:\n      KEY_FILE: ./nope\n";
+        let err = parse_in(dir.path(), missing, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("msctl.yaml:5:17: secret file `./nope` does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ports_default_to_loopback_and_reject_replicas() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = parse_in(
+            dir.path(),
+            "services:\n  a:\n    image: x\n    ports: [\"5432:5432\", \"0.0.0.0:8080:80\"]\n",
+            &[],
+        )
+        .unwrap();
+        let ips: Vec<&str> = stack.services[0]
+            .ports
+            .iter()
+            .map(|p| p.host_ip.as_str())
+            .collect();
+        assert_eq!(ips, ["127.0.0.1", "0.0.0.0"]);
+        let err = parse_in(
+            dir.path(),
+            "services:\n  a:\n    image: x\n    replicas: 2\n    ports: [\"80:80\"]\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("2 replicas of `a` cannot share its published ports"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_bundled_stack_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../msctl.yaml");
+        let stack = load_with(&path, Vars::default()).unwrap();
+        assert_eq!(stack.name, "shop");
+        assert!(stack.service("postgres").is_some());
+    }
 }

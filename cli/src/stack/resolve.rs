@@ -269,6 +269,13 @@ fn resolve_service(
                 );
                 cx.diags.push(d);
             }
+            // The engine does not create a missing bind source; say so here, not half-way up.
+            Ok(Mount::Bind { source, .. }) if !source.exists() => {
+                cx.err(
+                    pos(v),
+                    format!("bind mount source {} does not exist", source.display()),
+                );
+            }
             Ok(m) => mounts.push(m),
             Err(e) => cx.diags.push(
                 Diagnostic::new(pos(v), format!("invalid mount `{text}`: {e}"))

@@ -158,7 +158,10 @@ pub async fn identities(docker: &Docker, project: &str) -> HashMap<String, (Stri
     let mut out = HashMap::new();
     for c in list {
         let id = c.id.unwrap();
-        let info = docker.inspect_container(&id, None).await.unwrap();
+        // Listed, then gone (an interrupted `up` may leave the engine finishing a request).
+        let Ok(info) = docker.inspect_container(&id, None).await else {
+            continue;
+        };
         let name = info.name.unwrap().trim_start_matches('/').to_owned();
         out.insert(
             name,
