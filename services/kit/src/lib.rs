@@ -1,0 +1,25 @@
+//! The small kit every reference service is built from, so no service copies another's code.
+//!
+//! - [`config`]: environment variables, all problems reported at once, `*_FILE` secrets.
+//! - [`telemetry`]: JSON logs with request and trace ids; OTLP span export when
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//! - [`trace`]: W3C `traceparent` in (middleware) and out ([`trace::outgoing_headers`]).
+//! - [`health`]: `/health/live`, `/health/ready`, and the `<binary> healthcheck` probe.
+//! - [`metrics`]: `/metrics` in Prometheus text format, requests by route and status, latency.
+//! - [`problem`]: RFC 9457 `application/problem+json` errors, and a JSON extractor whose
+//!   rejections are problems too.
+//! - [`db`]: PostgreSQL pool with start-up retries and embedded migrations; fresh databases for
+//!   tests.
+//! - [`serve`]: put it together: the layered router, graceful shutdown on SIGTERM.
+
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod metrics;
+pub mod problem;
+pub mod serve;
+pub mod telemetry;
+pub mod trace;
+
+pub use problem::{FieldError, Json, Problem};
+pub use serve::Service;

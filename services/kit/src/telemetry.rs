@@ -1,0 +1,82 @@
+//! Logs and spans. Logs are JSON lines on stdout with the request span's fields (request id,
+//! trace id) on every line. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over
+//! OTLP/HTTP, parented on the incoming `traceparent`; without it nothing is exported.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
+/// Flushes exported spans on drop; keep it alive for the life of `main`.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber. Call once, at the start of `main`.
+pub fn init(service: &'static str) -> Telemetry {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false);
+    let provider = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .and_then(|_| match otlp_provider(service) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("{{\"level\":\"WARN\",\"message\":\"OTLP export disabled: {e}\"}}");
+                None
+            }
+        });
+    let otel = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    if provider.is_some() {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+    }
+    Telemetry { provider }
+}
+
+fn otlp_provider(service: &'static str) -> Result<SdkTracerProvider, String> {
+    // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT itself (and appends /v1/traces).
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// Makes the OpenTelemetry span of `span` a child of `parent`, so exported traces join up
+/// across services. A no-op when export is off.
+pub fn link_parent(span: &tracing::Span, parent: &crate::trace::TraceContext) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let carrier =
+        std::collections::HashMap::from([(crate::trace::TRACEPARENT.to_string(), parent.header())]);
+    let context = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
+    let _ = span.set_parent(context);
+}

@@ -1,0 +1,193 @@
+//! W3C trace context. Every request gets a trace id (from its `traceparent`, or a new one) and a
+//! request id (from `x-request-id`, or a new one); both go on the request's log span and back
+//! in the response headers, and outgoing calls made while handling it carry them on.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+use tracing::Instrument;
+
+pub const TRACEPARENT: &str = "traceparent";
+pub const REQUEST_ID: &str = "x-request-id";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    pub trace_id: String,
+    pub span_id: String,
+    pub sampled: bool,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TraceContext {
+    pub fn new_root() -> TraceContext {
+        TraceContext {
+            trace_id: random_hex(16),
+            span_id: random_hex(8),
+            sampled: true,
+        }
+    }
+
+    /// Parses `00-<32 hex>-<16 hex>-<2 hex>`; anything else (including all-zero ids) is `None`.
+    pub fn parse(header: &str) -> Option<TraceContext> {
+        let parts: Vec<&str> = header.trim().split('-').collect();
+        let [version, trace_id, span_id, flags] = parts.as_slice() else {
+            return None;
+        };
+        let hex = |s: &str, len: usize| {
+            s.len() == len
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        if !hex(version, 2)
+            || *version == "ff"
+            || !hex(trace_id, 32)
+            || !hex(span_id, 16)
+            || !hex(flags, 2)
+        {
+            return None;
+        }
+        if trace_id.bytes().all(|b| b == b'0') || span_id.bytes().all(|b| b == b'0') {
+            return None;
+        }
+        Some(TraceContext {
+            trace_id: (*trace_id).to_owned(),
+            span_id: (*span_id).to_owned(),
+            sampled: u8::from_str_radix(flags, 16).unwrap_or(0) & 1 == 1,
+        })
+    }
+
+    /// The same trace, a new span: what a child call carries.
+    pub fn child(&self) -> TraceContext {
+        TraceContext {
+            trace_id: self.trace_id.clone(),
+            span_id: random_hex(8),
+            sampled: self.sampled,
+        }
+    }
+
+    pub fn header(&self) -> String {
+        format!(
+            "00-{}-{}-{}",
+            self.trace_id,
+            self.span_id,
+            if self.sampled { "01" } else { "00" }
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub trace: TraceContext,
+    pub request_id: String,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+/// The context of the request being handled, if any.
+pub fn current() -> Option<RequestContext> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Headers an outgoing call should carry: `traceparent` (same trace, new span) and the
+/// request id.
+pub fn outgoing_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(ctx) = current() {
+        if let Ok(v) = HeaderValue::from_str(&ctx.trace.child().header()) {
+            headers.insert(TRACEPARENT, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+            headers.insert(REQUEST_ID, v);
+        }
+    }
+    headers
+}
+
+/// Middleware: extracts or creates the trace and request ids, runs the handler inside a span
+/// carrying them, and returns them in the response.
+pub async fn middleware(request: Request, next: Next) -> Response {
+    let incoming = request
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse);
+    let trace = match &incoming {
+        Some(parent) => parent.child(),
+        None => TraceContext::new_root(),
+    };
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| random_hex(16));
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+        trace_id = %trace.trace_id,
+        span_id = %trace.span_id,
+    );
+    crate::telemetry::link_parent(&span, incoming.as_ref().unwrap_or(&trace));
+    let ctx = RequestContext {
+        trace: trace.clone(),
+        request_id: request_id.clone(),
+    };
+    let started = std::time::Instant::now();
+    let mut response = CURRENT
+        .scope(ctx, async move {
+            let response = next.run(request).await;
+            tracing::info!(
+                status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "handled"
+            );
+            response
+        })
+        .instrument(span)
+        .await;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&trace.header()) {
+        headers.insert(TRACEPARENT, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_valid_and_rejects_invalid() {
+        let t =
+            TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(t.sampled);
+        assert_eq!(TraceContext::parse(&t.header()), Some(t.clone()));
+        assert_eq!(t.child().trace_id, t.trace_id);
+        assert_ne!(t.child().span_id, t.span_id);
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert!(TraceContext::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Real infrastructure for the services' tests, no mocks: one PostgreSQL container (the same
+//! stand-in image `msctl up` runs) per test process, and a fresh database for every test, so
+//! tests never see each other's rows. The container is removed when the test process exits.
+
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
+use bollard::Docker;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+pub const POSTGRES_IMAGE: &str = "postgres:15";
+const PASSWORD: &str = "testkit";
+
+static CONTAINERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static POSTGRES: OnceCell<String> = OnceCell::const_new();
+
+extern "C" fn remove_containers() {
+    let ids = CONTAINERS.lock().map(|c| c.clone()).unwrap_or_default();
+    if !ids.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .arg("rm")
+            .arg("-f")
+            .args(&ids)
+            .output();
+    }
+}
+
+async fn docker() -> Docker {
+    Docker::connect_with_defaults()
+        .expect("docker client")
+        .negotiate_version()
+        .await
+        .expect("the Docker engine must be reachable for these tests")
+}
+
+/// Starts `image` with `env`, publishing `port` on a random loopback port; returns that port.
+/// Builds the Debian stand-in first when the image is missing (no registry needed).
+pub async fn start_container(image: &str, env: &[(&str, &str)], port: u16) -> u16 {
+    let docker = docker().await;
+    if docker.inspect_image(image).await.is_err() {
+        let recipe = msctl::images::standin::recipe_for(image).expect("a stand-in recipe");
+        msctl::images::standin::ensure(&docker, image, &recipe, &indicatif::ProgressBar::hidden())
+            .await
+            .expect("stand-in image");
+    }
+    let key = format!("{port}/tcp");
+    let body = ContainerCreateBody {
+        image: Some(image.to_owned()),
+        env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(HashMap::from([(
+            "msctl.test".to_string(),
+            "services".to_string(),
+        )])),
+        exposed_ports: Some(vec![key.clone()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(HashMap::from([(
+                key.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(String::new()),
+                }]),
+            )])),
+            ..Default::default()
+        }),
+        tty: Some(false),
+        ..Default::default()
+    };
+    let name = format!(
+        "testkit-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(name),
+                ..Default::default()
+            }),
+            body,
+        )
+        .await
+        .expect("create test container");
+    {
+        let mut ids = CONTAINERS.lock().unwrap();
+        if ids.is_empty() {
+            unsafe { libc::atexit(remove_containers) };
+        }
+        ids.push(created.id.clone());
+    }
+    docker
+        .start_container(&created.id, None)
+        .await
+        .expect("start test container");
+    let info = docker
+        .inspect_container(&created.id, None)
+        .await
+        .expect("inspect");
+    info.network_settings
+        .and_then(|n| n.ports)
+        .and_then(|p| p.get(&key).cloned().flatten())
+        .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
+        .and_then(|p| p.parse().ok())
+        .expect("published port")
+}
+
+/// Removes a container started by [`start_container`] now (tests that stop infrastructure).
+pub async fn remove_container(id: &str) {
+    let _ = docker()
+        .await
+        .remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await;
+}
+
+/// The admin URL of this process's PostgreSQL, started on first use.
+pub async fn postgres() -> &'static str {
+    POSTGRES
+        .get_or_init(|| async {
+            let port =
+                start_container(POSTGRES_IMAGE, &[("POSTGRES_PASSWORD", PASSWORD)], 5432).await;
+            let url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres");
+            // The entrypoint's init server listens on the socket only, so a TCP answer means
+            // the real server is up.
+            let deadline = Instant::now() + Duration::from_secs(90);
+            loop {
+                match sqlx::PgPool::connect(&url).await {
+                    Ok(pool) => {
+                        pool.close().await;
+                        break;
+                    }
+                    Err(e) if Instant::now() < deadline => {
+                        let _ = e;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("PostgreSQL did not come up: {e}"),
+                }
+            }
+            url
+        })
+        .await
+}
+
+/// A new, empty database on the shared server; returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = postgres().await;
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(admin)
+        .await
+        .expect("admin connection");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create database");
+    pool.close().await;
+    admin
+        .rsplit_once('/')
+        .map(|(base, _)| format!("{base}/{name}"))
+        .expect("url has a database")
+}
