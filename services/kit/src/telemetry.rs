@@ -56,7 +56,10 @@ pub fn init(service: &'static str) -> Telemetry {
 }
 
 fn otlp_provider(service: &'static str) -> Result<SdkTracerProvider, String> {
-    // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT itself (and appends /v1/traces).
+    // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT itself (and appends /v1/traces). The batch
+    // processor exports from its own thread, outside any Tokio runtime, hence reqwest's
+    // blocking client (the async one panics there; tests/otlp.rs pins this). So `init` must run
+    // before the service's runtime starts, as `serve::main` does.
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .build()
