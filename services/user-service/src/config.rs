@@ -1,0 +1,165 @@
+//! Configuration from the environment; every problem is reported at once.
+//!
+//! | Variable | Default | |
+//! |---|---|---|
+//! | `DATABASE_URL` | required | PostgreSQL URL |
+//! | `PORT` | `8001` | |
+//! | `ADMIN_EMAIL` | `admin@shop.local` | admin account created at first start |
+//! | `ADMIN_PASSWORD` / `ADMIN_PASSWORD_FILE` | `admin-password-1` | its password (secret) |
+//! | `JWT_PRIVATE_KEY` / `JWT_PRIVATE_KEY_FILE` | unset | RSA signing key, PKCS#8 or PKCS#1 PEM (secret); unset: generated once and kept in the database |
+//! | `TOKEN_TTL_SECONDS` | `900` | access token lifetime |
+
+use crate::{keys, validation};
+use kit::config::{ConfigError, Env};
+
+pub const DEFAULT_PORT: u16 = 8001;
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@shop.local";
+pub const DEFAULT_ADMIN_PASSWORD: &str = "admin-password-1";
+pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 900;
+/// Longest token lifetime accepted (a day): these are access tokens, not sessions.
+pub const MAX_TOKEN_TTL_SECONDS: u64 = 86_400;
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub port: u16,
+    pub admin_email: String,
+    pub admin_password: String,
+    /// PEM of the signing key; `None`: use (or create) the key stored in the database.
+    pub jwt_private_key: Option<String>,
+    pub token_ttl_seconds: u64,
+    /// Argon2id cost of new password hashes. Always the `argon2` crate's default (m = 19 MiB,
+    /// t = 2, p = 1) when configured from the environment; only tests lower it.
+    pub password_hashing: argon2::Params,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &"<secret>")
+            .field(
+                "jwt_private_key",
+                &self.jwt_private_key.as_ref().map(|_| "<secret>"),
+            )
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("password_hashing", &self.password_hashing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// The defaults, for a database; what tests start from.
+    pub fn new(database_url: impl Into<String>) -> Config {
+        Config {
+            database_url: database_url.into(),
+            port: DEFAULT_PORT,
+            admin_email: DEFAULT_ADMIN_EMAIL.into(),
+            admin_password: DEFAULT_ADMIN_PASSWORD.into(),
+            jwt_private_key: None,
+            token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
+            password_hashing: argon2::Params::default(),
+        }
+    }
+
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let mut env = Env::new();
+        let database_url: Option<String> = env.required("DATABASE_URL");
+        let port = env.or("PORT", DEFAULT_PORT);
+        let admin_email = env.or("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL.to_string());
+        let admin_password = env
+            .secret("ADMIN_PASSWORD")
+            .unwrap_or_else(|| DEFAULT_ADMIN_PASSWORD.into());
+        // An empty value (`JWT_PRIVATE_KEY: ${JWT_PRIVATE_KEY:-}` in a stack file) means unset.
+        let jwt_private_key = env
+            .secret("JWT_PRIVATE_KEY")
+            .filter(|pem| !pem.trim().is_empty());
+        let token_ttl_seconds = env.or("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS);
+
+        let mut problems = env.finish().err().map(|e| e.problems).unwrap_or_default();
+        if let Err(why) = validation::email(&admin_email) {
+            problems.push(format!("ADMIN_EMAIL={admin_email:?} is invalid: {why}"));
+        }
+        if let Err(why) = validation::password(&admin_password) {
+            problems.push(format!("ADMIN_PASSWORD is invalid: it {why}"));
+        }
+        if let Some(pem) = &jwt_private_key {
+            if let Err(why) = keys::parse_private_pem(pem) {
+                problems.push(format!("JWT_PRIVATE_KEY is invalid: {why}"));
+            }
+        }
+        if !(1..=MAX_TOKEN_TTL_SECONDS).contains(&token_ttl_seconds) {
+            problems.push(format!(
+                "TOKEN_TTL_SECONDS={token_ttl_seconds} is invalid: must be 1 to {MAX_TOKEN_TTL_SECONDS}"
+            ));
+        }
+        match database_url {
+            Some(database_url) if problems.is_empty() => Ok(Config {
+                database_url,
+                port,
+                admin_email,
+                admin_password,
+                jwt_private_key,
+                token_ttl_seconds,
+                password_hashing: argon2::Params::default(),
+            }),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The only test touching these variables (tests share the process environment).
+    #[test]
+    fn from_env_reports_everything_then_applies_defaults() {
+        for name in [
+            "DATABASE_URL",
+            "PORT",
+            "ADMIN_EMAIL",
+            "ADMIN_PASSWORD",
+            "ADMIN_PASSWORD_FILE",
+            "JWT_PRIVATE_KEY",
+            "JWT_PRIVATE_KEY_FILE",
+            "TOKEN_TTL_SECONDS",
+        ] {
+            std::env::remove_var(name);
+        }
+        std::env::set_var("ADMIN_EMAIL", "not-an-email");
+        std::env::set_var("ADMIN_PASSWORD", "weak");
+        std::env::set_var("JWT_PRIVATE_KEY", "not a key");
+        std::env::set_var("TOKEN_TTL_SECONDS", "0");
+        let problems = Config::from_env().unwrap_err().problems;
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        let all = problems.join("\n");
+        for expected in [
+            "DATABASE_URL is required",
+            "ADMIN_EMAIL=\"not-an-email\" is invalid",
+            "ADMIN_PASSWORD is invalid",
+            "JWT_PRIVATE_KEY is invalid",
+            "TOKEN_TTL_SECONDS=0 is invalid",
+        ] {
+            assert!(all.contains(expected), "{expected} in {all}");
+        }
+        assert!(!all.contains("weak"), "secrets are not echoed");
+
+        for name in ["ADMIN_EMAIL", "ADMIN_PASSWORD", "TOKEN_TTL_SECONDS"] {
+            std::env::remove_var(name);
+        }
+        std::env::set_var("JWT_PRIVATE_KEY", "  \n");
+        std::env::set_var("DATABASE_URL", "postgres://u:p@db/users");
+        let config = Config::from_env().unwrap();
+        assert_eq!(config.port, 8001);
+        assert_eq!(config.admin_email, "admin@shop.local");
+        assert_eq!(config.admin_password, "admin-password-1");
+        assert!(config.jwt_private_key.is_none(), "blank means unset");
+        assert_eq!(config.token_ttl_seconds, 900);
+        assert_eq!(config.password_hashing, argon2::Params::default());
+        assert!(!format!("{config:?}").contains("admin-password-1"));
+        std::env::remove_var("JWT_PRIVATE_KEY");
+        std::env::remove_var("DATABASE_URL");
+    }
+}

@@ -1,0 +1,457 @@
+//! Accounts: register, me, list (admin), get/update/delete (self or admin).
+
+use crate::auth::Caller;
+use crate::passwords::HashError;
+use crate::validation::{self, Errors};
+use crate::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use kit::{FieldError, Json, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub const DEFAULT_PER_PAGE: u32 = 20;
+pub const MAX_PER_PAGE: u32 = 100;
+const USER_COLUMNS: &str = "id, email, name, roles, created_at, updated_at";
+
+/// An account as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    /// Lowercased.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    /// `["user"]` or `["user","admin"]`.
+    #[schema(example = json!(["user"]))]
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Registration. Every field is checked and every bad one listed in the 422 problem.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// An email address; stored trimmed and lowercased, unique whatever its case.
+    #[serde(default)]
+    #[schema(required = true, example = "ada@example.com")]
+    pub email: String,
+    /// 1 to 100 characters after trimming.
+    #[serde(default)]
+    #[schema(required = true, example = "Ada Lovelace")]
+    pub name: String,
+    /// 10 to 1024 characters, with at least one letter and one digit.
+    #[serde(default)]
+    #[schema(required = true, example = "correct-horse-42")]
+    pub password: String,
+}
+
+/// A partial update: absent (or null) fields are left as they are; present ones are checked as
+/// at registration. Only an admin may send `roles`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub password: Option<String>,
+    /// Admin only: a subset of `user`, `admin` that includes `user`.
+    #[schema(example = json!(["user", "admin"]))]
+    pub roles: Option<Vec<String>>,
+}
+
+/// A page of users, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    pub page: u32,
+    pub per_page: u32,
+    /// Users in all pages.
+    pub total: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page number, from 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
+    pub page: Option<String>,
+    /// Users per page, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub per_page: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("invalid registration")]
+    Invalid(Vec<FieldError>),
+    #[error("email already registered")]
+    DuplicateEmail,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Hashing(#[from] HashError),
+}
+
+impl From<RegisterError> for Problem {
+    fn from(e: RegisterError) -> Problem {
+        match e {
+            RegisterError::Invalid(errors) => Problem::validation(errors),
+            RegisterError::DuplicateEmail => duplicate_email(),
+            RegisterError::Database(e) => Problem::internal(&e),
+            RegisterError::Hashing(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl IntoResponse for RegisterError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}
+
+/// Errors of the routes on existing accounts.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("no such user")]
+    NotFound,
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    #[error("email already registered")]
+    DuplicateEmail,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Hashing(#[from] HashError),
+}
+
+impl From<AccountError> for Problem {
+    fn from(e: AccountError) -> Problem {
+        match e {
+            AccountError::Forbidden(why) => Problem::forbidden(why),
+            AccountError::NotFound => Problem::not_found("no such user"),
+            AccountError::Invalid(errors) => Problem::validation(errors),
+            AccountError::BadQuery(why) => Problem::bad_request(why),
+            AccountError::DuplicateEmail => duplicate_email(),
+            AccountError::Database(e) => Problem::internal(&e),
+            AccountError::Hashing(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl IntoResponse for AccountError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}
+
+fn duplicate_email() -> Problem {
+    Problem::conflict("an account with this email already exists")
+}
+
+/// Whether `e` is the case-insensitive unique email index refusing a row.
+fn is_duplicate_email(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation() && d.constraint() == Some("users_email_lower_key"))
+}
+
+/// Register
+///
+/// Creates an account with the role `user`. Public (the gateway needs no token for it).
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Created", body = User,
+            headers(("location" = String, description = "/users/{id}"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered (case-insensitive)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterRequest>,
+) -> Result<Response, RegisterError> {
+    let mut errors = Errors::default();
+    let email = errors.check("email", validation::email(&body.email));
+    let name = errors.check("name", validation::name(&body.name));
+    errors.check("password", validation::password(&body.password));
+    let (Some(email), Some(name)) = (email, name) else {
+        return Err(RegisterError::Invalid(errors.0));
+    };
+    if !errors.is_empty() {
+        return Err(RegisterError::Invalid(errors.0));
+    }
+    let password_hash = state.hasher.hash(body.password).await?;
+    let user: User = sqlx::query_as(&format!(
+        "INSERT INTO users (id, email, name, password_hash, roles) \
+         VALUES ($1, $2, $3, $4, ARRAY['user']) RETURNING {USER_COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(&email)
+    .bind(&name)
+    .bind(&password_hash)
+    .fetch_one(&state.pool)
+    .await
+    .map_err(|e| {
+        if is_duplicate_email(&e) {
+            RegisterError::DuplicateEmail
+        } else {
+            RegisterError::Database(e)
+        }
+    })?;
+    state.metrics.registrations.inc();
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/users/{}", user.id))],
+        Json(user),
+    )
+        .into_response())
+}
+
+/// The caller's account
+#[utoipa::path(
+    get,
+    path = "/users/me",
+    tag = "users",
+    params(crate::openapi::CallerHeaders),
+    responses(
+        (status = 200, description = "The caller's account", body = User),
+        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The account no longer exists", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<User>, AccountError> {
+    find(&state, caller.id).await.map(Json)
+}
+
+/// List users (admin)
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    params(crate::openapi::CallerHeaders, ListQuery),
+    responses(
+        (status = 200, description = "A page of users, oldest first", body = UserPage),
+        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad page or per_page", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<UserPage>, AccountError> {
+    if !caller.is_admin() {
+        return Err(AccountError::Forbidden(
+            "listing users needs the admin role",
+        ));
+    }
+    let Query(query) = query.map_err(|e| AccountError::BadQuery(e.body_text()))?;
+    let mut errors = Errors::default();
+    let page = errors.check("page", parse_bounded(query.page.as_deref(), 1, u32::MAX, 1));
+    let per_page = errors.check(
+        "per_page",
+        parse_bounded(query.per_page.as_deref(), 1, MAX_PER_PAGE, DEFAULT_PER_PAGE),
+    );
+    let (Some(page), Some(per_page)) = (page, per_page) else {
+        return Err(AccountError::Invalid(errors.0));
+    };
+    let offset = i64::from(page - 1) * i64::from(per_page);
+    let mut tx = state.pool.begin().await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut *tx)
+        .await?;
+    let items: Vec<User> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
+    ))
+    .bind(i64::from(per_page))
+    .bind(offset)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(UserPage {
+        items,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+fn parse_bounded(raw: Option<&str>, min: u32, max: u32, default: u32) -> Result<u32, String> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ if max == u32::MAX => Err(format!("must be an integer of at least {min}")),
+        _ => Err(format!("must be an integer from {min} to {max}")),
+    }
+}
+
+/// A user (self or admin)
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id"), crate::openapi::CallerHeaders),
+    responses(
+        (status = 200, description = "The account", body = User),
+        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the account's owner nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<User>, AccountError> {
+    let id = authorize(&caller, &id)?;
+    find(&state, id).await.map(Json)
+}
+
+/// Update a user (self or admin)
+///
+/// Present fields are validated as at registration; changing `roles` needs the admin role.
+#[utoipa::path(
+    put,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id"), crate::openapi::CallerHeaders),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The updated account", body = User),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the owner nor an admin, or `roles` sent by a non-admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateUserRequest>,
+) -> Result<Json<User>, AccountError> {
+    let id = authorize(&caller, &id)?;
+    if body.roles.is_some() && !caller.is_admin() {
+        return Err(AccountError::Forbidden(
+            "changing roles needs the admin role",
+        ));
+    }
+    let mut errors = Errors::default();
+    let email = body
+        .email
+        .as_deref()
+        .and_then(|e| errors.check("email", validation::email(e)));
+    let name = body
+        .name
+        .as_deref()
+        .and_then(|n| errors.check("name", validation::name(n)));
+    if let Some(password) = &body.password {
+        errors.check("password", validation::password(password));
+    }
+    let roles = body
+        .roles
+        .as_deref()
+        .and_then(|r| errors.check("roles", validation::roles(r)));
+    if !errors.is_empty() {
+        return Err(AccountError::Invalid(errors.0));
+    }
+    let password_hash = match body.password {
+        Some(password) => Some(state.hasher.hash(password).await?),
+        None => None,
+    };
+    let user: Option<User> = sqlx::query_as(&format!(
+        "UPDATE users SET email = COALESCE($2, email), name = COALESCE($3, name), \
+         password_hash = COALESCE($4, password_hash), roles = COALESCE($5, roles), \
+         updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(roles)
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| {
+        if is_duplicate_email(&e) {
+            AccountError::DuplicateEmail
+        } else {
+            AccountError::Database(e)
+        }
+    })?;
+    let user = user.ok_or(AccountError::NotFound)?;
+    tracing::info!(user_id = %user.id, by = %caller.id, "user updated");
+    Ok(Json(user))
+}
+
+/// Delete a user (self or admin)
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id"), crate::openapi::CallerHeaders),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the owner nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AccountError> {
+    let id = authorize(&caller, &id)?;
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(AccountError::NotFound);
+    }
+    tracing::info!(user_id = %id, by = %caller.id, "user deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The id in the path, if the caller may manage that account. Not being allowed comes first, so
+/// a non-admin learns nothing about other ids (not even whether they exist).
+fn authorize(caller: &Caller, raw_id: &str) -> Result<Uuid, AccountError> {
+    let id = Uuid::parse_str(raw_id).ok();
+    match id {
+        Some(id) if caller.may_manage(id) => Ok(id),
+        _ if !caller.is_admin() => Err(AccountError::Forbidden(
+            "only the account's owner or an admin may do this",
+        )),
+        _ => Err(AccountError::NotFound),
+    }
+}
+
+async fn find(state: &AppState, id: Uuid) -> Result<User, AccountError> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(AccountError::NotFound)
+}
