@@ -1,0 +1,9 @@
+//! Integration tests: the real service over real HTTP, on a fresh PostgreSQL database per test
+//! (one PostgreSQL container for the whole test binary).
+
+mod common;
+mod openapi;
+mod products;
+mod reservations;
+mod search;
+mod startup;
