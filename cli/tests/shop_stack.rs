@@ -1,0 +1,198 @@
+//! The bundled stack (msctl.yaml at the repo root), brought up by `msctl up` under a project of
+//! its own and a free port, then used through the gateway the way a customer and an admin would.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+struct Shop {
+    name: String,
+    port: u16,
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_msctl"))
+            .args(["-f", "msctl.yaml", "-p", &self.name, "down", "--volumes"])
+            .current_dir(workspace())
+            .output();
+    }
+}
+
+fn msctl(shop: &Shop, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_msctl"))
+        .args(["-f", "msctl.yaml", "-p", &shop.name])
+        .args(args)
+        .current_dir(workspace())
+        .env("GATEWAY_PORT", shop.port.to_string())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn customer_and_admin_flows_through_the_gateway() {
+    let shop = Shop {
+        name: format!("msctl-it-shop-{}", std::process::id()),
+        port: free_port(),
+    };
+    let up = msctl(&shop, &["up"]);
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "msctl up failed:\n{stderr}");
+
+    let ps: Value = serde_json::from_slice(&msctl(&shop, &["ps", "--json"]).stdout).unwrap();
+    for row in ps.as_array().unwrap() {
+        assert_eq!(row["state"], "running", "{row}");
+        assert_eq!(row["health"], "healthy", "{row}");
+        let published = !row["ports"].as_array().unwrap().is_empty();
+        assert_eq!(
+            published,
+            row["service"] == "gateway",
+            "only the gateway publishes a port: {row}"
+        );
+    }
+
+    let base = format!("http://127.0.0.1:{}", shop.port);
+    let c = reqwest::Client::new();
+
+    // A new customer registers and logs in.
+    let email = format!("ada-{}@example.com", std::process::id());
+    let r = c
+        .post(format!("{base}/users"))
+        .json(&json!({"email": email, "name": "Ada", "password": "correct-horse-9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let login: Value = c
+        .post(format!("{base}/users/login"))
+        .json(&json!({"email": email, "password": "correct-horse-9"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().expect("a token").to_owned();
+    let me: Value = c
+        .get(format!("{base}/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], email.as_str());
+
+    // They browse and search the demo catalogue.
+    let page: Value = c
+        .get(format!("{base}/products?per_page=5"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(page["total"].as_u64().unwrap() >= 50, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 5);
+    let category = page["items"][0]["category"].as_str().unwrap().to_owned();
+    let in_category: Value = c
+        .get(format!("{base}/products?category={category}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(in_category["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["category"] == category.as_str()));
+    let word = page["items"][0]["name"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_owned();
+    let found: Value = c
+        .get(format!("{base}/products/search?q={word}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !found["items"].as_array().unwrap().is_empty(),
+        "search for {word}: {found}"
+    );
+
+    // A customer may not write the catalogue; an admin may.
+    let product = json!({"name": "Msctl mug", "description": "Holds coffee", "price": "12.50", "stock": 5, "category": "kitchen", "tags": ["mug"], "images": []});
+    let r = c
+        .post(format!("{base}/products"))
+        .bearer_auth(&token)
+        .json(&product)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(format!("{base}/products"))
+        .json(&product)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let admin: Value = c
+        .post(format!("{base}/users/login"))
+        .json(&json!({"email": "admin@shop.local", "password": "admin-password-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin_token = admin["access_token"].as_str().expect("admin token");
+    let r = c
+        .post(format!("{base}/products"))
+        .bearer_auth(admin_token)
+        .json(&product)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let mugs: Value = c
+        .get(format!("{base}/products/search?q=mug"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        mugs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Msctl mug"),
+        "{mugs}"
+    );
+
+    // Unknown routes and bad JSON get problems, not 5xx.
+    let r = c.get(format!("{base}/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = c
+        .post(format!("{base}/users"))
+        .header("content-type", "application/json")
+        .body("{broken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
