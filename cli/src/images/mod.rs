@@ -5,6 +5,7 @@
 //! with `build` get an image of their own ([`build`]), tagged `msctl.local/<project>/<service>`.
 
 pub mod build;
+mod fresh;
 pub mod standin;
 
 use crate::docker::short;
@@ -311,14 +312,25 @@ async fn compile(
     if targets.is_empty() {
         return Ok(HashMap::new());
     }
-    let step = ui.step("cargo", "cargo build");
-    let workspace = stack.workspace.clone();
-    let bar = step.bar().clone();
     let targets: Vec<_> = targets.into_iter().collect();
-    let result =
-        tokio::task::spawn_blocking(move || build::cargo_build(&workspace, &targets, &bar))
-            .await
-            .expect("cargo task");
+    let workspace = stack.workspace.clone();
+    let check = (workspace.clone(), targets.clone());
+    let fresh = tokio::task::spawn_blocking(move || fresh::fresh_binaries(&check.0, &check.1))
+        .await
+        .expect("freshness task");
+    if let Some(binaries) = fresh {
+        return Ok(binaries);
+    }
+    let step = ui.step("cargo", "cargo build");
+    let bar = step.bar().clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let started = std::time::SystemTime::now();
+        let binaries = build::cargo_build(&workspace, &targets, &bar)?;
+        fresh::record(&workspace, started, &binaries);
+        Ok(binaries)
+    })
+    .await
+    .expect("cargo task");
     match &result {
         Ok(_) => step.done("built"),
         Err(_) => step.fail("cargo build failed"),
