@@ -24,18 +24,26 @@ use plan::Existing;
 
 /// All containers of `project`, running or not.
 pub async fn existing(docker: &Docker, project: &str) -> Result<Vec<Existing>> {
+    let list = list_project(docker, project).await?;
+    let mut found: Vec<Existing> = list.iter().filter_map(Existing::from_summary).collect();
+    found.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
+    Ok(found)
+}
+
+/// Every container carrying the project's label, running or not, as the engine lists them.
+pub async fn list_project(
+    docker: &Docker,
+    project: &str,
+) -> Result<Vec<bollard::models::ContainerSummary>> {
     let options = ListContainersOptions {
         all: true,
         filters: Some(project_filter(project)),
         ..Default::default()
     };
-    let list = docker
+    docker
         .list_containers(Some(options))
         .await
-        .map_err(Error::docker("listing the project's containers"))?;
-    let mut found: Vec<Existing> = list.iter().filter_map(Existing::from_summary).collect();
-    found.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
-    Ok(found)
+        .map_err(Error::docker("listing the project's containers"))
 }
 
 /// The last `n` lines a container wrote, for error messages.

@@ -1,8 +1,7 @@
 //! `msctl ps`: the project's containers, from their labels.
 
-use crate::docker::{project_filter, summary_name, LABEL_REPLICA, LABEL_SERVICE};
-use crate::error::{Error, Result};
-use bollard::query_parameters::ListContainersOptions;
+use crate::docker::{summary_name, LABEL_REPLICA, LABEL_SERVICE};
+use crate::error::Result;
 use bollard::Docker;
 use serde::Serialize;
 
@@ -21,15 +20,7 @@ pub struct PsRow {
 }
 
 pub async fn rows(docker: &Docker, project: &str) -> Result<Vec<PsRow>> {
-    let options = ListContainersOptions {
-        all: true,
-        filters: Some(project_filter(project)),
-        ..Default::default()
-    };
-    let list = docker
-        .list_containers(Some(options))
-        .await
-        .map_err(Error::docker("listing containers"))?;
+    let list = super::list_project(docker, project).await?;
     let mut rows: Vec<PsRow> = list
         .into_iter()
         .map(|c| {

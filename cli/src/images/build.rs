@@ -176,15 +176,8 @@ pub async fn pack_binary(
     bin: &str,
 ) -> Result<(String, bool)> {
     let fingerprint = binary_fingerprint(binary, base_id)?;
-    if let Ok(image) = docker.inspect_image(tag).await {
-        let current = image
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.as_ref())
-            .and_then(|l| l.get(LABEL_BINARY));
-        if current == Some(&fingerprint) {
-            return Ok((image.id.unwrap_or_default(), false));
-        }
+    if let Some(id) = built_from(docker, tag, &fingerprint).await {
+        return Ok((id, false));
     }
     // Each instruction of the classic builder commits a layer; labels given as build options
     // would add one step per label, so they are written as a single LABEL here.
@@ -243,15 +236,8 @@ pub async fn build_dockerfile(
             "packing the build context {}",
             context_dir.display()
         )))?;
-    if let Ok(image) = docker.inspect_image(tag).await {
-        let current = image
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.as_ref())
-            .and_then(|l| l.get(LABEL_BINARY));
-        if current == Some(&fingerprint) {
-            return Ok((image.id.unwrap_or_default(), false));
-        }
+    if let Some(id) = built_from(docker, tag, &fingerprint).await {
+        return Ok((id, false));
     }
     let labels = HashMap::from([
         (LABEL_PROJECT.to_string(), project.to_string()),
@@ -297,6 +283,13 @@ fn tar_context(dir: &Path, dockerfile: &str) -> std::io::Result<(Vec<u8>, String
         tar.append_path_with_name(&path, rel)?;
     }
     Ok((tar.into_inner()?, hex::encode(hash.finalize())))
+}
+
+/// The id of `tag` if it was built from exactly `fingerprint` (its `msctl.binary` label).
+async fn built_from(docker: &Docker, tag: &str, fingerprint: &str) -> Option<String> {
+    let image = docker.inspect_image(tag).await.ok()?;
+    let label = image.config.as_ref()?.labels.as_ref()?.get(LABEL_BINARY)?;
+    (label == fingerprint).then(|| image.id.unwrap_or_default())
 }
 
 async fn run_build(
