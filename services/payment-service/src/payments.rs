@@ -1,0 +1,473 @@
+//! Charges and refunds.
+//!
+//! Charging is idempotent by order id: one transaction inserts the payment row first
+//! (`ON CONFLICT (order_id) DO NOTHING`), then calls the provider, then records the outcome and
+//! commits. A concurrent duplicate blocks on the unique index until the first commits, then
+//! finds the row and answers 200 with it (the provider is charged once). A transient provider
+//! failure rolls the row back, so nothing is recorded and a retry can succeed.
+
+use crate::provider::{Charge, Token, Unavailable};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use kit::{FieldError, Json, Problem};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::str::FromStr;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The largest amount NUMERIC(12,2) holds.
+const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    Succeeded,
+    Declined,
+    Refunded,
+}
+
+impl PaymentStatus {
+    fn parse(s: &str) -> PaymentStatus {
+        match s {
+            "succeeded" => PaymentStatus::Succeeded,
+            "declined" => PaymentStatus::Declined,
+            _ => PaymentStatus::Refunded,
+        }
+    }
+}
+
+/// A payment of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    /// Decimal string, 2 decimals at most (`"19.99"`).
+    #[schema(value_type = String, example = "19.99")]
+    pub amount: Decimal,
+    /// ISO 4217 code (`"EUR"`).
+    pub currency: String,
+    pub status: PaymentStatus,
+    /// Why the provider declined (`card_declined`); only on declined payments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    id: Uuid,
+    order_id: Uuid,
+    amount: Decimal,
+    currency: String,
+    status: String,
+    decline_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<PaymentRow> for Payment {
+    fn from(r: PaymentRow) -> Payment {
+        Payment {
+            id: r.id,
+            order_id: r.order_id,
+            amount: r.amount,
+            currency: r.currency,
+            status: PaymentStatus::parse(&r.status),
+            decline_reason: r.decline_reason,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, order_id, amount, currency, status, decline_reason, created_at, updated_at";
+
+/// A charge request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentRequest {
+    /// The order; charging again for the same order is an idempotent retry.
+    pub order_id: Uuid,
+    /// Decimal string greater than 0 with at most 2 decimals.
+    #[schema(value_type = String, example = "19.99")]
+    pub amount: Decimal,
+    /// 3 uppercase letters.
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
+    pub currency: String,
+    /// Card token: `tok_visa`, `tok_declined` or `tok_slow`.
+    #[schema(example = "tok_visa")]
+    pub token: String,
+}
+
+/// The body as received, loosely typed so every bad field is reported at once.
+#[derive(Debug, Default, Deserialize)]
+pub struct PaymentRequestRaw {
+    order_id: Option<Value>,
+    amount: Option<Value>,
+    currency: Option<Value>,
+    token: Option<Value>,
+}
+
+#[derive(Debug)]
+pub struct NewPayment {
+    pub order_id: Uuid,
+    pub amount: Decimal,
+    pub currency: String,
+    pub token: Token,
+}
+
+impl PaymentRequestRaw {
+    pub fn validate(self) -> Result<NewPayment, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let order_id = match self.order_id {
+            None | Some(Value::Null) => {
+                errors.push(FieldError::new("order_id", "is required"));
+                None
+            }
+            Some(Value::String(s)) => Uuid::parse_str(&s)
+                .map_err(|_| errors.push(FieldError::new("order_id", "must be a UUID")))
+                .ok(),
+            Some(_) => {
+                errors.push(FieldError::new("order_id", "must be a UUID string"));
+                None
+            }
+        };
+        let amount = match self.amount {
+            None | Some(Value::Null) => {
+                errors.push(FieldError::new("amount", "is required"));
+                None
+            }
+            Some(Value::String(s)) => match Decimal::from_str(s.trim()) {
+                Ok(d) if d <= Decimal::ZERO => {
+                    errors.push(FieldError::new("amount", "must be greater than 0"));
+                    None
+                }
+                Ok(d) if d.normalize().scale() > 2 => {
+                    errors.push(FieldError::new("amount", "must have at most 2 decimals"));
+                    None
+                }
+                Ok(d) if d >= MAX_AMOUNT => {
+                    errors.push(FieldError::new("amount", "must be less than 10000000000"));
+                    None
+                }
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "amount",
+                        "must be a decimal string such as \"19.99\"",
+                    ));
+                    None
+                }
+            },
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "amount",
+                    "must be a decimal string such as \"19.99\"",
+                ));
+                None
+            }
+        };
+        let currency = match self.currency {
+            Some(Value::String(s)) if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Some(s)
+            }
+            None | Some(Value::Null) => {
+                errors.push(FieldError::new("currency", "is required"));
+                None
+            }
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "currency",
+                    "must be 3 uppercase letters (ISO 4217, e.g. EUR)",
+                ));
+                None
+            }
+        };
+        let token = match self.token {
+            None | Some(Value::Null) => {
+                errors.push(FieldError::new("token", "is required"));
+                None
+            }
+            Some(Value::String(s)) => Token::from_str(&s)
+                .map_err(|_| {
+                    errors.push(FieldError::new(
+                        "token",
+                        "unknown card token (tok_visa, tok_declined or tok_slow)",
+                    ))
+                })
+                .ok(),
+            Some(_) => {
+                errors.push(FieldError::new("token", "must be a string"));
+                None
+            }
+        };
+        match (order_id, amount, currency, token) {
+            (Some(order_id), Some(amount), Some(currency), Some(token)) if errors.is_empty() => {
+                Ok(NewPayment {
+                    order_id,
+                    amount: amount.normalize(),
+                    currency,
+                    token,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("invalid payment request")]
+    Invalid(Vec<FieldError>),
+    #[error("order {0} was already charged with a different amount or currency")]
+    DifferentCharge(Uuid),
+    #[error("no payment {0}")]
+    NotFound(String),
+    #[error("payment {0} was declined; there is nothing to refund")]
+    NotRefundable(Uuid),
+    #[error("the payment provider is temporarily unavailable; nothing was charged, retry later")]
+    Unavailable(#[from] Unavailable),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<PaymentError> for Problem {
+    fn from(e: PaymentError) -> Problem {
+        let detail = e.to_string();
+        match e {
+            PaymentError::Invalid(errors) => Problem::validation(errors),
+            PaymentError::DifferentCharge(_) | PaymentError::NotRefundable(_) => {
+                Problem::conflict(detail)
+            }
+            PaymentError::NotFound(_) => Problem::not_found(detail),
+            PaymentError::Unavailable(_) => Problem::unavailable(detail)
+                .kind("https://msctl.dev/problems/provider-unavailable")
+                .retry_after(1),
+            PaymentError::Database(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl IntoResponse for PaymentError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}
+
+/// `payments_total{outcome}`: charge attempts by outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Default)]
+pub struct PaymentMetrics {
+    outcomes: Family<OutcomeLabels, Counter>,
+}
+
+impl PaymentMetrics {
+    pub fn new(registry: &kit::metrics::Metrics) -> PaymentMetrics {
+        let m = PaymentMetrics::default();
+        registry.register(
+            "payments",
+            "Charge requests, by outcome (succeeded, declined, replayed, unavailable, conflict, invalid, error)",
+            m.outcomes.clone(),
+        );
+        m
+    }
+
+    fn count(&self, outcome: &'static str) {
+        self.outcomes
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+}
+
+async fn by_order(pool: &PgPool, order_id: Uuid) -> Result<Option<Payment>, sqlx::Error> {
+    let row: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Payment::from))
+}
+
+async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<Payment>, sqlx::Error> {
+    let row: Option<PaymentRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(Payment::from))
+}
+
+/// Charges the order once. `Ok((true, p))` when this call charged, `Ok((false, p))` for a retry.
+pub async fn charge(
+    state: &AppState,
+    request: NewPayment,
+) -> Result<(bool, Payment), PaymentError> {
+    let mut tx = state.pool.begin().await?;
+    let inserted: Option<(Uuid,)> = sqlx::query_as(
+        "INSERT INTO payments (id, order_id, amount, currency, status)
+         VALUES ($1, $2, $3, $4, 'pending')
+         ON CONFLICT (order_id) DO NOTHING RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(request.order_id)
+    .bind(request.amount)
+    .bind(&request.currency)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((id,)) = inserted else {
+        tx.rollback().await?;
+        let existing = by_order(&state.pool, request.order_id)
+            .await?
+            .ok_or_else(|| PaymentError::NotFound(request.order_id.to_string()))?;
+        return if existing.amount == request.amount && existing.currency == request.currency {
+            Ok((false, existing))
+        } else {
+            Err(PaymentError::DifferentCharge(request.order_id))
+        };
+    };
+    // The row stays invisible (and the order id locked) until the outcome is recorded; a
+    // transient failure drops `tx`, which rolls the row back.
+    let (status, reason) = match state.provider.charge(request.token).await? {
+        Charge::Succeeded => ("succeeded", None),
+        Charge::Declined(reason) => ("declined", Some(reason)),
+    };
+    let row: PaymentRow = sqlx::query_as(&format!(
+        "UPDATE payments SET status = $2, decline_reason = $3, updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((true, row.into()))
+}
+
+/// Charge an order (idempotent by order id).
+#[utoipa::path(
+    post,
+    path = "/payments",
+    tag = "payments",
+    request_body = PaymentRequest,
+    responses(
+        (status = 201, description = "Charged: the payment, `succeeded` or `declined`", body = Payment,
+            headers(("location" = String, description = "/payments/{id}"))),
+        (status = 200, description = "A retry for an order already charged: the same payment (not charged again)", body = Payment),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order was charged with a different amount or currency", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (including an unknown token)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Transient provider failure; nothing recorded, retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_payment(
+    State(state): State<AppState>,
+    Json(body): Json<PaymentRequestRaw>,
+) -> Result<Response, PaymentError> {
+    let request = match body.validate() {
+        Ok(r) => r,
+        Err(errors) => {
+            state.metrics.count("invalid");
+            return Err(PaymentError::Invalid(errors));
+        }
+    };
+    let result = charge(&state, request).await;
+    state.metrics.count(match &result {
+        Ok((true, p)) if p.status == PaymentStatus::Declined => "declined",
+        Ok((true, _)) => "succeeded",
+        Ok((false, _)) => "replayed",
+        Err(PaymentError::Unavailable(_)) => "unavailable",
+        Err(PaymentError::DifferentCharge(_)) => "conflict",
+        Err(_) => "error",
+    });
+    let (created, payment) = result?;
+    if created {
+        tracing::info!(payment_id = %payment.id, order_id = %payment.order_id, status = ?payment.status, "charged");
+        let location = format!("/payments/{}", payment.id);
+        Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            axum::Json(payment),
+        )
+            .into_response())
+    } else {
+        Ok((StatusCode::OK, axum::Json(payment)).into_response())
+    }
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, PaymentError> {
+    Uuid::parse_str(raw).map_err(|_| PaymentError::NotFound(raw.to_owned()))
+}
+
+/// A payment.
+#[utoipa::path(
+    get,
+    path = "/payments/{id}",
+    tag = "payments",
+    params(("id" = Uuid, Path, description = "Payment id")),
+    responses(
+        (status = 200, description = "The payment", body = Payment),
+        (status = 404, description = "No such payment", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_payment(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<axum::Json<Payment>, PaymentError> {
+    let id = parse_id(&raw)?;
+    by_id(&state.pool, id)
+        .await?
+        .map(axum::Json)
+        .ok_or(PaymentError::NotFound(raw))
+}
+
+/// Refund a succeeded payment (idempotent: refunding again answers the same refunded payment).
+#[utoipa::path(
+    post,
+    path = "/payments/{id}/refund",
+    tag = "payments",
+    params(("id" = Uuid, Path, description = "Payment id")),
+    responses(
+        (status = 200, description = "The refunded payment", body = Payment),
+        (status = 404, description = "No such payment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The payment was declined: nothing to refund", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn refund_payment(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<axum::Json<Payment>, PaymentError> {
+    let id = parse_id(&raw)?;
+    let refunded: Option<PaymentRow> = sqlx::query_as(&format!(
+        "UPDATE payments SET status = 'refunded', updated_at = now()
+         WHERE id = $1 AND status = 'succeeded' RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
+    if let Some(row) = refunded {
+        tracing::info!(payment_id = %id, "refunded");
+        return Ok(axum::Json(row.into()));
+    }
+    match by_id(&state.pool, id).await? {
+        None => Err(PaymentError::NotFound(raw)),
+        Some(p) if p.status == PaymentStatus::Refunded => Ok(axum::Json(p)),
+        Some(_) => Err(PaymentError::NotRefundable(id)),
+    }
+}

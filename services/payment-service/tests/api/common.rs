@@ -1,0 +1,112 @@
+//! `spawn_app()`: a fresh database, migrated, the service's router bound on 127.0.0.1:0.
+
+use payment_service::provider::Provider;
+use payment_service::Config;
+use reqwest::Response;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+}
+
+/// The service on a fresh database, default provider with a short slow-token delay.
+pub async fn spawn_app() -> TestApp {
+    spawn_on(testkit::fresh_database().await, provider()).await
+}
+
+pub fn provider() -> Provider {
+    Provider {
+        slow_token_delay: Duration::from_millis(200),
+        ..Provider::default()
+    }
+}
+
+pub async fn spawn_on(database_url: String, provider: Provider) -> TestApp {
+    let config = Config {
+        database_url: database_url.clone(),
+        port: 0,
+        provider,
+    };
+    let pool = payment_service::startup(&config)
+        .await
+        .unwrap_or_else(|e| panic!("start-up failed: {e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let app = payment_service::app(pool.clone(), config.provider);
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    TestApp {
+        address,
+        pool,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn pay(&self, order_id: Uuid, amount: &str, token: &str) -> Response {
+        self.post(
+            "/payments",
+            &json!({"order_id": order_id, "amount": amount, "currency": "EUR", "token": token}),
+        )
+        .await
+    }
+
+    pub async fn rows(&self, order_id: Uuid) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM payments WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts a problem+json response with `status`; returns the body.
+pub async fn problem(r: Response, status: u16) -> Value {
+    assert_eq!(r.status().as_u16(), status, "status of {}", r.url());
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    body
+}
+
+pub fn fields(problem: &Value) -> Vec<String> {
+    let mut f: Vec<String> = problem["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    f.sort();
+    f
+}

@@ -1,0 +1,120 @@
+//! The real binary: config errors, healthcheck, serving, SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_payment-service");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn healthcheck(port: u16) -> bool {
+    Command::new(BIN)
+        .arg("healthcheck")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn healthcheck_exits_1_when_nothing_listens() {
+    let status = Command::new(BIN)
+        .arg("healthcheck")
+        .env("PORT", free_port().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn the_binary_serves_and_stops_on_sigterm() {
+    let url = testkit::fresh_database().await;
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .env("DATABASE_URL", &url)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !healthcheck(port) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the service exited: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not ready in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let r = reqwest::Client::new()
+        .post(format!("{base}/payments"))
+        .json(
+            &serde_json::json!({"order_id": uuid::Uuid::new_v4(), "amount": "1.00",
+            "currency": "EUR", "token": "tok_visa"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("payments_total{outcome=\"succeeded\"} 1"),
+        "{metrics}"
+    );
+
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("did not stop on SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn the_binary_reports_every_config_problem() {
+    let out = Command::new(BIN)
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_URL_FILE")
+        .env("PAYMENT_FAILURE_RATE", "1.5")
+        .env("PAYMENT_LATENCY_MS", "soon")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("DATABASE_URL is required"), "{text}");
+    assert!(text.contains("PAYMENT_FAILURE_RATE"), "{text}");
+    assert!(text.contains("PAYMENT_LATENCY_MS"), "{text}");
+}
