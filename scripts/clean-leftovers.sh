@@ -12,11 +12,11 @@ projects=$( { docker ps -a --format '{{.Label "msctl.project"}}';
             grep -E "^($pattern)\$" || true)
 for p in $projects; do
   echo "clean-leftovers: removing leftover project $p"
-  ids=$(docker ps -aq --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  ids=$(docker ps -aq --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
   ids=$(docker network ls -q --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker network rm $ids >/dev/null
   ids=$(docker volume ls -q --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker volume rm $ids >/dev/null
 done
 # docker-compose projects of the benchmark carry compose's label instead.
-ids=$(docker ps -aq --filter "label=com.docker.compose.project=msctlbench"); [ -z "$ids" ] || docker rm -f $ids >/dev/null
-ids=$(docker ps -aq --filter "label=msctl.test=standin"); [ -z "$ids" ] || docker rm -f $ids >/dev/null
+ids=$(docker ps -aq --filter "label=com.docker.compose.project=msctlbench"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
+ids=$(docker ps -aq --filter "label=msctl.test=standin"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
 true

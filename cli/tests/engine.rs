@@ -275,7 +275,7 @@ services:
 async fn ctrl_c_during_up_stops_cleanly_and_the_next_up_continues() {
     let docker = docker().await;
     let (p, port) = project("msctl-it-intr");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_msctl"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_msctl"))
         .args(["-p", &p.name, "up"])
         .current_dir(p.dir.path())
         .envs(&p.env)

@@ -88,6 +88,9 @@ pub async fn remove(docker: &Docker, e: &Existing) -> Result<()> {
     }
     let options = RemoveContainerOptions {
         force: true,
+        // Anonymous volumes (an image's VOLUME with no mount) go with their container; named
+        // volumes are never touched here.
+        v: true,
         ..Default::default()
     };
     match docker.remove_container(&e.id, Some(options)).await {

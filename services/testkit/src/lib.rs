@@ -20,8 +20,7 @@ extern "C" fn remove_containers() {
     let ids = CONTAINERS.lock().map(|c| c.clone()).unwrap_or_default();
     if !ids.is_empty() {
         let _ = std::process::Command::new("docker")
-            .arg("rm")
-            .arg("-f")
+            .args(["rm", "--force", "--volumes"])
             .args(&ids)
             .output();
     }
@@ -113,6 +112,7 @@ pub async fn remove_container(id: &str) {
             id,
             Some(RemoveContainerOptions {
                 force: true,
+                v: true,
                 ..Default::default()
             }),
         )
