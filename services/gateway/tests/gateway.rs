@@ -1072,16 +1072,7 @@ fn healthcheck_fails_when_nothing_listens() {
 fn the_openapi_document_in_docs_is_current() {
     let doc = gateway::openapi::doc(&gateway::Config::default());
     let json = serde_json::to_string_pretty(&doc).unwrap() + "\n";
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/api/gateway.openapi.json");
-    match std::fs::read_to_string(&path) {
-        Ok(current) if current == json => {}
-        Ok(_) if std::env::var_os("UPDATE_OPENAPI").is_none() => panic!(
-            "{} is out of date; regenerate it with UPDATE_OPENAPI=1 cargo test -p gateway openapi",
-            path.display()
-        ),
-        _ => std::fs::write(&path, json).unwrap(),
-    }
+    testkit::assert_openapi_file("gateway", &json);
 }
 
 /// The binary as the stack runs it: configuration from the environment, worker threads, and a

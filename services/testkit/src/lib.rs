@@ -164,3 +164,21 @@ pub async fn fresh_database() -> String {
         .map(|(base, _)| format!("{base}/{name}"))
         .expect("url has a database")
 }
+
+/// Keeps `docs/api/<service>.openapi.json` equal to `rendered`, the document the service's code
+/// produces, so the published API docs cannot drift. With `UPDATE_OPENAPI=1` (or when the file
+/// does not exist yet) the file is rewritten instead of compared.
+pub fn assert_openapi_file(service: &str, rendered: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/api")
+        .join(format!("{service}.openapi.json"));
+    let update = std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v != "0");
+    match std::fs::read_to_string(&path) {
+        Ok(on_disk) if on_disk == rendered => {}
+        Ok(_) if !update => panic!(
+            "{} is out of date; regenerate it with `UPDATE_OPENAPI=1 cargo test -p {service} openapi`",
+            path.display()
+        ),
+        _ => std::fs::write(&path, rendered).expect("write the OpenAPI document"),
+    }
+}

@@ -3,11 +3,6 @@
 //! openapi` rewrites the file).
 
 use crate::common::*;
-use std::path::PathBuf;
-
-fn doc_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/api/payment-service.openapi.json")
-}
 
 fn rendered() -> String {
     let mut text = payment_service::openapi()
@@ -19,18 +14,7 @@ fn rendered() -> String {
 
 #[test]
 fn docs_file_matches_the_code() {
-    let path = doc_path();
-    let fresh = rendered();
-    let update = std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v != "0");
-    match std::fs::read_to_string(&path) {
-        Ok(on_disk) if on_disk == fresh => {}
-        Ok(_) if !update => panic!(
-            "{} is out of date; regenerate it with \
-             `UPDATE_OPENAPI=1 cargo test -p payment-service openapi`",
-            path.display()
-        ),
-        _ => std::fs::write(&path, fresh).expect("write the OpenAPI document"),
-    }
+    testkit::assert_openapi_file("payment-service", &rendered());
 }
 
 #[test]

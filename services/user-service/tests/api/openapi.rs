@@ -33,17 +33,5 @@ async fn openapi_is_served_and_matches_the_docs() {
         }
     }
 
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/api/user-service.openapi.json");
-    let on_disk = std::fs::read_to_string(&file).unwrap_or_default();
-    if on_disk != generated {
-        if std::env::var_os("UPDATE_OPENAPI").is_some() || on_disk.is_empty() {
-            std::fs::write(&file, &generated).unwrap();
-        } else {
-            panic!(
-                "{} is out of date; rerun with UPDATE_OPENAPI=1 to regenerate it",
-                file.display()
-            );
-        }
-    }
+    testkit::assert_openapi_file("user-service", &generated);
 }
