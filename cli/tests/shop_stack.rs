@@ -31,6 +31,23 @@ fn msctl(shop: &Shop, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+async fn get_json(c: &reqwest::Client, url: String) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn login(c: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let body: Value = c
+        .post(format!("{base}/users/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().expect("a token").to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn customer_and_admin_flows_through_the_gateway() {
     let shop = Shop {
@@ -65,16 +82,7 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let login: Value = c
-        .post(format!("{base}/users/login"))
-        .json(&json!({"email": email, "password": "correct-horse-9"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().expect("a token").to_owned();
+    let token = login(&c, &base, &email, "correct-horse-9").await;
     let me: Value = c
         .get(format!("{base}/users/me"))
         .bearer_auth(&token)
@@ -87,25 +95,11 @@ async fn customer_and_admin_flows_through_the_gateway() {
     assert_eq!(me["email"], email.as_str());
 
     // They browse and search the demo catalogue.
-    let page: Value = c
-        .get(format!("{base}/products?per_page=5"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = get_json(&c, format!("{base}/products?per_page=5")).await;
     assert!(page["total"].as_u64().unwrap() >= 50, "{page}");
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
     let category = page["items"][0]["category"].as_str().unwrap().to_owned();
-    let in_category: Value = c
-        .get(format!("{base}/products?category={category}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let in_category: Value = get_json(&c, format!("{base}/products?category={category}")).await;
     assert!(in_category["items"]
         .as_array()
         .unwrap()
@@ -118,14 +112,7 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .last()
         .unwrap()
         .to_owned();
-    let found: Value = c
-        .get(format!("{base}/products/search?q={word}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = get_json(&c, format!("{base}/products/search?q={word}")).await;
     assert!(
         !found["items"].as_array().unwrap().is_empty(),
         "search for {word}: {found}"
@@ -148,32 +135,16 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let admin: Value = c
-        .post(format!("{base}/users/login"))
-        .json(&json!({"email": "admin@shop.local", "password": "admin-password-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin_token = admin["access_token"].as_str().expect("admin token");
+    let admin_token = login(&c, &base, "admin@shop.local", "admin-password-1").await;
     let r = c
         .post(format!("{base}/products"))
-        .bearer_auth(admin_token)
+        .bearer_auth(&admin_token)
         .json(&product)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let mugs: Value = c
-        .get(format!("{base}/products/search?q=mug"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mugs: Value = get_json(&c, format!("{base}/products/search?q=mug")).await;
     assert!(
         mugs["items"]
             .as_array()

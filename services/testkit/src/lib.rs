@@ -182,3 +182,41 @@ pub fn assert_openapi_file(service: &str, rendered: &str) {
         _ => std::fs::write(&path, rendered).expect("write the OpenAPI document"),
     }
 }
+
+/// The `(METHOD, path)` pairs an OpenAPI 3.1 document describes, sorted; for comparing with
+/// the routes a service is meant to have.
+pub fn openapi_routes(rendered: &str) -> Vec<(String, String)> {
+    let doc: serde_json::Value = serde_json::from_str(rendered).expect("OpenAPI JSON");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "an OpenAPI 3.1 document"
+    );
+    let mut routes: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, ops)| {
+            let methods = ops
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            methods
+                .into_iter()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    routes.sort();
+    routes
+}
+
+/// `pairs` as owned, sorted `(METHOD, path)` pairs, to compare with [`openapi_routes`].
+pub fn routes(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut routes: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    routes.sort();
+    routes
+}
