@@ -84,6 +84,17 @@ impl Env {
         self.raw(name)
     }
 
+    /// A required secret: like [`Env::secret`], and reported as missing when neither `NAME` nor
+    /// `NAME_FILE` is set (an unreadable file is reported by `secret` itself).
+    pub fn required_secret(&mut self, name: &str) -> Option<String> {
+        let has_file = self.raw(&format!("{name}_FILE")).is_some();
+        match self.secret(name) {
+            Some(value) => Some(value),
+            None if has_file => None,
+            None => self.required::<String>(name),
+        }
+    }
+
     pub fn finish(self) -> Result<(), ConfigError> {
         if self.problems.is_empty() {
             Ok(())

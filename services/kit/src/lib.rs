@@ -6,15 +6,20 @@
 //! - [`trace`]: W3C `traceparent` in (middleware) and out ([`trace::outgoing_headers`]).
 //! - [`health`]: `/health/live`, `/health/ready`, and the `<binary> healthcheck` probe.
 //! - [`metrics`]: `/metrics` in Prometheus text format, requests by route and status, latency.
+//! - [`identity`]: the caller the gateway vouches for (`x-user-id`, `x-user-roles`), and an
+//!   admin-only extractor.
+//! - [`amqp`]: RabbitMQ: connecting with retries, the shop's event exchange, message headers.
 //! - [`problem`]: RFC 9457 `application/problem+json` errors, and a JSON extractor whose
 //!   rejections are problems too.
 //! - [`db`]: PostgreSQL pool with start-up retries and embedded migrations; fresh databases for
 //!   tests.
 //! - [`serve`]: put it together: the layered router, graceful shutdown on SIGTERM.
 
+pub mod amqp;
 pub mod config;
 pub mod db;
 pub mod health;
+pub mod identity;
 pub mod metrics;
 pub mod problem;
 pub mod serve;

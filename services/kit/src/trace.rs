@@ -112,6 +112,36 @@ pub fn outgoing_headers() -> HeaderMap {
     headers
 }
 
+/// Runs background work (a saga step, a consumed message) as part of the trace and request it
+/// stems from: `traceparent` and `request_id` as stored or received (a new root when missing or
+/// invalid). Logs inside carry the ids, and [`outgoing_headers`] propagates them.
+pub async fn continue_in<F: std::future::Future>(
+    traceparent: Option<&str>,
+    request_id: Option<&str>,
+    name: &'static str,
+    work: F,
+) -> F::Output {
+    let incoming = traceparent.and_then(TraceContext::parse);
+    let trace = match &incoming {
+        Some(parent) => parent.child(),
+        None => TraceContext::new_root(),
+    };
+    let request_id = request_id
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| random_hex(16));
+    let span = tracing::info_span!(
+        "work",
+        work = name,
+        request_id = %request_id,
+        trace_id = %trace.trace_id,
+        span_id = %trace.span_id,
+    );
+    crate::telemetry::link_parent(&span, incoming.as_ref().unwrap_or(&trace));
+    let ctx = RequestContext { trace, request_id };
+    CURRENT.scope(ctx, work).instrument(span).await
+}
+
 /// Middleware: extracts or creates the trace and request ids, runs the handler inside a span
 /// carrying them, and returns them in the response.
 pub async fn middleware(request: Request, next: Next) -> Response {

@@ -33,11 +33,7 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let mut env = Env::new();
-        let database_url = match env.secret("DATABASE_URL") {
-            Some(url) => Some(url),
-            None if std::env::var_os("DATABASE_URL_FILE").is_some() => None,
-            None => env.required::<String>("DATABASE_URL"),
-        };
+        let database_url = env.required_secret("DATABASE_URL");
         let port = env.or("PORT", DEFAULT_PORT);
         let slow = env.or("SLOW_TOKEN_DELAY_MS", 3000u64);
         let rate = env.or("PAYMENT_FAILURE_RATE", Rate(0.0));
@@ -73,7 +69,12 @@ pub struct AppState {
             `tok_slow` (succeeds late). Errors are RFC 9457 problem details \
             (`application/problem+json`)."
     ),
-    paths(payments::create_payment, payments::get_payment, payments::refund_payment),
+    paths(
+        payments::create_payment,
+        payments::list_payments,
+        payments::get_payment,
+        payments::refund_payment
+    ),
     components(schemas(kit::Problem, kit::FieldError)),
     tags((name = "payments", description = "Charges and refunds (internal)"))
 )]
@@ -86,7 +87,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 pub fn routes(state: AppState) -> Router {
     Router::new()
-        .route("/payments", post(payments::create_payment))
+        .route(
+            "/payments",
+            post(payments::create_payment).get(payments::list_payments),
+        )
         .route("/payments/{id}", get(payments::get_payment))
         .route("/payments/{id}/refund", post(payments::refund_payment))
         .with_state(state)

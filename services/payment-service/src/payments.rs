@@ -437,6 +437,48 @@ pub async fn get_payment(
         .ok_or(PaymentError::NotFound(raw))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PaymentQuery {
+    /// The order whose payments to list (required).
+    order_id: Option<String>,
+}
+
+/// The payments of an order (at most one: charging is idempotent by order id). The order service
+/// uses it to find what to refund when it compensates after an unanswered charge.
+#[utoipa::path(
+    get,
+    path = "/payments",
+    tag = "payments",
+    params(PaymentQuery),
+    responses(
+        (status = 200, description = "The order's payments (empty when it was never charged)", body = Vec<Payment>),
+        (status = 422, description = "Missing or invalid `order_id`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_payments(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<PaymentQuery>,
+) -> Result<axum::Json<Vec<Payment>>, PaymentError> {
+    let order_id = match query.order_id.as_deref().map(Uuid::parse_str) {
+        Some(Ok(id)) => id,
+        Some(Err(_)) => {
+            return Err(PaymentError::Invalid(vec![FieldError::new(
+                "order_id",
+                "must be a UUID",
+            )]))
+        }
+        None => {
+            return Err(PaymentError::Invalid(vec![FieldError::new(
+                "order_id",
+                "is required",
+            )]))
+        }
+    };
+    Ok(axum::Json(
+        by_order(&state.pool, order_id).await?.into_iter().collect(),
+    ))
+}
+
 /// Refund a succeeded payment (idempotent: refunding again answers the same refunded payment).
 #[utoipa::path(
     post,

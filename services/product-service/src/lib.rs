@@ -6,7 +6,6 @@
 //! - [`startup`]: connect, migrate, load the demo catalogue at first start.
 //! - [`service`]/[`app`]: the routes inside the kit's router (health, metrics, OpenAPI, …).
 
-pub mod identity;
 pub mod params;
 pub mod products;
 pub mod reservations;
@@ -49,11 +48,7 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let mut env = Env::new();
-        let database_url = match env.secret("DATABASE_URL") {
-            Some(url) => Some(url),
-            None if std::env::var_os("DATABASE_URL_FILE").is_some() => None,
-            None => env.required::<String>("DATABASE_URL"),
-        };
+        let database_url = env.required_secret("DATABASE_URL");
         let port = env.or("PORT", DEFAULT_PORT);
         let seed = env.or("SEED_DEMO_CATALOGUE", Flag(true));
         env.finish()?;
@@ -92,6 +87,7 @@ pub struct AppState {
         reservations::get_reservation,
         reservations::release_reservation,
         reservations::commit_reservation,
+        reservations::return_reservation,
     ),
     components(schemas(kit::Problem, kit::FieldError)),
     tags(
@@ -135,6 +131,10 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/stock/reservations/{order_id}/commit",
             post(reservations::commit_reservation),
+        )
+        .route(
+            "/stock/reservations/{order_id}/return",
+            post(reservations::return_reservation),
         )
         .with_state(state)
 }

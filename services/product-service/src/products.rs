@@ -1,7 +1,6 @@
 //! The catalogue: listing with filters, full-text search, and the admin's create, replace and
 //! delete.
 
-use crate::identity::Admin;
 use crate::params::{Filters, ListQuery, Paging, SearchQuery};
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path, State};
@@ -9,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use kit::identity::Admin;
 use kit::{FieldError, Json, Problem};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -38,6 +38,8 @@ pub enum ReservationStatus {
     Reserved,
     Released,
     Committed,
+    /// A committed reservation whose order was cancelled afterwards: the stock is back.
+    Returned,
 }
 
 impl ReservationStatus {
@@ -45,6 +47,7 @@ impl ReservationStatus {
         match s {
             "reserved" => ReservationStatus::Reserved,
             "released" => ReservationStatus::Released,
+            "returned" => ReservationStatus::Returned,
             _ => ReservationStatus::Committed,
         }
     }
@@ -53,6 +56,7 @@ impl ReservationStatus {
             ReservationStatus::Reserved => "reserved",
             ReservationStatus::Released => "released",
             ReservationStatus::Committed => "committed",
+            ReservationStatus::Returned => "returned",
         }
     }
 }
@@ -466,17 +470,18 @@ pub async fn reserve(
     ))
 }
 
-/// Moves a `reserved` reservation to `target` (released: stock back; committed: stock stays
-/// deducted). Repeating the same transition is a no-op that returns the reservation; the other
-/// end state is a conflict.
+/// Moves a reservation to `target`: `reserved` → released (stock back) or committed (stock stays
+/// deducted); `committed` → returned (stock back). Repeating the same transition is a no-op that
+/// returns the reservation; any other transition is a conflict.
 pub async fn finish(
     pool: &PgPool,
     order_id: Uuid,
     target: ReservationStatus,
 ) -> Result<Reservation, ReservationError> {
-    let wanted = match target {
-        ReservationStatus::Released => "released",
-        _ => "committed",
+    let (wanted, from) = match target {
+        ReservationStatus::Released => ("released", ReservationStatus::Reserved),
+        ReservationStatus::Returned => ("returned", ReservationStatus::Committed),
+        _ => ("committed", ReservationStatus::Reserved),
     };
     let mut tx = pool.begin().await?;
     // The row lock serialises concurrent releases/commits of the same order: the second sees
@@ -494,14 +499,14 @@ pub async fn finish(
         tx.commit().await?;
         return Ok(current);
     }
-    if status != ReservationStatus::Reserved {
+    if status != from {
         return Err(ReservationError::Final {
             order_id,
             status,
             wanted,
         });
     }
-    if target == ReservationStatus::Released {
+    if target != ReservationStatus::Committed {
         // Lock in id order (as reserve does), then give the stock back. Products deleted from
         // the catalogue since are skipped.
         sqlx::query(
@@ -650,6 +655,28 @@ pub async fn commit_reservation(
 ) -> Result<Json<Reservation>, ReservationError> {
     let result = finish(&state.pool, order_id, ReservationStatus::Committed).await;
     state.reservations.count("commit", &result, "ok");
+    Ok(Json(result?))
+}
+
+/// Return a committed reservation (its order was cancelled after confirmation): the stock goes
+/// back (once). Idempotent.
+#[utoipa::path(
+    post,
+    path = "/stock/reservations/{order_id}/return",
+    tag = "stock",
+    params(("order_id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Returned (now or before); stock given back exactly once", body = Reservation),
+        (status = 404, description = "No reservation for this order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The reservation is not committed (reserved or released)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn return_reservation(
+    State(state): State<AppState>,
+    OrderId(order_id): OrderId,
+) -> Result<Json<Reservation>, ReservationError> {
+    let result = finish(&state.pool, order_id, ReservationStatus::Returned).await;
+    state.reservations.count("return", &result, "ok");
     Ok(Json(result?))
 }
 

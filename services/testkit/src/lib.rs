@@ -1,6 +1,7 @@
-//! Real infrastructure for the services' tests, no mocks: one PostgreSQL container (the same
-//! stand-in image `msctl up` runs) per test process, and a fresh database for every test, so
-//! tests never see each other's rows. The container is removed when the test process exits.
+//! Real infrastructure for the services' tests, no mocks: one PostgreSQL container and one
+//! RabbitMQ container (the same stand-in images `msctl up` runs) per test process, and a fresh
+//! database and a fresh virtual host for every test, so tests never see each other's rows or
+//! messages. The containers are removed when the test process exits.
 
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
@@ -34,9 +35,20 @@ async fn docker() -> Docker {
         .expect("the Docker engine must be reachable for these tests")
 }
 
+/// A container started by [`start`]: its id and the loopback ports its ports are published on.
+pub struct Started {
+    pub id: String,
+    pub ports: Vec<u16>,
+}
+
 /// Starts `image` with `env`, publishing `port` on a random loopback port; returns that port.
 /// Builds the Debian stand-in first when the image is missing (no registry needed).
 pub async fn start_container(image: &str, env: &[(&str, &str)], port: u16) -> u16 {
+    start(image, env, &[port]).await.ports[0]
+}
+
+/// Starts `image` with `env`, publishing each of `ports` on a random loopback port.
+pub async fn start(image: &str, env: &[(&str, &str)], ports: &[u16]) -> Started {
     let docker = docker().await;
     if docker.inspect_image(image).await.is_err() {
         let recipe = msctl::images::standin::recipe_for(image).expect("a stand-in recipe");
@@ -44,7 +56,13 @@ pub async fn start_container(image: &str, env: &[(&str, &str)], port: u16) -> u1
             .await
             .expect("stand-in image");
     }
-    let key = format!("{port}/tcp");
+    let keys: Vec<String> = ports.iter().map(|p| format!("{p}/tcp")).collect();
+    let loopback = || {
+        Some(vec![PortBinding {
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(String::new()),
+        }])
+    };
     let body = ContainerCreateBody {
         image: Some(image.to_owned()),
         env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
@@ -52,15 +70,9 @@ pub async fn start_container(image: &str, env: &[(&str, &str)], port: u16) -> u1
             "msctl.test".to_string(),
             "services".to_string(),
         )])),
-        exposed_ports: Some(vec![key.clone()]),
+        exposed_ports: Some(keys.clone()),
         host_config: Some(HostConfig {
-            port_bindings: Some(HashMap::from([(
-                key.clone(),
-                Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(String::new()),
-                }]),
-            )])),
+            port_bindings: Some(keys.iter().map(|k| (k.clone(), loopback())).collect()),
             ..Default::default()
         }),
         tty: Some(false),
@@ -96,12 +108,26 @@ pub async fn start_container(image: &str, env: &[(&str, &str)], port: u16) -> u1
         .inspect_container(&created.id, None)
         .await
         .expect("inspect");
-    info.network_settings
+    let published = info
+        .network_settings
         .and_then(|n| n.ports)
-        .and_then(|p| p.get(&key).cloned().flatten())
-        .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
-        .and_then(|p| p.parse().ok())
-        .expect("published port")
+        .unwrap_or_default();
+    let ports = keys
+        .iter()
+        .map(|key| {
+            published
+                .get(key)
+                .cloned()
+                .flatten()
+                .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
+                .and_then(|p| p.parse().ok())
+                .expect("published port")
+        })
+        .collect();
+    Started {
+        id: created.id,
+        ports,
+    }
 }
 
 /// Removes a container started by [`start_container`] now (tests that stop infrastructure).
@@ -163,6 +189,109 @@ pub async fn fresh_database() -> String {
         .rsplit_once('/')
         .map(|(base, _)| format!("{base}/{name}"))
         .expect("url has a database")
+}
+
+pub const RABBITMQ_IMAGE: &str = "rabbitmq:3-management";
+const RABBIT_USER: &str = "testkit";
+
+/// This process's RabbitMQ: AMQP and management ports on loopback, and its container.
+pub struct Rabbit {
+    pub id: String,
+    pub amqp_port: u16,
+    pub management_port: u16,
+}
+
+static RABBITMQ: OnceCell<Rabbit> = OnceCell::const_new();
+
+impl Rabbit {
+    fn management(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/api/{path}", self.management_port)
+    }
+
+    /// The AMQP URL of `vhost`.
+    pub fn url(&self, vhost: &str) -> String {
+        format!(
+            "amqp://{RABBIT_USER}:{PASSWORD}@127.0.0.1:{}/{vhost}",
+            self.amqp_port
+        )
+    }
+}
+
+/// This process's RabbitMQ, started on first use; ready when this returns.
+pub async fn rabbitmq() -> &'static Rabbit {
+    RABBITMQ
+        .get_or_init(|| async {
+            let started = start(
+                RABBITMQ_IMAGE,
+                &[
+                    ("RABBITMQ_DEFAULT_USER", RABBIT_USER),
+                    ("RABBITMQ_DEFAULT_PASS", PASSWORD),
+                ],
+                &[5672, 15672],
+            )
+            .await;
+            let rabbit = Rabbit {
+                id: started.id,
+                amqp_port: started.ports[0],
+                management_port: started.ports[1],
+            };
+            // The management API answers only once the broker has booted (and the default user
+            // exists), so it is the readiness probe.
+            let client = reqwest::Client::new();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let ok = client
+                    .get(rabbit.management("overview"))
+                    .basic_auth(RABBIT_USER, Some(PASSWORD))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "RabbitMQ did not come up in 120 s"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            rabbit
+        })
+        .await
+}
+
+/// A new, empty virtual host on this process's RabbitMQ; returns its AMQP URL.
+pub async fn fresh_vhost() -> String {
+    let rabbit = rabbitmq().await;
+    let vhost = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let client = reqwest::Client::new();
+    let put = |path: String, body: serde_json::Value| {
+        client
+            .put(rabbit.management(&path))
+            .basic_auth(RABBIT_USER, Some(PASSWORD))
+            .json(&body)
+            .send()
+    };
+    let created = put(format!("vhosts/{vhost}"), serde_json::json!({}))
+        .await
+        .expect("create vhost");
+    assert!(
+        created.status().is_success(),
+        "create vhost: {}",
+        created.status()
+    );
+    let granted = put(
+        format!("permissions/{vhost}/{RABBIT_USER}"),
+        serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}),
+    )
+    .await
+    .expect("grant vhost");
+    assert!(
+        granted.status().is_success(),
+        "grant vhost: {}",
+        granted.status()
+    );
+    rabbit.url(&vhost)
 }
 
 /// Keeps `docs/api/<service>.openapi.json` equal to `rendered`, the document the service's code

@@ -21,6 +21,7 @@ fn docs_file_matches_the_code() {
 fn documents_every_route() {
     let expected = testkit::routes(&[
         ("POST", "/payments"),
+        ("GET", "/payments"),
         ("GET", "/payments/{id}"),
         ("POST", "/payments/{id}/refund"),
     ]);

@@ -122,6 +122,30 @@ async fn refund_is_idempotent() {
 }
 
 #[tokio::test]
+async fn lists_the_payments_of_an_order() {
+    let app = spawn_app().await;
+    let order = Uuid::new_v4();
+    let none: Value = app
+        .get(&format!("/payments?order_id={order}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none, json!([]));
+    let p: Value = app
+        .pay(order, "8.00", "tok_visa")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = app.get(&format!("/payments?order_id={order}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!([p]));
+    problem(app.get("/payments").await, 422).await;
+    problem(app.get("/payments?order_id=nope").await, 422).await;
+}
+
+#[tokio::test]
 async fn refunding_a_declined_payment_conflicts() {
     let app = spawn_app().await;
     let p: Value = app

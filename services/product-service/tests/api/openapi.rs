@@ -30,6 +30,7 @@ fn documents_every_route() {
         ("GET", "/stock/reservations/{order_id}"),
         ("POST", "/stock/reservations/{order_id}/release"),
         ("POST", "/stock/reservations/{order_id}/commit"),
+        ("POST", "/stock/reservations/{order_id}/return"),
     ]);
     assert_eq!(testkit::openapi_routes(&rendered()), expected);
 }

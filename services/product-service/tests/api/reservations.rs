@@ -100,6 +100,46 @@ async fn release_returns_stock_exactly_once() {
 }
 
 #[tokio::test]
+async fn returning_a_committed_reservation_gives_stock_back_once() {
+    let app = spawn_app().await;
+    let a = app.product("A", "1.00", 10).await;
+    let order = Uuid::new_v4();
+    assert_eq!(app.reserve(order, &[(a.id, 3)]).await.status(), 201);
+    // Only a committed reservation can be returned.
+    problem(
+        app.post(&format!("/stock/reservations/{order}/return"), &json!({}))
+            .await,
+        409,
+    )
+    .await;
+    let commit = app
+        .post(&format!("/stock/reservations/{order}/commit"), &json!({}))
+        .await;
+    assert_eq!(commit.status(), StatusCode::OK);
+    assert_eq!(app.stock(a.id).await, 7);
+    let (path, empty) = (format!("/stock/reservations/{order}/return"), json!({}));
+    let returns = futures_util::future::join_all((0..4).map(|_| app.post(&path, &empty))).await;
+    for r in returns {
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "returned");
+    }
+    assert_eq!(app.stock(a.id).await, 10, "given back exactly once");
+    problem(
+        app.post(&format!("/stock/reservations/{order}/release"), &json!({}))
+            .await,
+        409,
+    )
+    .await;
+    let missing = Uuid::new_v4();
+    problem(
+        app.post(&format!("/stock/reservations/{missing}/return"), &json!({}))
+            .await,
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn concurrent_releases_return_stock_once() {
     let app = spawn_app().await;
     let p = app.product("P", "1.00", 10).await;

@@ -1,13 +1,13 @@
-//! Who is calling, from the identity headers the gateway forwards.
+//! Who is calling, from the identity headers the gateway forwards (every service behind it).
 //!
 //! Trust assumption: this service is reachable only on the private network, behind the gateway,
 //! which verifies the caller's JWT, strips any client-sent `x-user-id`/`x-user-roles`, and sets
 //! them from the token. The service therefore trusts these headers as they come.
 
+use crate::Problem;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use kit::Problem;
 use uuid::Uuid;
 
 pub const USER_ID: &str = "x-user-id";

@@ -1,0 +1,669 @@
+//! The orders API. The caller is the identity the gateway vouches for (`kit::identity`).
+
+use crate::events::{self, EventType};
+use crate::model::{self, Order, OrderStatus};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kit::identity::Identity;
+use kit::{FieldError, Json, Problem};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub const MAX_ITEMS: usize = 50;
+pub const MAX_QUANTITY: i64 = 1000;
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// How long `POST /orders/{id}/cancel` waits for the compensation before answering 202.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("authentication required: no valid x-user-id identity header")]
+    Unauthenticated,
+    #[error("invalid order")]
+    Invalid(Vec<FieldError>),
+    #[error("no order {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this operation needs the admin role")]
+    Forbidden,
+    #[error("{0}; nothing was ordered, retry later")]
+    Unavailable(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<OrderError> for Problem {
+    fn from(e: OrderError) -> Problem {
+        let detail = e.to_string();
+        match e {
+            OrderError::Unauthenticated => Problem::unauthorized(detail),
+            OrderError::Invalid(errors) => Problem::validation(errors),
+            OrderError::NotFound(_) => Problem::not_found(detail),
+            OrderError::Conflict(_) => Problem::conflict(detail),
+            OrderError::Forbidden => Problem::forbidden(detail),
+            OrderError::Unavailable(_) => Problem::unavailable(detail).retry_after(1),
+            OrderError::Database(e) => Problem::internal(&e),
+        }
+    }
+}
+
+impl IntoResponse for OrderError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}
+
+fn caller(headers: &HeaderMap) -> Result<Identity, OrderError> {
+    Identity::from_headers(headers).ok_or(OrderError::Unauthenticated)
+}
+
+/// An order request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OrderRequest {
+    /// 1 to 50 lines, each product at most once.
+    pub items: Vec<ItemRequest>,
+    pub payment: PaymentRequest,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ItemRequest {
+    pub product_id: Uuid,
+    /// 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub quantity: i32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentRequest {
+    /// Card token for the payment provider (`tok_visa`, `tok_declined`, `tok_slow` in the
+    /// simulated one).
+    #[schema(example = "tok_visa")]
+    pub token: String,
+}
+
+/// The body as received, loosely typed so that every bad field is reported at once.
+#[derive(Debug, Default, Deserialize)]
+pub struct OrderRequestRaw {
+    items: Option<Value>,
+    payment: Option<Value>,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct NewOrder {
+    /// Sorted by product id.
+    pub items: Vec<(Uuid, i32)>,
+    pub token: String,
+}
+
+impl OrderRequestRaw {
+    pub fn validate(self) -> Result<NewOrder, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut items = BTreeMap::new();
+        match self.items {
+            Some(Value::Array(list)) if list.is_empty() => {
+                errors.push(FieldError::new("items", "must have at least one item"))
+            }
+            Some(Value::Array(list)) if list.len() > MAX_ITEMS => errors.push(FieldError::new(
+                "items",
+                format!("must have at most {MAX_ITEMS} items"),
+            )),
+            Some(Value::Array(list)) => {
+                for (i, item) in list.iter().enumerate() {
+                    let product = match item.get("product_id") {
+                        Some(Value::String(s)) => Uuid::parse_str(s).ok(),
+                        _ => None,
+                    };
+                    let quantity = item.get("quantity").and_then(Value::as_i64);
+                    if product.is_none() {
+                        errors.push(FieldError::new(
+                            format!("items[{i}].product_id"),
+                            "must be a product UUID",
+                        ));
+                    }
+                    match quantity {
+                        Some(q) if (1..=MAX_QUANTITY).contains(&q) => {}
+                        _ => errors.push(FieldError::new(
+                            format!("items[{i}].quantity"),
+                            format!("must be an integer from 1 to {MAX_QUANTITY}"),
+                        )),
+                    }
+                    if let (Some(product), Some(q)) = (product, quantity) {
+                        if items.insert(product, q as i32).is_some() {
+                            errors.push(FieldError::new(
+                                format!("items[{i}].product_id"),
+                                "appears more than once; order it once with the total quantity",
+                            ));
+                        }
+                    }
+                }
+            }
+            None | Some(Value::Null) => errors.push(FieldError::new("items", "is required")),
+            Some(_) => errors.push(FieldError::new("items", "must be an array")),
+        }
+        let token = match self.payment.as_ref().map(|p| p.get("token")) {
+            Some(Some(Value::String(t))) if !t.trim().is_empty() && t.len() <= 64 => {
+                Some(t.trim().to_owned())
+            }
+            Some(Some(Value::String(_))) => {
+                errors.push(FieldError::new(
+                    "payment.token",
+                    "must be 1 to 64 characters",
+                ));
+                None
+            }
+            None | Some(None) | Some(Some(Value::Null)) => {
+                errors.push(FieldError::new("payment.token", "is required"));
+                None
+            }
+            Some(Some(_)) => {
+                errors.push(FieldError::new("payment.token", "must be a string"));
+                None
+            }
+        };
+        match token {
+            Some(token) if errors.is_empty() => Ok(NewOrder {
+                items: items.into_iter().collect(),
+                token,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, OrderError> {
+    match headers.get(IDEMPOTENCY_KEY) {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim().to_owned())),
+            _ => Err(OrderError::Invalid(vec![FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )])),
+        },
+    }
+}
+
+fn accepted(status: StatusCode, order: Order) -> Response {
+    let location = format!("/orders/{}", order.id);
+    (status, [(header::LOCATION, location)], axum::Json(order)).into_response()
+}
+
+/// Whether `order` is what `request` would have created (an honest retry of the same key).
+fn same_request(order: &Order, stored_token: &str, request: &NewOrder) -> bool {
+    let ordered: Vec<(Uuid, i32)> = order
+        .items
+        .iter()
+        .map(|i| (i.product_id, i.quantity))
+        .collect();
+    ordered == request.items && request.token == stored_token
+}
+
+async fn replay(
+    state: &AppState,
+    identity: &Identity,
+    key: &str,
+    request: &NewOrder,
+) -> Result<Option<Response>, OrderError> {
+    let mut conn = state.pool.acquire().await?;
+    let Some(order) = model::by_idempotency_key(&mut conn, identity.user_id, key).await? else {
+        return Ok(None);
+    };
+    let stored_token: String = sqlx::query_scalar("SELECT payment_token FROM orders WHERE id = $1")
+        .bind(order.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if same_request(&order, &stored_token, request) {
+        Ok(Some(accepted(StatusCode::OK, order)))
+    } else {
+        Err(OrderError::Conflict(format!(
+            "Idempotency-Key {key:?} was already used for order {} with a different request",
+            order.id
+        )))
+    }
+}
+
+/// Place an order: 202 with the PENDING order; the saga confirms or cancels it.
+#[utoipa::path(
+    post,
+    path = "/orders",
+    tag = "orders",
+    request_body = OrderRequest,
+    params(
+        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the same order instead of placing another"),
+    ),
+    responses(
+        (status = 202, description = "Accepted: the PENDING order; poll its Location", body = Order,
+            headers(("location" = String, description = "/orders/{id}"))),
+        (status = 200, description = "A retry with the same Idempotency-Key: the order placed the first time, as it is now", body = Order),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The Idempotency-Key was used for a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid items, quantities, unknown products or token, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The catalogue could not be reached to price the order; nothing was ordered", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<OrderRequestRaw>,
+) -> Result<Response, OrderError> {
+    let identity = caller(&headers)?;
+    let key = idempotency_key(&headers)?;
+    let request = body.validate().map_err(OrderError::Invalid)?;
+    if let Some(key) = &key {
+        if let Some(response) = replay(&state, &identity, key, &request).await? {
+            return Ok(response);
+        }
+    }
+    let prices = futures_util::future::join_all(
+        request
+            .items
+            .iter()
+            .map(|(product_id, _)| state.clients.price(*product_id)),
+    )
+    .await;
+    let mut errors = Vec::new();
+    let mut priced = Vec::new();
+    for ((product_id, quantity), price) in request.items.iter().zip(prices) {
+        match price.map_err(|e| OrderError::Unavailable(format!("pricing failed: {e}")))? {
+            Some(price) => priced.push((*product_id, *quantity, price)),
+            None => errors.push(FieldError::new(
+                format!("items[product_id={product_id}]"),
+                "no such product",
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(OrderError::Invalid(errors));
+    }
+    let total: Decimal = priced
+        .iter()
+        .map(|(_, q, price)| price * Decimal::from(*q))
+        .sum();
+    let trace = kit::trace::current();
+    let id = Uuid::new_v4();
+    let mut tx = state.pool.begin().await?;
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO orders (id, user_id, status, total_amount, currency, idempotency_key,
+                             saga_step, saga_deadline, payment_token, traceparent, request_id)
+         VALUES ($1, $2, 'PENDING', $3, $4, $5, 'reserve', now() + $6, $7, $8, $9)
+         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(identity.user_id)
+    .bind(total)
+    .bind(&state.currency)
+    .bind(&key)
+    .bind(state.saga.deadline())
+    .bind(&request.token)
+    .bind(trace.as_ref().map(|t| t.trace.header()))
+    .bind(trace.as_ref().map(|t| t.request_id.clone()))
+    .fetch_optional(&mut *tx)
+    .await?;
+    if inserted.is_none() {
+        // A concurrent request with the same key won (the insert waited for it to commit).
+        tx.rollback().await?;
+        let key = key.as_deref().unwrap_or_default();
+        return replay(&state, &identity, key, &request)
+            .await?
+            .ok_or_else(|| OrderError::Conflict("concurrent request; retry".into()));
+    }
+    for (product_id, quantity, price) in &priced {
+        sqlx::query(
+            "INSERT INTO order_items (order_id, product_id, quantity, price) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(product_id)
+        .bind(quantity)
+        .bind(price)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let order = model::load(&mut tx, id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    events::record(&mut tx, &order, EventType::Created).await?;
+    tx.commit().await?;
+    state.outbox.notify_one();
+    state.saga.spawn(id);
+    tracing::info!(order_id = %id, user_id = %identity.user_id, total = %total, "order placed");
+    Ok(accepted(StatusCode::ACCEPTED, order))
+}
+
+/// The order, if the caller may see it (its owner or an admin).
+async fn visible(state: &AppState, identity: &Identity, raw: &str) -> Result<Order, OrderError> {
+    let not_found = || OrderError::NotFound(raw.to_owned());
+    let id = Uuid::parse_str(raw).map_err(|_| not_found())?;
+    let mut conn = state.pool.acquire().await?;
+    match model::load(&mut conn, id).await? {
+        // Someone else's order is as absent as a missing one: its existence is not revealed.
+        Some(order) if order.user_id == identity.user_id || identity.has_role("admin") => Ok(order),
+        _ => Err(not_found()),
+    }
+}
+
+/// An order (its owner or an admin).
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+    ),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not the caller's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<axum::Json<Order>, OrderError> {
+    let identity = caller(&headers)?;
+    Ok(axum::Json(visible(&state, &identity, &raw).await?))
+}
+
+/// One page of orders.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    pub page: u32,
+    pub per_page: u32,
+    /// The caller's orders over all pages.
+    pub total: i64,
+}
+
+fn page_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: u32,
+    max: u32,
+    errors: &mut Vec<FieldError>,
+) -> u32 {
+    match params.get(name) {
+        None => default,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    name,
+                    format!("must be an integer from 1 to {max}"),
+                ));
+                default
+            }
+        },
+    }
+}
+
+/// The caller's orders, newest first.
+#[utoipa::path(
+    get,
+    path = "/orders",
+    tag = "orders",
+    params(
+        ("page" = Option<u32>, Query, description = "From 1 (default 1)"),
+        ("per_page" = Option<u32>, Query, description = "1 to 100 (default 20)"),
+        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+    ),
+    responses(
+        (status = 200, description = "One page of the caller's orders", body = OrderPage),
+        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid paging", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<axum::Json<OrderPage>, OrderError> {
+    let identity = caller(&headers)?;
+    let mut errors = Vec::new();
+    let page = page_param(&params, "page", 1, 1_000_000, &mut errors);
+    let per_page = page_param(&params, "per_page", 20, 100, &mut errors);
+    if !errors.is_empty() {
+        return Err(OrderError::Invalid(errors));
+    }
+    let (items, total) =
+        model::list_for_user(&state.pool, identity.user_id, page, per_page).await?;
+    Ok(axum::Json(OrderPage {
+        items,
+        page,
+        per_page,
+        total,
+    }))
+}
+
+/// Cancel an order (its owner or an admin) that is PENDING or CONFIRMED: its stock goes back
+/// and its payment is refunded.
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/cancel",
+    tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+    ),
+    responses(
+        (status = 200, description = "Cancelled (now or before)", body = Order),
+        (status = 202, description = "Cancellation under way (compensation still running); poll the order", body = Order),
+        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already shipped or completed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, OrderError> {
+    let identity = caller(&headers)?;
+    let order = visible(&state, &identity, &raw).await?;
+    let requested = sqlx::query(
+        "UPDATE orders SET saga_step = 'compensate', cancellation_reason = 'cancelled_by_user',
+                updated_at = now()
+         WHERE id = $1 AND status IN ('PENDING', 'CONFIRMED')
+           AND saga_step IN ('reserve', 'charge', 'commit', 'done')",
+    )
+    .bind(order.id)
+    .execute(&state.pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if requested {
+        tracing::info!(order_id = %order.id, "cancellation requested");
+        state.saga.spawn(order.id);
+    }
+    let waited = tokio::time::Instant::now();
+    loop {
+        let mut conn = state.pool.acquire().await?;
+        let now = model::load(&mut conn, order.id)
+            .await?
+            .ok_or_else(|| OrderError::NotFound(raw.clone()))?;
+        drop(conn);
+        match now.status {
+            OrderStatus::Cancelled => return Ok((StatusCode::OK, axum::Json(now)).into_response()),
+            OrderStatus::Shipped | OrderStatus::Completed => {
+                return Err(OrderError::Conflict(format!(
+                    "order {} is {}; it can no longer be cancelled",
+                    now.id,
+                    now.status.as_str()
+                )))
+            }
+            _ if waited.elapsed() >= CANCEL_WAIT => {
+                return Ok((StatusCode::ACCEPTED, axum::Json(now)).into_response())
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+async fn advance(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw: &str,
+    from: OrderStatus,
+    to: OrderStatus,
+    event: EventType,
+) -> Result<axum::Json<Order>, OrderError> {
+    let identity = caller(headers)?;
+    if !identity.has_role("admin") {
+        return Err(OrderError::Forbidden);
+    }
+    let id = Uuid::parse_str(raw).map_err(|_| OrderError::NotFound(raw.to_owned()))?;
+    let mut tx = state.pool.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE orders SET status = $3, updated_at = now()
+         WHERE id = $1 AND status = $2 AND saga_step = 'done'",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    let order = model::load(&mut tx, id)
+        .await?
+        .ok_or_else(|| OrderError::NotFound(raw.to_owned()))?;
+    if !moved {
+        return if order.status == to {
+            Ok(axum::Json(order))
+        } else {
+            Err(OrderError::Conflict(format!(
+                "order {id} is {}; only a {} order can become {}",
+                order.status.as_str(),
+                from.as_str(),
+                to.as_str()
+            )))
+        };
+    }
+    events::record(&mut tx, &order, event).await?;
+    tx.commit().await?;
+    state.outbox.notify_one();
+    Ok(axum::Json(order))
+}
+
+/// Mark a CONFIRMED order shipped (admin).
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/ship",
+    tag = "orders",
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Shipped (now or before)", body = Order),
+        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is not CONFIRMED", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ship_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<axum::Json<Order>, OrderError> {
+    advance(
+        &state,
+        &headers,
+        &raw,
+        OrderStatus::Confirmed,
+        OrderStatus::Shipped,
+        EventType::Shipped,
+    )
+    .await
+}
+
+/// Mark a SHIPPED order completed (admin).
+#[utoipa::path(
+    post,
+    path = "/orders/{id}/complete",
+    tag = "orders",
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "Completed (now or before)", body = Order),
+        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is not SHIPPED", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn complete_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<axum::Json<Order>, OrderError> {
+    advance(
+        &state,
+        &headers,
+        &raw,
+        OrderStatus::Shipped,
+        OrderStatus::Completed,
+        EventType::Completed,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(v: Value) -> OrderRequestRaw {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn validation_lists_every_problem() {
+        let errors = raw(json!({
+            "items": [{"product_id": "nope", "quantity": 0}, {"quantity": 2000}],
+            "payment": {}
+        }))
+        .validate()
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "items[0].product_id",
+                "items[0].quantity",
+                "items[1].product_id",
+                "items[1].quantity",
+                "payment.token"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_products_are_refused_and_items_sorted() {
+        let a = "00000000-0000-0000-0000-00000000000a";
+        let b = "00000000-0000-0000-0000-00000000000b";
+        let ok = raw(json!({
+            "items": [{"product_id": b, "quantity": 1}, {"product_id": a, "quantity": 2}],
+            "payment": {"token": "tok_visa"}
+        }))
+        .validate()
+        .unwrap();
+        assert_eq!(ok.items[0].0.to_string(), a);
+        let dup = raw(json!({
+            "items": [{"product_id": a, "quantity": 1}, {"product_id": a, "quantity": 2}],
+            "payment": {"token": "tok_visa"}
+        }))
+        .validate()
+        .unwrap_err();
+        assert_eq!(dup[0].field, "items[1].product_id");
+    }
+}

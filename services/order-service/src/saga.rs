@@ -1,0 +1,486 @@
+//! The checkout saga, orchestrated here with its state in the `orders` row (diagram:
+//! docs/order-saga.md):
+//!
+//! ```text
+//! reserve ──▶ charge ──▶ commit ──▶ done (CONFIRMED, order.confirmed)
+//!    │          │          │
+//!    └──────────┴──────────┴──▶ compensate ──▶ done (CANCELLED, order.cancelled)
+//! ```
+//!
+//! - Each step calls another service idempotently by order id, so repeating one is harmless;
+//!   that is what makes resuming after a crash safe. A worker holds a lease on the order while
+//!   driving it; a crashed worker's lease lapses and the sweeper hands the order to another.
+//! - A step answers (the step's outcome moves the saga on), or fails transiently (retried with
+//!   backoff). Past the order's deadline a forward step is abandoned for `compensate` with the
+//!   reason `timeout`.
+//! - `compensate` gives the stock back (release, or return if committed) and refunds any
+//!   succeeded payment, retrying until it succeeds: compensation has no deadline, because
+//!   giving up would leave stock or money held.
+//! - Every transition is a conditional update on the step it leaves, committed together with
+//!   its outbox event. A transition that finds the step changed under it (a user cancelled)
+//!   reloads and continues from the new step.
+
+use crate::clients::{Charge, Clients, Reserve, Transient};
+use crate::events::{self, EventType};
+use crate::model::{self, CancelReason};
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Reserve,
+    Charge,
+    Commit,
+    Compensate,
+    Done,
+}
+
+impl Step {
+    fn parse(s: &str) -> Step {
+        match s {
+            "reserve" => Step::Reserve,
+            "charge" => Step::Charge,
+            "commit" => Step::Commit,
+            "compensate" => Step::Compensate,
+            _ => Step::Done,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Reserve => "reserve",
+            Step::Charge => "charge",
+            Step::Commit => "commit",
+            Step::Compensate => "compensate",
+            Step::Done => "done",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SagaConfig {
+    /// How long the forward steps may take in all before the order is cancelled (`timeout`).
+    pub deadline: Duration,
+    /// How long a worker owns an order without renewing; longer than any one step can take.
+    pub lease: Duration,
+    /// First retry delay of a step that failed transiently; doubles up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Orders driven at once by this process.
+    pub concurrency: usize,
+}
+
+impl Default for SagaConfig {
+    fn default() -> SagaConfig {
+        SagaConfig {
+            deadline: Duration::from_secs(15),
+            lease: Duration::from_secs(10),
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_secs(2),
+            concurrency: 64,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    pub step: &'static str,
+}
+
+/// `saga_orders{outcome}` (confirmed, or cancelled_<reason>) and `saga_step_retries{step}`.
+#[derive(Clone, Default)]
+pub struct SagaMetrics {
+    outcomes: Family<OutcomeLabels, Counter>,
+    retries: Family<StepLabels, Counter>,
+}
+
+impl SagaMetrics {
+    pub fn new(registry: &kit::metrics::Metrics) -> SagaMetrics {
+        let m = SagaMetrics::default();
+        registry.register(
+            "saga_orders",
+            "Orders the saga finished, by outcome",
+            m.outcomes.clone(),
+        );
+        registry.register(
+            "saga_step_retries",
+            "Saga steps that failed transiently and were retried, by step",
+            m.retries.clone(),
+        );
+        m
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct SagaRow {
+    id: Uuid,
+    saga_step: String,
+    saga_deadline: DateTime<Utc>,
+    saga_attempts: i32,
+    charge_attempted: bool,
+    payment_token: String,
+    total_amount: Decimal,
+    currency: String,
+    traceparent: Option<String>,
+    request_id: Option<String>,
+}
+
+const SAGA_COLUMNS: &str = "id, saga_step, saga_deadline, saga_attempts, charge_attempted, payment_token, total_amount, currency, traceparent, request_id";
+
+/// Where a step's answer takes the saga.
+#[derive(Debug)]
+enum Next {
+    Charge,
+    Commit(Uuid),
+    Compensate(CancelReason, String),
+    Confirm,
+    Cancel,
+}
+
+#[derive(Clone)]
+pub struct Saga {
+    pool: PgPool,
+    clients: Clients,
+    config: SagaConfig,
+    outbox: Arc<Notify>,
+    slots: Arc<Semaphore>,
+    metrics: SagaMetrics,
+}
+
+impl Saga {
+    pub fn new(
+        pool: PgPool,
+        clients: Clients,
+        config: SagaConfig,
+        outbox: Arc<Notify>,
+        metrics: SagaMetrics,
+    ) -> Saga {
+        Saga {
+            slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            pool,
+            clients,
+            config,
+            outbox,
+            metrics,
+        }
+    }
+
+    pub fn deadline(&self) -> Duration {
+        self.config.deadline
+    }
+
+    /// Drives the order in the background, unless another worker holds it.
+    pub fn spawn(&self, order_id: Uuid) {
+        let saga = self.clone();
+        tokio::spawn(async move { saga.drive(order_id).await });
+    }
+
+    /// Runs forever: every second, hands open orders nobody holds (their worker crashed, or
+    /// this process restarted) to a worker.
+    pub async fn sweep(self) {
+        loop {
+            let due: Result<Vec<Uuid>, sqlx::Error> = sqlx::query_scalar(
+                "SELECT id FROM orders WHERE saga_step <> 'done'
+                   AND (lease_until IS NULL OR lease_until < now())
+                 ORDER BY created_at LIMIT 500",
+            )
+            .fetch_all(&self.pool)
+            .await;
+            match due {
+                Ok(ids) => {
+                    if !ids.is_empty() {
+                        tracing::info!(orders = ids.len(), "saga: resuming orders nobody drives");
+                    }
+                    for id in ids {
+                        self.spawn(id);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "saga: sweep failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Claims the order and runs its saga to the end (or until the lease is lost).
+    pub async fn drive(&self, order_id: Uuid) {
+        let Ok(_slot) = self.slots.acquire().await else {
+            return;
+        };
+        let row = match self.claim(order_id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(%order_id, error = %e, "saga: could not claim the order");
+                return;
+            }
+        };
+        let (traceparent, request_id) = (row.traceparent.clone(), row.request_id.clone());
+        kit::trace::continue_in(
+            traceparent.as_deref(),
+            request_id.as_deref(),
+            "saga",
+            self.run(row),
+        )
+        .await;
+    }
+
+    async fn claim(&self, id: Uuid) -> sqlx::Result<Option<SagaRow>> {
+        sqlx::query_as(&format!(
+            "UPDATE orders SET lease_until = now() + $2
+             WHERE id = $1 AND saga_step <> 'done'
+               AND (lease_until IS NULL OR lease_until < now())
+             RETURNING {SAGA_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(self.config.lease)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    async fn reload(&self, id: Uuid) -> sqlx::Result<SagaRow> {
+        sqlx::query_as(&format!("SELECT {SAGA_COLUMNS} FROM orders WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    async fn run(&self, mut row: SagaRow) {
+        loop {
+            let step = Step::parse(&row.saga_step);
+            if step == Step::Done {
+                return;
+            }
+            let forward = matches!(step, Step::Reserve | Step::Charge | Step::Commit);
+            let outcome = if forward && row.saga_deadline < Utc::now() {
+                Ok(Next::Compensate(
+                    CancelReason::Timeout,
+                    format!(
+                        "the {} step did not finish before the deadline",
+                        step.as_str()
+                    ),
+                ))
+            } else {
+                self.step(&row, step).await
+            };
+            match outcome {
+                Ok(next) => match self.apply(&row, step, next).await {
+                    Ok(Some(updated)) => row = updated,
+                    Ok(None) => match self.reload(row.id).await {
+                        // The step changed under us (a user cancelled): carry on from there.
+                        Ok(updated) => row = updated,
+                        Err(e) => {
+                            tracing::warn!(order_id = %row.id, error = %e, "saga: reload failed; the sweeper will resume");
+                            return;
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(order_id = %row.id, error = %e, "saga: transition failed; the sweeper will resume");
+                        return;
+                    }
+                },
+                Err(Transient { message: error, .. }) => {
+                    self.metrics
+                        .retries
+                        .get_or_create(&StepLabels {
+                            step: step.as_str(),
+                        })
+                        .inc();
+                    let attempts = row.saga_attempts + 1;
+                    tracing::warn!(order_id = %row.id, step = step.as_str(), attempts, %error, "saga: step failed; retrying");
+                    let renewed = sqlx::query(
+                        "UPDATE orders SET saga_attempts = $2, last_error = $3,
+                                lease_until = now() + $4
+                         WHERE id = $1",
+                    )
+                    .bind(row.id)
+                    .bind(attempts)
+                    .bind(&error)
+                    .bind(self.config.lease)
+                    .execute(&self.pool)
+                    .await;
+                    if renewed.is_err() {
+                        return;
+                    }
+                    row.saga_attempts = attempts;
+                    let exponent = (attempts - 1).clamp(0, 16) as u32;
+                    let delay = self
+                        .config
+                        .retry_base
+                        .saturating_mul(2u32.saturating_pow(exponent))
+                        .min(self.config.retry_max);
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn items(&self, order_id: Uuid) -> Result<Vec<(Uuid, i32)>, Transient> {
+        sqlx::query_as(
+            "SELECT product_id, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| Transient::new(format!("database: {e}")))
+    }
+
+    async fn mark_charge_attempted(&self, id: Uuid, attempted: bool) -> Result<(), Transient> {
+        sqlx::query("UPDATE orders SET charge_attempted = $2 WHERE id = $1")
+            .bind(id)
+            .bind(attempted)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| Transient::new(format!("database: {e}")))
+    }
+
+    async fn step(&self, row: &SagaRow, step: Step) -> Result<Next, Transient> {
+        match step {
+            Step::Reserve => {
+                let items = self.items(row.id).await?;
+                Ok(match self.clients.reserve(row.id, &items).await? {
+                    Reserve::Reserved => Next::Charge,
+                    Reserve::Refused(why) => Next::Compensate(CancelReason::OutOfStock, why),
+                })
+            }
+            Step::Charge => {
+                if !row.charge_attempted {
+                    self.mark_charge_attempted(row.id, true).await?;
+                }
+                let charged = self
+                    .clients
+                    .charge(row.id, row.total_amount, &row.currency, &row.payment_token)
+                    .await;
+                if let Err(Transient { not_sent: true, .. }) = &charged {
+                    if !row.charge_attempted {
+                        self.mark_charge_attempted(row.id, false).await?;
+                    }
+                }
+                Ok(match charged? {
+                    Charge::Succeeded(payment_id) => Next::Commit(payment_id),
+                    Charge::Declined(why) => Next::Compensate(CancelReason::PaymentDeclined, why),
+                })
+            }
+            Step::Commit => Ok(if self.clients.commit(row.id).await? {
+                Next::Confirm
+            } else {
+                Next::Compensate(
+                    CancelReason::Timeout,
+                    "the stock reservation was released before it could be committed".into(),
+                )
+            }),
+            Step::Compensate => {
+                self.clients.give_back_stock(row.id).await?;
+                let attempted: bool =
+                    sqlx::query_scalar("SELECT charge_attempted FROM orders WHERE id = $1")
+                        .bind(row.id)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(|e| Transient::new(format!("database: {e}")))?;
+                if attempted {
+                    self.clients.refund_order(row.id).await?;
+                }
+                Ok(Next::Cancel)
+            }
+            Step::Done => Ok(Next::Cancel),
+        }
+    }
+
+    /// Moves the saga on from `from`, with its event when the order's status changes, in one
+    /// transaction. `None` when the step is no longer `from` (changed concurrently).
+    async fn apply(&self, row: &SagaRow, from: Step, next: Next) -> sqlx::Result<Option<SagaRow>> {
+        let mut tx = self.pool.begin().await?;
+        let lease = self.config.lease;
+        let moved: Option<SagaRow> = match &next {
+            Next::Charge | Next::Commit(_) => {
+                let (to, payment) = match next {
+                    Next::Commit(payment_id) => (Step::Commit, Some(payment_id)),
+                    _ => (Step::Charge, None),
+                };
+                sqlx::query_as(&format!(
+                    "UPDATE orders SET saga_step = $3, payment_id = COALESCE($4, payment_id),
+                            saga_attempts = 0, last_error = NULL,
+                            lease_until = now() + $5, updated_at = now()
+                     WHERE id = $1 AND saga_step = $2 RETURNING {SAGA_COLUMNS}"
+                ))
+                .bind(row.id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(payment)
+                .bind(lease)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            Next::Compensate(reason, why) => {
+                tracing::info!(order_id = %row.id, reason = reason.as_str(), %why, "saga: compensating");
+                sqlx::query_as(&format!(
+                    "UPDATE orders SET saga_step = 'compensate',
+                            cancellation_reason = COALESCE(cancellation_reason, $3),
+                            saga_attempts = 0, last_error = $4,
+                            lease_until = now() + $5, updated_at = now()
+                     WHERE id = $1 AND saga_step = $2 RETURNING {SAGA_COLUMNS}"
+                ))
+                .bind(row.id)
+                .bind(from.as_str())
+                .bind(reason.as_str())
+                .bind(why)
+                .bind(lease)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            Next::Confirm | Next::Cancel => {
+                let (status, event) = match next {
+                    Next::Confirm => ("CONFIRMED", EventType::Confirmed),
+                    _ => ("CANCELLED", EventType::Cancelled),
+                };
+                let moved: Option<SagaRow> = sqlx::query_as(&format!(
+                    "UPDATE orders SET saga_step = 'done', status = $3, lease_until = NULL,
+                            saga_attempts = 0, updated_at = now()
+                     WHERE id = $1 AND saga_step = $2 RETURNING {SAGA_COLUMNS}"
+                ))
+                .bind(row.id)
+                .bind(from.as_str())
+                .bind(status)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if moved.is_some() {
+                    let order = model::load(&mut tx, row.id)
+                        .await?
+                        .ok_or(sqlx::Error::RowNotFound)?;
+                    events::record(&mut tx, &order, event).await?;
+                    let outcome = match order.cancellation_reason {
+                        None => "confirmed",
+                        Some(CancelReason::OutOfStock) => "cancelled_out_of_stock",
+                        Some(CancelReason::PaymentDeclined) => "cancelled_payment_declined",
+                        Some(CancelReason::CancelledByUser) => "cancelled_by_user",
+                        Some(CancelReason::Timeout) => "cancelled_timeout",
+                    };
+                    self.metrics
+                        .outcomes
+                        .get_or_create(&OutcomeLabels { outcome })
+                        .inc();
+                    tracing::info!(order_id = %row.id, status, "saga: finished");
+                }
+                moved
+            }
+        };
+        tx.commit().await?;
+        if matches!(next, Next::Confirm | Next::Cancel) {
+            self.outbox.notify_one();
+        }
+        Ok(moved)
+    }
+}
