@@ -28,6 +28,8 @@ pub struct Event {
     pub headers: std::collections::HashMap<String, String>,
     pub message_id: Option<String>,
     pub body: Value,
+    /// Where the body breaks docs/schemas/order-event.v1.json (checked by `events_of`).
+    pub schema_problems: Vec<String>,
 }
 
 pub struct Partner {
@@ -268,14 +270,33 @@ pub async fn tap(amqp_url: &str, events: Arc<Mutex<Vec<Event>>>) {
                         .collect()
                 })
                 .unwrap_or_default();
+            let body: Value = serde_json::from_slice(&delivery.data).unwrap_or(Value::Null);
+            let problems: Vec<String> = event_schema()
+                .iter_errors(&body)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
             events.lock().unwrap().push(Event {
                 routing_key: delivery.routing_key.to_string(),
                 headers,
                 message_id: props.message_id().as_ref().map(|m| m.to_string()),
-                body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
+                body,
+                schema_problems: problems,
             });
         }
     });
+}
+
+/// The published event schema (docs/schemas/order-event.v1.json), compiled once.
+fn event_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/schemas/order-event.v1.json");
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("a valid JSON Schema")
+    })
 }
 
 pub fn as_user(rb: RequestBuilder, user: &str) -> RequestBuilder {
@@ -412,6 +433,15 @@ impl TestApp {
                 .cloned()
                 .collect();
             if mine.len() >= n {
+                for e in &mine {
+                    assert!(
+                        e.schema_problems.is_empty(),
+                        "{} does not match docs/schemas/order-event.v1.json: {:?}\n{}",
+                        e.routing_key,
+                        e.schema_problems,
+                        e.body
+                    );
+                }
                 return mine;
             }
             assert!(
