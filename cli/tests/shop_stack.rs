@@ -166,4 +166,81 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+
+    // An order through the whole saga: confirmed, its event consumed into a notification.
+    let mug = r#"{"name":"Saga mug","price":"12.50","stock":3,"category":"kitchen"}"#;
+    let created: Value = c
+        .post(format!("{base}/products"))
+        .bearer_auth(&admin_token)
+        .header("content-type", "application/json")
+        .body(mug)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = c
+        .post(format!("{base}/orders"))
+        .bearer_auth(&token)
+        .json(&json!({"items": [{"product_id": created["id"], "quantity": 2}], "payment": {"token": "tok_visa"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let order: Value = r.json().await.unwrap();
+    let id = order["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let notified = loop {
+        let notes: Value = c
+            .get(format!("{base}/notifications?order_id={id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let confirmed = notes["items"].as_array().and_then(|items| {
+            items
+                .iter()
+                .find(|n| n["event_type"] == "order.confirmed")
+                .cloned()
+        });
+        if let Some(note) = confirmed {
+            break note;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification: {notes}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        notified["body"].as_str().unwrap().contains("25.00"),
+        "{notified}"
+    );
+    let order: Value = c
+        .get(format!("{base}/orders/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "CONFIRMED");
+
+    // The fault scenario (issue #4): 300 concurrent checkouts while the order service is
+    // killed and restarted and RabbitMQ restarted; its invariants must all hold.
+    let mut faults = loadtests::faults::FaultConfig::new(&base, &shop.name);
+    faults.orders = 300;
+    let report = loadtests::faults::run(&faults)
+        .await
+        .expect("fault scenario ran");
+    report.print();
+    assert!(
+        report.ok(),
+        "an invariant failed under faults (report above)"
+    );
 }

@@ -160,7 +160,7 @@ pub async fn run(config: &FaultConfig) -> Result<Report, Error> {
         ("4.25", 2000),
         ("99.00", 2000),
         ("1.10", 2000),
-        ("49.90", 15),
+        ("49.90", 40),
     ] {
         products.push((shop.product(&admin, price, stock).await?, stock));
     }
@@ -211,21 +211,28 @@ pub async fn run(config: &FaultConfig) -> Result<Report, Error> {
                 return;
             }
             let note = |what: String| {
-                timeline
-                    .lock()
-                    .unwrap()
-                    .push(format!("{:>5.1} s  {what}", started.elapsed().as_secs_f64()))
+                timeline.lock().unwrap().push(format!(
+                    "{:>5.1} s  {what}",
+                    started.elapsed().as_secs_f64()
+                ))
             };
             tokio::time::sleep(spread / 4).await;
-            note(format!("kill order-service: {:?}", stack.kill("order-service").map(|_| "ok")));
+            note(format!(
+                "kill order-service: {:?}",
+                stack.kill("order-service").map(|_| "ok")
+            ));
             tokio::time::sleep(Duration::from_secs(2)).await;
-            note(format!("start order-service: {:?}", stack.start("order-service").map(|_| "ok")));
+            note(format!(
+                "start order-service: {:?}",
+                stack.start("order-service").map(|_| "ok")
+            ));
             let wait = (spread / 2).saturating_sub(started.elapsed());
             tokio::time::sleep(wait).await;
             note("restart rabbitmq (begins)".into());
-            let restarted = tokio::task::spawn_blocking(move || stack.restart("rabbitmq").map(|_| "ok"))
-                .await
-                .map_err(|e| e.to_string());
+            let restarted =
+                tokio::task::spawn_blocking(move || stack.restart("rabbitmq").map(|_| "ok"))
+                    .await
+                    .map_err(|e| e.to_string());
             note(format!("restart rabbitmq: {restarted:?}"));
         })
     };
@@ -258,7 +265,10 @@ pub async fn run(config: &FaultConfig) -> Result<Report, Error> {
     let settle_from = Instant::now();
     let mut finals: HashMap<String, Value> = HashMap::new();
     loop {
-        let open: Vec<&Placed> = placed.iter().filter(|p| !finals.contains_key(&p.id)).collect();
+        let open: Vec<&Placed> = placed
+            .iter()
+            .filter(|p| !finals.contains_key(&p.id))
+            .collect();
         if open.is_empty() || settle_from.elapsed() > config.settle {
             report.not_terminal = open.iter().map(|p| p.id.clone()).collect();
             break;

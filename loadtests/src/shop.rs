@@ -85,7 +85,12 @@ impl Shop {
     }
 
     /// Creates a product (as `admin`); returns its id.
-    pub async fn product(&self, admin: &Customer, price: &str, stock: i64) -> Result<String, Error> {
+    pub async fn product(
+        &self,
+        admin: &Customer,
+        price: &str,
+        stock: i64,
+    ) -> Result<String, Error> {
         let r = self
             .http
             .post(self.url("/products"))
@@ -150,7 +155,13 @@ impl Shop {
                 Ok(r) if r.status().is_server_error() || r.status() == 429 => {
                     last = format!("{}", r.status());
                 }
-                Ok(r) => return Err(err(format!("POST /orders: {} {}", r.status(), r.text().await?))),
+                Ok(r) => {
+                    return Err(err(format!(
+                        "POST /orders: {} {}",
+                        r.status(),
+                        r.text().await?
+                    )))
+                }
                 Err(e) => last = e.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

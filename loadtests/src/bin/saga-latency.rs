@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
         gateway: "http://127.0.0.1:8000".into(),
         users: 50,
         orders_per_user: 20,
-        poll: Duration::from_millis(5),
+        poll: Duration::from_millis(50),
         admin_email: "admin@shop.local".into(),
         admin_password: "admin-password-1".into(),
     };
@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
             "--orders-per-user" => {
                 config.orders_per_user = value().parse().unwrap_or(config.orders_per_user)
             }
-            "--poll-ms" => config.poll = Duration::from_millis(value().parse().unwrap_or(5)),
+            "--poll-ms" => config.poll = Duration::from_millis(value().parse().unwrap_or(50)),
             other => {
                 eprintln!("saga-latency: unknown argument {other:?}");
                 return ExitCode::from(2);
@@ -41,12 +41,11 @@ async fn main() -> ExitCode {
         }
     };
     println!(
-        "saga latency, POST /orders -> CONFIRMED, {} concurrent users, {} orders in {:.1} s ({} not confirmed), polled every {} ms",
+        "saga latency, POST /orders -> CONFIRMED (the order's confirmation commit), {} concurrent users, {} orders in {:.1} s ({} not confirmed)",
         config.users,
         report.orders,
         report.wall.as_secs_f64(),
         report.not_confirmed,
-        config.poll.as_millis()
     );
     println!(
         "p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms   max {:.1} ms   (target p95 < {TARGET_P95_MS} ms: {})",
@@ -55,6 +54,12 @@ async fn main() -> ExitCode {
         report.p99_ms,
         report.max_ms,
         if report.p95_ms < TARGET_P95_MS { "met" } else { "MISSED" }
+    );
+    println!(
+        "client saw CONFIRMED (polling every {} ms): p50 {:.1} ms   p95 {:.1} ms",
+        config.poll.as_millis(),
+        report.observed_p50_ms,
+        report.observed_p95_ms
     );
     if report.p95_ms < TARGET_P95_MS && report.not_confirmed == 0 {
         ExitCode::SUCCESS
