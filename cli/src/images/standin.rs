@@ -767,7 +767,13 @@ impl<'a> Build<'a> {
             ))
             .await
             .map_err(self.docker_err("list images"))?;
-        Ok(images.into_iter().map(|i| i.id).next())
+        // Images built FROM a stand-in inherit its labels, the recipe label included; only an
+        // image tagged as a stand-in of this recipe is one.
+        let is_standin = |tag: &String| recipe_for(tag).is_some_and(|r| r.hash() == self.hash);
+        Ok(images
+            .into_iter()
+            .find(|i| i.repo_tags.iter().any(is_standin))
+            .map(|i| i.id))
     }
 
     async fn tag(&self, id: &str, repository: &str, tag: &str) -> Result<(), StandInError> {
