@@ -57,11 +57,22 @@ async fn a_retry_with_the_same_idempotency_key_returns_the_same_order() {
         .await
         .unwrap();
     assert_eq!(orders, 3);
-    app.settled(
-        first["id"].as_str().unwrap().parse().unwrap(),
-        Duration::from_secs(15),
-    )
-    .await;
+    // All three sagas must have reserved before the stock says anything.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE saga_step <> 'done'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} sagas still open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         app.stock(a).await,
         10 - 1 - 2 - 1,
