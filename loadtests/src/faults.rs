@@ -140,7 +140,7 @@ struct Placed {
     id: String,
 }
 
-fn pending_terminal(order: &Value) -> bool {
+fn is_terminal(order: &Value) -> bool {
     matches!(order["status"].as_str(), Some("CONFIRMED" | "CANCELLED"))
 }
 
@@ -281,7 +281,7 @@ pub async fn run(config: &FaultConfig) -> Result<Report, Error> {
             )
             .await;
             for (p, order) in chunk.iter().zip(read) {
-                if let Some(order) = order.filter(pending_terminal) {
+                if let Some(order) = order.filter(is_terminal) {
                     finals.insert(p.id.clone(), order);
                 }
             }

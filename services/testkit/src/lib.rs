@@ -294,6 +294,22 @@ pub async fn fresh_vhost() -> String {
     rabbit.url(&vhost)
 }
 
+/// Asserts an RFC 9457 problem response with `status` (status line, content type, and the
+/// body's `status`); returns the body.
+pub async fn problem(r: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(r.status().as_u16(), status, "status of {}", r.url());
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    body
+}
+
 /// Keeps `docs/api/<service>.openapi.json` equal to `rendered`, the document the service's code
 /// produces, so the published API docs cannot drift. With `UPDATE_OPENAPI=1` (or when the file
 /// does not exist yet) the file is rewritten instead of compared.

@@ -290,7 +290,10 @@ pub async fn tap(amqp_url: &str, events: Arc<Mutex<Vec<Event>>>) {
 fn event_schema() -> &'static jsonschema::Validator {
     static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/schemas/order-event.v1.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schemas/order-event.v1.json"
+        );
         let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         jsonschema::options()
             .should_validate_formats(true)
@@ -454,15 +457,4 @@ impl TestApp {
     }
 }
 
-/// Asserts a problem+json response with `status`; returns the body.
-pub async fn problem(r: Response, status: u16) -> Value {
-    assert_eq!(r.status().as_u16(), status, "status of {}", r.url());
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(ct, "application/problem+json");
-    r.json().await.unwrap()
-}
+pub use testkit::problem;

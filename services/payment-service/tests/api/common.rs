@@ -83,20 +83,7 @@ impl TestApp {
     }
 }
 
-/// Asserts a problem+json response with `status`; returns the body.
-pub async fn problem(r: Response, status: u16) -> Value {
-    assert_eq!(r.status().as_u16(), status, "status of {}", r.url());
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert_eq!(ct, "application/problem+json");
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    body
-}
+pub use testkit::problem;
 
 pub fn fields(problem: &Value) -> Vec<String> {
     let mut f: Vec<String> = problem["errors"]
