@@ -80,6 +80,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prove the running stack works: synthetic journeys (contracts and load come later).
+    Test {
+        #[command(subcommand)]
+        what: TestCommand,
+    },
     /// Print a JSON Schema, for editors.
     Schema {
         #[arg(value_enum, default_value_t = SchemaKind::Stack)]
@@ -94,7 +99,16 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SchemaKind {
+    /// msctl.yaml
     Stack,
+    /// scenarios/*.yaml
+    Journey,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run the journeys in scenarios/ (or those named) against the running stack.
+    Journeys(crate::journeys::session::JourneyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,16 +142,19 @@ pub fn main() -> ExitCode {
 fn report(e: &Error) {
     let prefix = style("error:").red().bold();
     match e {
-        Error::Stack(errors) => {
-            for d in &errors.diagnostics {
-                let single = stack::StackErrors {
-                    file: errors.file.clone(),
-                    diagnostics: vec![d.clone()],
-                };
-                eprintln!("{prefix} {single}");
-            }
-        }
+        Error::Stack(errors) => report_file(&prefix, errors),
+        Error::Files(files) => files.iter().for_each(|f| report_file(&prefix, f)),
         other => eprintln!("{prefix} {other}"),
+    }
+}
+
+fn report_file(prefix: &impl std::fmt::Display, errors: &stack::StackErrors) {
+    for d in &errors.diagnostics {
+        let single = stack::StackErrors {
+            file: errors.file.clone(),
+            diagnostics: vec![d.clone()],
+        };
+        eprintln!("{prefix} {single}");
     }
 }
 
@@ -339,9 +356,21 @@ pub async fn run(args: Args) -> Result<()> {
             }
             Ok(())
         }
+        Command::Test {
+            what: TestCommand::Journeys(opts),
+        } => {
+            let project = project(&args)?;
+            // Next to the stack file; relative paths stay relative (they are printed).
+            let dir = match args.file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.join(crate::journeys::DIR),
+                _ => std::path::PathBuf::from(crate::journeys::DIR),
+            };
+            crate::journeys::session::run(opts, &dir, project).await
+        }
         Command::Schema { kind } => {
             match kind {
                 SchemaKind::Stack => print_json(&stack::json_schema()),
+                SchemaKind::Journey => print_json(&crate::journeys::json_schema()),
             }
             Ok(())
         }

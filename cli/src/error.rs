@@ -10,6 +10,14 @@ pub enum Error {
     #[error("{0}")]
     Stack(#[from] StackErrors),
 
+    /// Other input files (journeys) that are wrong: every problem of every file.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Files(Vec<StackErrors>),
+
+    /// Journeys ran and some failed (the report says which and why).
+    #[error("{failed} of {total} journey runs failed")]
+    JourneysFailed { failed: usize, total: usize },
+
     /// Input that is wrong but is not the stack file (a service name on the command line...).
     #[error("{0}")]
     Usage(String),
@@ -86,7 +94,7 @@ fn format_logs(lines: &[String]) -> String {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Stack(_) | Error::Usage(_) => 2,
+            Error::Stack(_) | Error::Files(_) | Error::Usage(_) => 2,
             Error::DockerUnreachable { .. } | Error::Preflight { .. } | Error::Environment(_) => 3,
             Error::Interrupted => 130,
             _ => 1,

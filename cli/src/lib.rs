@@ -12,6 +12,7 @@
 //!   cargo and packed onto a runtime base, and images that cannot be pulled get a Debian stand-in.
 //! - [`engine`] turns the stack into desired containers, compares them with what is running
 //!   (config hash + image id labels), and applies the difference level by level.
+//! - [`journeys`] runs synthetic user journeys (`msctl test journeys`) against a running stack.
 //! - [`doctor`], [`compose`] and [`ui`] are the edges users see.
 //!
 //! Every failure is an [`Error`], which knows its exit code.
@@ -24,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod images;
+pub mod journeys;
 pub mod stack;
 pub mod ui;
 

@@ -20,6 +20,10 @@ pub struct LatencyConfig {
     pub users: usize,
     pub orders_per_user: usize,
     pub poll: Duration,
+    /// A customer's pause after seeing an order confirmed, before the next one (0: back to back,
+    /// a closed loop that measures capacity rather than a shop's customers). Jittered ±50 % so
+    /// that customers do not move in lockstep.
+    pub think: Duration,
     pub admin_email: String,
     pub admin_password: String,
 }
@@ -63,7 +67,16 @@ pub async fn run(config: &LatencyConfig) -> Result<LatencyReport, Error> {
             let mut samples = Vec::new();
             let mut observed = Vec::new();
             let mut failed = 0;
-            for _ in 0..config.orders_per_user {
+            // Customers arrive spread over one pause rather than all in the same millisecond
+            // (with a pause, the stampede at t=0 would be most of the slowest 5 %).
+            if !config.think.is_zero() {
+                tokio::time::sleep(config.think.mul_f64(rand::random::<f64>())).await;
+            }
+            for n in 0..config.orders_per_user {
+                if n > 0 && !config.think.is_zero() {
+                    let jitter = 0.5 + rand::random::<f64>();
+                    tokio::time::sleep(config.think.mul_f64(jitter)).await;
+                }
                 let t0 = Instant::now();
                 let sent_at = chrono::Utc::now();
                 let order = match shop

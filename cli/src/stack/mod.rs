@@ -11,7 +11,7 @@ mod resolve;
 pub mod spanned;
 mod types;
 
-pub use diag::{suggest, Diagnostic, StackErrors};
+pub use diag::{from_yaml_error, suggest, Diagnostic, StackErrors};
 pub use interpolate::{interpolate, parse_dotenv, Vars};
 pub use model::Condition;
 pub use resolve::valid_name;

@@ -1,4 +1,4 @@
-//! `saga-latency [--gateway URL] [--users N] [--orders-per-user N] [--poll-ms N]`: POST /orders →
+//! `saga-latency [--gateway URL] [--users N] [--orders-per-user N] [--poll-ms N] [--think-ms N]`: POST /orders →
 //! CONFIRMED latency percentiles against the running stack; exits 1 if p95 misses 200 ms.
 
 use loadtests::latency::{run, LatencyConfig};
@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
         users: 50,
         orders_per_user: 20,
         poll: Duration::from_millis(50),
+        think: Duration::ZERO,
         admin_email: "admin@shop.local".into(),
         admin_password: "admin-password-1".into(),
     };
@@ -26,6 +27,7 @@ async fn main() -> ExitCode {
             "--orders-per-user" => {
                 config.orders_per_user = value().parse().unwrap_or(config.orders_per_user)
             }
+            "--think-ms" => config.think = Duration::from_millis(value().parse().unwrap_or(0)),
             "--poll-ms" => config.poll = Duration::from_millis(value().parse().unwrap_or(50)),
             other => {
                 eprintln!("saga-latency: unknown argument {other:?}");
@@ -41,10 +43,12 @@ async fn main() -> ExitCode {
         }
     };
     println!(
-        "saga latency, POST /orders -> CONFIRMED (the order's confirmation commit), {} concurrent users, {} orders in {:.1} s ({} not confirmed)",
+        "saga latency, POST /orders -> CONFIRMED (the order's confirmation commit), {} concurrent users, {}, {} orders in {:.1} s = {:.1} orders/s ({} not confirmed)",
         config.users,
+        if config.think.is_zero() { "back to back".to_string() } else { format!("pausing ~{} ms after each", config.think.as_millis()) },
         report.orders,
         report.wall.as_secs_f64(),
+        report.orders as f64 / report.wall.as_secs_f64(),
         report.not_confirmed,
     );
     println!(

@@ -1,0 +1,214 @@
+//! Synthetic journeys (`msctl test journeys`): multi-step HTTP and message checks, written in
+//! YAML under `scenarios/`, run against the running stack.
+//!
+//! [`model`] is the file as written; [`load`] parses and checks it before anything is sent
+//! (templates, matchers, paths, durations: `file:line:column`); [`run`] executes one journey
+//! with [`template`], [`matcher`], [`broker`] (temporary queues for `expect_message`) and
+//! [`targets`] (where services are, through Docker); [`report`] renders the outcome as text,
+//! JSON or JUnit. This module finds the journeys and runs rounds of them.
+
+pub mod broker;
+pub mod load;
+pub mod matcher;
+pub mod model;
+pub mod report;
+pub mod run;
+pub mod session;
+pub mod targets;
+pub mod template;
+
+use crate::error::{Error, Result};
+use crate::stack::{suggest, Diagnostic, StackErrors};
+use futures_util::stream::{self, StreamExt};
+use load::Loaded;
+use report::JourneyReport;
+use run::Runner;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The directory of journeys, next to the stack file.
+pub const DIR: &str = "scenarios";
+
+/// JSON Schema of a journey file, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(model::Journey)).expect("schema serializes")
+}
+
+fn is_journey_file(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// The journeys to run: every file in `dir`, or those named by `selectors` (a file path, or a
+/// journey's name). Every file is checked; all problems of all files are reported at once.
+pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_journey_file(p))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    let explicit: Vec<PathBuf> = selectors
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| is_journey_file(p) || p.is_file())
+        .collect();
+    let names: Vec<&String> = selectors
+        .iter()
+        .filter(|s| !explicit.contains(&PathBuf::from(s)))
+        .collect();
+    // Named journeys are looked up in the directory; files given by path are read as given.
+    let candidates = if names.is_empty() && !explicit.is_empty() {
+        explicit.clone()
+    } else {
+        let mut all = files;
+        all.extend(explicit.iter().cloned());
+        all
+    };
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for file in &candidates {
+        match load::load(file) {
+            Ok(l) => loaded.push(l),
+            Err(e) => errors.push(e),
+        }
+    }
+    for (i, l) in loaded.iter().enumerate() {
+        if let Some(first) = loaded[..i].iter().find(|o| o.name() == l.name()) {
+            errors.push(StackErrors {
+                file: l.file.clone(),
+                diagnostics: vec![Diagnostic::new(
+                    crate::stack::spanned::pos(&l.journey.name),
+                    format!(
+                        "journey `{}` is also defined in {}",
+                        l.name(),
+                        first.file.display()
+                    ),
+                )],
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Files(errors));
+    }
+    if candidates.is_empty() {
+        return Err(Error::Usage(format!(
+            "no journeys: {} has no .yaml files (docs/journeys.md shows how to write one)",
+            dir.display()
+        )));
+    }
+    if names.is_empty() {
+        return Ok(if explicit.is_empty() {
+            loaded
+        } else {
+            loaded
+                .into_iter()
+                .filter(|l| explicit.contains(&l.file))
+                .collect()
+        });
+    }
+    for n in &names {
+        if !loaded.iter().any(|l| l.name() == n.as_str()) {
+            let known: Vec<&str> = loaded.iter().map(Loaded::name).collect();
+            let help = match suggest(n, known.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("journeys: {}", known.join(", ")),
+            };
+            return Err(Error::Usage(format!(
+                "no journey named `{n}` in {} (nor a file of that name); {help}",
+                dir.display()
+            )));
+        }
+    }
+    Ok(loaded
+        .into_iter()
+        .filter(|l| names.iter().any(|n| n.as_str() == l.name()) || explicit.contains(&l.file))
+        .collect())
+}
+
+/// Runs every journey once: the independent ones `concurrency` at a time, then the exclusive
+/// ones alone. Reports come back in the journeys' order.
+pub async fn round(
+    runner: &Runner,
+    journeys: &[Loaded],
+    concurrency: usize,
+    mut done: impl FnMut(&JourneyReport),
+) -> Vec<JourneyReport> {
+    let mut reports: Vec<Option<JourneyReport>> = vec![None; journeys.len()];
+    let shared: Vec<usize> = (0..journeys.len())
+        .filter(|&i| !journeys[i].journey.exclusive)
+        .collect();
+    let mut running = stream::iter(shared)
+        .map(|i| async move { (i, runner.run(&journeys[i]).await) })
+        .buffer_unordered(concurrency.max(1));
+    while let Some((i, r)) = running.next().await {
+        done(&r);
+        reports[i] = Some(r);
+    }
+    for (i, j) in journeys.iter().enumerate() {
+        if j.journey.exclusive {
+            let r = runner.run(j).await;
+            done(&r);
+            reports[i] = Some(r);
+        }
+    }
+    reports.into_iter().flatten().collect()
+}
+
+/// Per-journey tallies over rounds (`--repeat`, `--every`).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Tally {
+    pub runs: usize,
+    pub passed: usize,
+    #[serde(skip)]
+    durations: Vec<u64>,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, r: &JourneyReport) {
+        self.runs += 1;
+        self.passed += r.passed as usize;
+        self.durations.push(r.duration_ms);
+        self.durations.sort_unstable();
+        self.p50_ms = percentile(&self.durations, 0.50);
+        self.p95_ms = percentile(&self.durations, 0.95);
+    }
+    pub fn pass_rate(&self) -> f64 {
+        if self.runs == 0 {
+            0.0
+        } else {
+            100.0 * self.passed as f64 / self.runs as f64
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub type Tallies = BTreeMap<String, Tally>;
+
+/// The monitor's table: one row per journey.
+pub fn render_tallies(tallies: &Tallies) -> String {
+    let rows: Vec<Vec<String>> = tallies
+        .iter()
+        .map(|(name, t)| {
+            vec![
+                name.clone(),
+                t.runs.to_string(),
+                format!("{:.1}%", t.pass_rate()),
+                format!("{} ms", t.p50_ms),
+                format!("{} ms", t.p95_ms),
+            ]
+        })
+        .collect();
+    crate::ui::table(&["JOURNEY", "RUNS", "PASS", "P50", "P95"], &rows)
+}

@@ -1,0 +1,806 @@
+//! Running one journey: variables, queues bound for its message steps, steps in order (the
+//! rest skipped after a failure), `finally` always, and the stack's log lines after a failure.
+
+use super::broker::{Inbox, Listener, Message};
+use super::load::{self, Loaded, StatusRule};
+use super::matcher::{self, show, Op};
+use super::model::{Eventually, ExpectMessage, Node, Request, Step};
+use super::report::{Attempt, JourneyReport, Outcome, StepReport};
+use super::targets::Targets;
+use super::template::{Scope, Templates};
+use crate::stack::spanned::{pos, Pos, Spanned, SpannedMap};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const LOG_LINES_PER_SERVICE: usize = 12;
+
+pub struct Runner {
+    pub http: reqwest::Client,
+    pub targets: Targets,
+    pub templates: Templates,
+}
+
+/// The ids one run sends with every request.
+#[derive(Debug, Clone)]
+pub struct RunIds {
+    pub run_id: String,
+    pub trace_id: String,
+    pub request_id: String,
+}
+
+impl RunIds {
+    pub fn new() -> Self {
+        let trace_id = format!("{:032x}", rand::random::<u128>());
+        let run_id = trace_id[..10].to_owned();
+        RunIds {
+            request_id: format!("journey-{run_id}"),
+            run_id,
+            trace_id,
+        }
+    }
+
+    /// W3C `traceparent`: the run's trace, a new span per request, sampled.
+    fn traceparent(&self) -> String {
+        format!(
+            "00-{}-{:016x}-01",
+            self.trace_id,
+            rand::random::<u64>().max(1)
+        )
+    }
+}
+
+impl Default for RunIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A failure with the place in the file it comes from.
+struct Failed(Pos, String);
+
+impl Runner {
+    pub fn new(targets: Targets) -> Self {
+        Runner {
+            http: reqwest::Client::builder()
+                // Journeys check redirects themselves (a 201's Location, a 303).
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("HTTP client"),
+            targets,
+            templates: Templates::default(),
+        }
+    }
+
+    pub async fn run(&self, loaded: &Loaded) -> JourneyReport {
+        let ids = RunIds::new();
+        let started = Instant::now();
+        let started_at = SystemTime::now();
+        let journey = &loaded.journey;
+        let mut scope = builtins(&ids);
+        let mut steps = Vec::new();
+        let mut failed = false;
+
+        let setup = self.setup(loaded, &mut scope).await;
+        let (listener, inboxes) = match setup {
+            Ok(ok) => ok,
+            Err(Failed(at, message)) => {
+                failed = true;
+                steps.push(StepReport {
+                    name: "(set-up)".into(),
+                    at: loaded.at(at),
+                    finally: false,
+                    outcome: Outcome::Failed,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    action: "variables and message queues".into(),
+                    failures: vec![message],
+                    attempts: Vec::new(),
+                    received: None,
+                });
+                (None, HashMap::new())
+            }
+        };
+        let all = journey
+            .steps
+            .iter()
+            .map(|s| (s, false))
+            .chain(journey.finally.iter().map(|s| (s, true)));
+        for (index, (step, finally)) in all.enumerate() {
+            if failed && !finally {
+                steps.push(StepReport::skipped(
+                    &step.name.value,
+                    loaded.at(pos(&step.name)),
+                    false,
+                ));
+                continue;
+            }
+            let mut report = self
+                .step(loaded, step, &ids, &mut scope, inboxes.get(&index))
+                .await;
+            report.finally = finally;
+            failed |= report.outcome == Outcome::Failed;
+            steps.push(report);
+        }
+        if let Some(listener) = listener {
+            listener.close().await;
+        }
+        let logs = if failed {
+            self.log_lines(&ids, started_at).await
+        } else {
+            Vec::new()
+        };
+        JourneyReport {
+            name: journey.name.value.clone(),
+            file: loaded.file.display().to_string(),
+            passed: !failed,
+            duration_ms: started.elapsed().as_millis() as u64,
+            run_id: ids.run_id.clone(),
+            trace_id: ids.trace_id.clone(),
+            request_id: ids.request_id.clone(),
+            steps,
+            logs,
+        }
+    }
+
+    /// Renders the variables and binds a queue for every message step (indexed like the
+    /// steps, `finally` after `steps`).
+    async fn setup(
+        &self,
+        loaded: &Loaded,
+        scope: &mut Scope,
+    ) -> Result<(Option<Listener>, HashMap<usize, Inbox>), Failed> {
+        let journey = &loaded.journey;
+        for (name, _, node) in journey.variables.iter() {
+            let value = self
+                .templates
+                .node(node, scope)
+                .map_err(|(at, e)| Failed(at, e))?;
+            scope.insert(name.to_owned(), value);
+        }
+        let mut listeners: HashMap<String, Listener> = HashMap::new();
+        let mut inboxes = HashMap::new();
+        for (index, step) in journey.steps.iter().chain(&journey.finally).enumerate() {
+            let Some(m) = &step.expect_message else {
+                continue;
+            };
+            let m = &m.value;
+            let exchange = self.text(&m.exchange, scope)?;
+            let key = self.text(&m.routing_key, scope)?;
+            let broker = m
+                .broker
+                .as_ref()
+                .map(|b| b.value.clone())
+                .unwrap_or_else(|| "rabbitmq".into());
+            if !listeners.contains_key(&broker) {
+                let at = pos(&m.exchange);
+                let url = self
+                    .targets
+                    .amqp(&broker)
+                    .await
+                    .map_err(|e| Failed(at, e))?;
+                let listener = Listener::connect(&url).await.map_err(|e| Failed(at, e))?;
+                listeners.insert(broker.clone(), listener);
+            }
+            let inbox = listeners[&broker]
+                .bind(&exchange, &key)
+                .await
+                .map_err(|e| Failed(pos(&m.exchange), e))?;
+            inboxes.insert(index, inbox);
+        }
+        // One broker per journey in practice; more are closed when the run ends.
+        let mut all = listeners.into_values();
+        let first = all.next();
+        for extra in all {
+            tokio::spawn(async move { extra.close().await });
+        }
+        Ok((first, inboxes))
+    }
+
+    fn text(&self, s: &Spanned<String>, scope: &Scope) -> Result<String, Failed> {
+        self.templates
+            .text(s, scope)
+            .map_err(|(at, e)| Failed(at, e))
+    }
+
+    async fn step(
+        &self,
+        loaded: &Loaded,
+        step: &Step,
+        ids: &RunIds,
+        scope: &mut Scope,
+        inbox: Option<&Inbox>,
+    ) -> StepReport {
+        let started = Instant::now();
+        let mut report = StepReport {
+            name: step.name.value.clone(),
+            at: loaded.at(pos(&step.name)),
+            finally: false,
+            outcome: Outcome::Passed,
+            duration_ms: 0,
+            action: String::new(),
+            failures: Vec::new(),
+            attempts: Vec::new(),
+            received: None,
+        };
+        let result = match (&step.request, &step.expect_message, inbox) {
+            (Some(req), _, _) => self.http_step(step, req, ids, scope, &mut report).await,
+            (_, Some(m), Some(inbox)) => {
+                self.message_step(&m.value, inbox, scope, &mut report).await
+            }
+            _ => Err(Failed(pos(&step.name), "nothing to do".into())),
+        };
+        if let Err(Failed(at, message)) = result {
+            report.outcome = Outcome::Failed;
+            report.at = loaded.at(at);
+            report.failures.push(message);
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        report
+    }
+
+    async fn http_step(
+        &self,
+        step: &Step,
+        req: &Spanned<Request>,
+        ids: &RunIds,
+        scope: &mut Scope,
+        report: &mut StepReport,
+    ) -> Result<(), Failed> {
+        let r = &req.value;
+        let service = r
+            .service
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_else(|| "gateway".into());
+        let base = self
+            .targets
+            .http(&service)
+            .await
+            .map_err(|e| Failed(pos(req), e))?;
+        let path = self.text(&r.path, scope)?;
+        let url = format!("{base}{path}");
+        report.action = format!("{} {url}", r.method.as_str());
+        let mut headers = Vec::new();
+        for (name, at, value) in r.headers.iter() {
+            let value = self
+                .templates
+                .node(value, scope)
+                .map_err(|(p, e)| Failed(p, e))?;
+            let value = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Failed(at, format!("`{name}` is not a valid header name")))?;
+            headers.push((name.to_owned(), value));
+        }
+        let body = match (&r.json, &r.body) {
+            (Some(json), _) => {
+                let value = self
+                    .templates
+                    .node(json, scope)
+                    .map_err(|(p, e)| Failed(p, e))?;
+                if !headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
+                Some(value.to_string())
+            }
+            (None, Some(raw)) => Some(self.text(raw, scope)?),
+            _ => None,
+        };
+        let timeout = match &r.timeout {
+            Some(t) => load::duration(t).map_err(|d| Failed(d.pos, d.message))?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let default_expect = Default::default();
+        let expect = self.expectations(step.expect.as_ref().unwrap_or(&default_expect), scope)?;
+        let eventually = match &step.eventually {
+            Some(ev) => Some(self.eventually(&ev.value, scope)?),
+            None => None,
+        };
+        let step_start = Instant::now();
+        let mut pause = eventually.as_ref().map(|e| e.interval).unwrap_or_default();
+        loop {
+            let sent = Instant::now();
+            let mut request = self
+                .http
+                .request(
+                    reqwest::Method::from_bytes(r.method.as_str().as_bytes()).expect("method"),
+                    &url,
+                )
+                .timeout(timeout)
+                .header("traceparent", ids.traceparent())
+                .header("x-request-id", &ids.request_id);
+            for (n, v) in &headers {
+                request = request.header(n.as_str(), v.as_str());
+            }
+            if let Some(b) = &body {
+                request = request.body(b.clone());
+            }
+            let response = match request.send().await {
+                Ok(resp) => Response::read(resp).await,
+                Err(e) => Err(transport(&e)),
+            };
+            let mut attempt = Attempt {
+                at_ms: sent.duration_since(step_start).as_millis() as u64,
+                duration_ms: sent.elapsed().as_millis() as u64,
+                status: response.as_ref().ok().map(|r| r.status),
+                failures: Vec::new(),
+            };
+            let mut fail_fast = false;
+            let mut first_at = pos(req);
+            match &response {
+                Ok(resp) => {
+                    let failures = expect.check(resp);
+                    if let Some((at, _)) = failures.first() {
+                        first_at = *at;
+                    }
+                    attempt.failures = failures.into_iter().map(|(_, f)| f).collect();
+                    if let Some(ev) = &eventually {
+                        fail_fast = !ev.fail_fast.is_empty()
+                            && ev.fail_fast.iter().all(|c| c.check(resp).is_none());
+                    }
+                    report.received = Some(resp.excerpt());
+                }
+                Err(e) => attempt.failures.push(e.clone()),
+            }
+            let held = attempt.failures.is_empty();
+            let failures = attempt.failures.clone();
+            report.attempts.push(attempt);
+            if held {
+                let resp = response.as_ref().expect("held implies a response");
+                report.received = None;
+                return self.capture(&step.capture, resp, scope);
+            }
+            let Some(ev) = &eventually else {
+                return Err(Failed(first_at, failures.join("; ")));
+            };
+            if fail_fast {
+                let why = ev
+                    .fail_fast
+                    .iter()
+                    .map(|c| c.describe(response.as_ref().expect("checked")))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Failed(
+                    ev.at,
+                    format!(
+                        "gave up after attempt {}: a terminal value was reached ({why}); {}",
+                        report.attempts.len(),
+                        failures.join("; ")
+                    ),
+                ));
+            }
+            if step_start.elapsed() + pause > ev.within {
+                return Err(Failed(
+                    ev.at,
+                    format!(
+                        "still not holding after {} ({} attempts): {}",
+                        humantime::format_duration(Duration::from_millis(
+                            step_start.elapsed().as_millis() as u64
+                        )),
+                        report.attempts.len(),
+                        failures.join("; ")
+                    ),
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = pause.mul_f64(ev.backoff).min(ev.max_interval);
+        }
+    }
+
+    fn capture(
+        &self,
+        captures: &SpannedMap<super::model::Capture>,
+        resp: &Response,
+        scope: &mut Scope,
+    ) -> Result<(), Failed> {
+        for (name, at, c) in captures.iter() {
+            let value = match (&c.json, &c.header) {
+                (Some(path), _) => {
+                    let found = resp.select(&path.value);
+                    match found.as_slice() {
+                        [one] => one.clone(),
+                        [] => {
+                            return Err(Failed(
+                                pos(path),
+                                format!(
+                                    "capture `{name}`: {} selects nothing in the response",
+                                    path.value
+                                ),
+                            ))
+                        }
+                        many => Value::Array(many.to_vec()),
+                    }
+                }
+                (None, Some(header)) => match resp.header(&header.value) {
+                    Some(v) => Value::String(v),
+                    None => {
+                        return Err(Failed(
+                            pos(header),
+                            format!(
+                                "capture `{name}`: the response has no `{}` header",
+                                header.value
+                            ),
+                        ))
+                    }
+                },
+                _ => return Err(Failed(at, format!("capture `{name}` has no source"))),
+            };
+            scope.insert(name.to_owned(), value);
+        }
+        Ok(())
+    }
+
+    fn expectations(
+        &self,
+        expect: &super::model::Expect,
+        scope: &Scope,
+    ) -> Result<Expectations, Failed> {
+        let status = match &expect.status {
+            Some(s) => (
+                pos(s),
+                load::status_spec(s).map_err(|d| Failed(d.pos, d.message))?,
+            ),
+            None => (Pos::default(), Vec::new()),
+        };
+        let mut checks = Vec::new();
+        for (name, at, m) in expect.headers.iter() {
+            checks.push(Check::header(name, at, self.ops(m, scope)?));
+        }
+        checks.extend(self.json_checks(&expect.json, scope)?);
+        Ok(Expectations { status, checks })
+    }
+
+    fn json_checks(
+        &self,
+        map: &SpannedMap<Spanned<Node>>,
+        scope: &Scope,
+    ) -> Result<Vec<Check>, Failed> {
+        let mut checks = Vec::new();
+        for (path, at, m) in map.iter() {
+            let parsed = serde_json_path::JsonPath::parse(path)
+                .map_err(|e| Failed(at, format!("invalid JSONPath `{path}`: {e}")))?;
+            checks.push(Check {
+                at,
+                what: path.to_owned(),
+                source: Source::Json(parsed),
+                ops: self.ops(m, scope)?,
+            });
+        }
+        Ok(checks)
+    }
+
+    fn ops(&self, m: &Spanned<Node>, scope: &Scope) -> Result<Vec<Op>, Failed> {
+        matcher::compile(m, &self.templates, scope).map_err(|(at, e)| Failed(at, e))
+    }
+
+    fn eventually(&self, ev: &Eventually, scope: &Scope) -> Result<Poll, Failed> {
+        let d = |s: &Option<Spanned<String>>, default: Duration| match s {
+            Some(s) => load::duration(s).map_err(|d| Failed(d.pos, d.message)),
+            None => Ok(default),
+        };
+        Ok(Poll {
+            at: pos(&ev.within),
+            within: load::duration(&ev.within).map_err(|d| Failed(d.pos, d.message))?,
+            interval: d(&ev.interval, Duration::from_millis(100))?,
+            max_interval: d(&ev.max_interval, Duration::from_secs(1))?,
+            backoff: ev.backoff.unwrap_or(1.5),
+            fail_fast: self.json_checks(&ev.fail_fast, scope)?,
+        })
+    }
+
+    async fn message_step(
+        &self,
+        m: &ExpectMessage,
+        inbox: &Inbox,
+        scope: &Scope,
+        report: &mut StepReport,
+    ) -> Result<(), Failed> {
+        let exchange = self.text(&m.exchange, scope)?;
+        let key = self.text(&m.routing_key, scope)?;
+        report.action = format!("message on {exchange} ({key})");
+        let within = match &m.within {
+            Some(w) => load::duration(w).map_err(|d| Failed(d.pos, d.message))?,
+            None => Duration::from_secs(10),
+        };
+        let body_checks = self.json_checks(&m.json, scope)?;
+        let mut header_checks = Vec::new();
+        for (name, _, matcher) in m.headers.iter() {
+            header_checks.push((name.to_owned(), self.ops(matcher, scope)?));
+        }
+        let wanted = |msg: &Message| {
+            body_checks
+                .iter()
+                .all(|c| c.check_json(&msg.body).is_none())
+                && header_checks.iter().all(|(name, ops)| {
+                    let found: Vec<Value> = msg.headers.get(name).cloned().into_iter().collect();
+                    matcher::check(ops, &found).is_none()
+                })
+        };
+        match inbox.wait(within, wanted).await {
+            Ok(_) => Ok(()),
+            Err(seen) => {
+                let messages = inbox.snapshot().await;
+                // The closest miss tells most: what the last message had at each path.
+                if let Some(last) = messages.last() {
+                    let mut why: Vec<String> = body_checks
+                        .iter()
+                        .filter_map(|c| {
+                            c.check_json(&last.body).map(|p| format!("{}: {p}", c.what))
+                        })
+                        .collect();
+                    for (name, ops) in &header_checks {
+                        let found: Vec<Value> =
+                            last.headers.get(name).cloned().into_iter().collect();
+                        if let Some(p) = matcher::check(ops, &found) {
+                            why.push(format!("header {name}: {p}"));
+                        }
+                    }
+                    report.received = Some(format!(
+                        "last of {} ({}): {}",
+                        messages.len(),
+                        last.routing_key,
+                        show(&last.body)
+                    ));
+                    report
+                        .failures
+                        .push(format!("the last message differs: {}", why.join("; ")));
+                }
+                Err(Failed(
+                    pos(&m.routing_key),
+                    format!(
+                        "no matching message on `{exchange}` ({key}) within {} ({seen} messages arrived)",
+                        humantime::format_duration(within)
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Log lines of the project's containers since the run started that carry its trace or
+    /// request id, in time order, the last few of each service (a flood of identical requests
+    /// must not hide the one line that explains the failure).
+    async fn log_lines(&self, ids: &RunIds, since: SystemTime) -> Vec<String> {
+        let containers = self.targets.containers().await;
+        let since = since
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .saturating_sub(1) as i64;
+        let mut lines: Vec<(String, String)> = Vec::new();
+        for c in containers {
+            let all = self.targets.logs_since(&c.name, since).await;
+            let mine: Vec<&str> = all
+                .iter()
+                .map(String::as_str)
+                .filter(|l| l.contains(&ids.trace_id) || l.contains(&ids.request_id))
+                .collect();
+            let cut = mine.len().saturating_sub(LOG_LINES_PER_SERVICE);
+            if cut > 0 {
+                lines.push((
+                    String::new(),
+                    format!("{} | ({cut} earlier lines)", c.service),
+                ));
+            }
+            for l in &mine[cut..] {
+                let (stamp, text) = compact(l);
+                lines.push((stamp, format!("{} | {text}", c.service)));
+            }
+        }
+        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        lines.into_iter().map(|(_, l)| l).collect()
+    }
+}
+
+/// A JSON log line (the kit's format) as `time level message key=value… method path`; any
+/// other line as it is. Returns the time too, for ordering.
+fn compact(line: &str) -> (String, String) {
+    let Ok(Value::Object(o)) = serde_json::from_str::<Value>(line) else {
+        return (String::new(), line.to_owned());
+    };
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let stamp = text(o.get("timestamp"));
+    let mut out = format!(
+        "{} {:<5}",
+        stamp.get(11..23).unwrap_or(&stamp),
+        text(o.get("level"))
+    );
+    if let Some(Value::Object(fields)) = o.get("fields") {
+        out.push_str(&format!(" {}", text(fields.get("message"))));
+        for (k, v) in fields.iter().filter(|(k, _)| *k != "message") {
+            out.push_str(&format!(" {k}={}", text(Some(v))));
+        }
+    }
+    if let Some(Value::Object(span)) = o.get("span") {
+        for k in ["method", "path"] {
+            if let Some(v) = span.get(k) {
+                out.push_str(&format!(" {}", text(Some(v))));
+            }
+        }
+    }
+    (stamp, out)
+}
+
+fn builtins(ids: &RunIds) -> Scope {
+    let mut scope = Scope::new();
+    scope.insert("run_id".into(), Value::from(ids.run_id.clone()));
+    scope.insert("trace_id".into(), Value::from(ids.trace_id.clone()));
+    scope.insert("request_id".into(), Value::from(ids.request_id.clone()));
+    let env: Map<String, Value> = std::env::vars().map(|(k, v)| (k, Value::from(v))).collect();
+    scope.insert("env".into(), Value::Object(env));
+    scope
+}
+
+fn transport(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "no response before the request's timeout".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
+struct Response {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+    json: Option<Value>,
+}
+
+impl Response {
+    async fn read(resp: reqwest::Response) -> Result<Self, String> {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| transport(&e))?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).ok();
+        Ok(Response {
+            status,
+            headers,
+            text,
+            json,
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    }
+
+    fn select(&self, path: &str) -> Vec<Value> {
+        match (serde_json_path::JsonPath::parse(path), &self.json) {
+            (Ok(p), Some(json)) => p.query(json).all().into_iter().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn excerpt(&self) -> String {
+        let body: String = self.text.chars().take(300).collect();
+        let more = if self.text.chars().count() > 300 {
+            "…"
+        } else {
+            ""
+        };
+        format!("{} {body}{more}", self.status)
+    }
+}
+
+struct Expectations {
+    status: (Pos, Vec<StatusRule>),
+    checks: Vec<Check>,
+}
+
+impl Expectations {
+    /// What did not hold, each with where it is written.
+    fn check(&self, resp: &Response) -> Vec<(Pos, String)> {
+        let mut failures = Vec::new();
+        let (at, rules) = &self.status;
+        if !rules.is_empty() && !rules.iter().any(|r| r.holds(resp.status)) {
+            let wanted: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
+            failures.push((
+                *at,
+                format!(
+                    "status: expected {}, got {}",
+                    wanted.join(" or "),
+                    resp.status
+                ),
+            ));
+        }
+        failures.extend(
+            self.checks
+                .iter()
+                .filter_map(|c| c.check(resp).map(|f| (c.at, f))),
+        );
+        failures
+    }
+}
+
+enum Source {
+    Header(String),
+    Json(serde_json_path::JsonPath),
+}
+
+struct Check {
+    at: Pos,
+    what: String,
+    source: Source,
+    ops: Vec<Op>,
+}
+
+impl Check {
+    fn header(name: &str, at: Pos, ops: Vec<Op>) -> Self {
+        Check {
+            at,
+            what: format!("header {name}"),
+            source: Source::Header(name.to_owned()),
+            ops,
+        }
+    }
+
+    fn values(&self, resp: &Response) -> Result<Vec<Value>, String> {
+        match &self.source {
+            Source::Header(name) => Ok(resp.header(name).map(Value::String).into_iter().collect()),
+            Source::Json(path) => match &resp.json {
+                Some(json) => Ok(path.query(json).all().into_iter().cloned().collect()),
+                None => Err(format!(
+                    "{}: the response body is not JSON ({})",
+                    self.what,
+                    resp.excerpt()
+                )),
+            },
+        }
+    }
+
+    fn check(&self, resp: &Response) -> Option<String> {
+        match self.values(resp) {
+            Ok(found) => matcher::check(&self.ops, &found).map(|p| format!("{}: {p}", self.what)),
+            Err(e) => Some(e),
+        }
+    }
+
+    fn check_json(&self, json: &Value) -> Option<String> {
+        let Source::Json(path) = &self.source else {
+            return None;
+        };
+        let found: Vec<Value> = path.query(json).all().into_iter().cloned().collect();
+        matcher::check(&self.ops, &found)
+    }
+
+    /// What the response has at this check's place, for "gave up because …".
+    fn describe(&self, resp: &Response) -> String {
+        match self.values(resp) {
+            Ok(found) => format!(
+                "{} is {}",
+                self.what,
+                found.iter().map(show).collect::<Vec<_>>().join(", ")
+            ),
+            Err(e) => e,
+        }
+    }
+}
+
+struct Poll {
+    at: Pos,
+    within: Duration,
+    interval: Duration,
+    max_interval: Duration,
+    backoff: f64,
+    fail_fast: Vec<Check>,
+}

@@ -1,0 +1,193 @@
+//! `msctl test journeys`: options, the checks before anything is sent (files valid, stack
+//! up), rounds (`--repeat`, `--every`), and what is printed or written.
+
+use super::report::{self, JourneyReport};
+use super::run::Runner;
+use super::targets::Targets;
+use super::{discover, render_tallies, round, Tallies};
+use crate::error::{Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct JourneyArgs {
+    /// Journey names or files (default: every journey in scenarios/ next to the stack file).
+    #[arg(value_name = "NAME|FILE")]
+    pub journeys: Vec<String>,
+    /// Print the full report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Run the journeys this many times; prints pass rate and latency per journey.
+    #[arg(long, default_value_t = 1, conflicts_with = "every")]
+    pub repeat: u32,
+    /// Run the journeys every DURATION (30s, 5m) until Ctrl-C: a synthetic monitor.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub every: Option<Duration>,
+    /// How many independent journeys run at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Reach SERVICE at URL instead of asking Docker (repeatable).
+    #[arg(long = "url", value_name = "SERVICE=URL")]
+    pub urls: Vec<String>,
+    /// The broker for `expect_message`, instead of the stack's `rabbitmq` service.
+    #[arg(long, value_name = "URL", env = "MSCTL_AMQP_URL")]
+    pub amqp_url: Option<String>,
+}
+
+fn parse_urls(urls: &[String]) -> Result<HashMap<String, String>> {
+    urls.iter()
+        .map(|u| match u.split_once('=') {
+            Some((service, url)) if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok((service.to_owned(), url.to_owned()))
+            }
+            _ => Err(Error::Usage(format!(
+                "--url {u}: expected SERVICE=http://host:port"
+            ))),
+        })
+        .collect()
+}
+
+pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> {
+    let journeys = discover(dir, &args.journeys)?;
+    let urls = parse_urls(&args.urls)?;
+    let docker = match crate::docker::connect().await {
+        Ok(d) => Some(d),
+        // Everything may be given on the command line (a stack run elsewhere).
+        Err(_) if !urls.is_empty() => None,
+        Err(e) => return Err(e),
+    };
+    if let (Some(d), true) = (&docker, urls.is_empty()) {
+        let running = crate::engine::list_project(d, &project)
+            .await?
+            .iter()
+            .filter(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running"))
+            .count();
+        if running == 0 {
+            return Err(Error::Environment(format!(
+                "the stack `{project}` is not up (none of its containers is running): start it with `msctl up`, then run the journeys again"
+            )));
+        }
+    }
+    let runner = Runner::new(Targets::new(project, docker, urls, args.amqp_url.clone()));
+    let mut all: Vec<JourneyReport> = Vec::new();
+    let mut tallies = Tallies::new();
+    let started = Instant::now();
+    let mut rounds = 0u32;
+    let mut interrupted = false;
+    loop {
+        rounds += 1;
+        let round_start = Instant::now();
+        let reports = with_progress(&runner, &journeys, args).await;
+        for r in &reports {
+            tallies.entry(r.name.clone()).or_default().add(r);
+        }
+        if !args.json {
+            if args.every.is_some() {
+                print_monitor_round(rounds, &reports, &tallies);
+            } else {
+                for r in &reports {
+                    print!("{}", report::render(r));
+                }
+            }
+        }
+        all.extend(reports);
+        if let Some(path) = &args.junit {
+            // Rewritten every round, so a monitor's file is current when it is stopped.
+            std::fs::write(path, report::junit(&all))
+                .map_err(Error::io(format!("writing {}", path.display())))?;
+        }
+        match args.every {
+            Some(every) => {
+                let wait = every.saturating_sub(round_start.elapsed());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
+                }
+            }
+            None if rounds >= args.repeat.max(1) => break,
+            None => {}
+        }
+    }
+    let failed = all.iter().filter(|r| !r.passed).count();
+    if args.json {
+        let value = serde_json::json!({
+            "passed": failed == 0,
+            "rounds": rounds,
+            "journeys": tallies,
+            "runs": all,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("serializable")
+        );
+    } else {
+        if rounds > 1 && args.every.is_none() {
+            print!("{}", render_tallies(&tallies));
+        }
+        let verdict = if failed == 0 {
+            console::style("passed").green().bold()
+        } else {
+            console::style("FAILED").red().bold()
+        };
+        println!(
+            "{verdict}: {} journey runs, {} passed, {failed} failed ({:.1} s){}",
+            all.len(),
+            all.len() - failed,
+            started.elapsed().as_secs_f64(),
+            if interrupted {
+                ", stopped by Ctrl-C"
+            } else {
+                ""
+            }
+        );
+    }
+    if failed > 0 {
+        return Err(Error::JourneysFailed {
+            failed,
+            total: all.len(),
+        });
+    }
+    Ok(())
+}
+
+async fn with_progress(
+    runner: &Runner,
+    journeys: &[super::load::Loaded],
+    args: &JourneyArgs,
+) -> Vec<JourneyReport> {
+    // indicatif draws on stderr and hides itself when that is not a terminal (CI logs).
+    let bar = ProgressBar::new(journeys.len() as u64).with_style(
+        ProgressStyle::with_template("{spinner} journeys {pos}/{len} {msg} ({elapsed})")
+            .expect("template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let mut failed = 0;
+    let reports = round(runner, journeys, args.concurrency, |r| {
+        failed += !r.passed as usize;
+        bar.inc(1);
+        if failed > 0 {
+            bar.set_message(format!("{failed} failed"));
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    reports
+}
+
+fn print_monitor_round(round: u32, reports: &[JourneyReport], tallies: &Tallies) {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    println!("round {round} at {now}:");
+    for r in reports {
+        if r.passed {
+            println!("  ok   {} ({} ms)", r.name, r.duration_ms);
+        } else {
+            print!("{}", report::render(r));
+        }
+    }
+    print!("{}", render_tallies(tallies));
+}

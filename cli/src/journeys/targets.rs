@@ -1,0 +1,224 @@
+//! Where a journey's services are: found through Docker by the project's labels (the port a
+//! container publishes on the host, else its address on the project network), unless given on
+//! the command line (`--url`, `--amqp-url`).
+
+use crate::docker::{is_not_found, LABEL_SERVICE};
+use crate::engine::list_project;
+use bollard::query_parameters::LogsOptions;
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub service: String,
+    pub name: String,
+}
+
+pub struct Targets {
+    pub project: String,
+    docker: Option<Docker>,
+    urls: HashMap<String, String>,
+    amqp_url: Option<String>,
+}
+
+impl Targets {
+    pub fn new(
+        project: String,
+        docker: Option<Docker>,
+        urls: HashMap<String, String>,
+        amqp_url: Option<String>,
+    ) -> Self {
+        let urls = urls
+            .into_iter()
+            .map(|(k, v)| (k, v.trim_end_matches('/').to_owned()))
+            .collect();
+        Targets {
+            project,
+            docker,
+            urls,
+            amqp_url,
+        }
+    }
+
+    /// Running containers of the project, for log lines.
+    pub async fn containers(&self) -> Vec<Container> {
+        let Some(docker) = &self.docker else {
+            return Vec::new();
+        };
+        let Ok(list) = list_project(docker, &self.project).await else {
+            return Vec::new();
+        };
+        list.into_iter()
+            .filter(|c| c.state.map(|s| s.to_string()) == Some("running".into()))
+            .filter_map(|c| {
+                let service = c.labels.as_ref()?.get(LABEL_SERVICE)?.clone();
+                let name = c
+                    .names
+                    .as_ref()?
+                    .first()?
+                    .trim_start_matches('/')
+                    .to_owned();
+                Some(Container { service, name })
+            })
+            .collect()
+    }
+
+    /// A container's log lines since `since` (Unix seconds), without Docker's framing.
+    pub async fn logs_since(&self, container: &str, since: i64) -> Vec<String> {
+        let Some(docker) = &self.docker else {
+            return Vec::new();
+        };
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            since: since as i32,
+            ..Default::default()
+        };
+        let mut stream = docker.logs(container, Some(options));
+        let mut lines = Vec::new();
+        while let Some(Ok(out)) = stream.next().await {
+            lines.extend(
+                String::from_utf8_lossy(&out.into_bytes())
+                    .lines()
+                    .map(str::to_owned),
+            );
+        }
+        lines
+    }
+
+    /// Base URL (`http://host:port`) of a service.
+    pub async fn http(&self, service: &str) -> Result<String, String> {
+        if let Some(url) = self.urls.get(service) {
+            return Ok(url.clone());
+        }
+        let found = self.find(service, None).await?;
+        Ok(format!("http://{}", found.address))
+    }
+
+    /// AMQP URL of the broker service, with the credentials the container was started with.
+    pub async fn amqp(&self, service: &str) -> Result<String, String> {
+        if let Some(url) = &self.amqp_url {
+            return Ok(url.clone());
+        }
+        let found = self.find(service, Some(5672)).await?;
+        let user = found.env("RABBITMQ_DEFAULT_USER").unwrap_or("guest");
+        let password = found.env("RABBITMQ_DEFAULT_PASS").unwrap_or("guest");
+        Ok(format!(
+            "amqp://{}:{}@{}/%2f",
+            encode(user),
+            encode(password),
+            found.address
+        ))
+    }
+
+    async fn find(&self, service: &str, port: Option<u16>) -> Result<Found, String> {
+        let docker = self.docker.as_ref().ok_or_else(|| {
+            format!("no address for service `{service}`: give one with --url {service}=URL")
+        })?;
+        let containers = self.containers().await;
+        let Some(container) = containers.iter().find(|c| c.service == service) else {
+            return Err(format!(
+                "service `{service}` of `{}` is not running (msctl ps shows what is)",
+                self.project
+            ));
+        };
+        let info = docker
+            .inspect_container(&container.name, None)
+            .await
+            .map_err(|e| match is_not_found(&e) {
+                true => format!("service `{service}` is gone"),
+                false => format!(
+                    "inspecting `{}`: {}",
+                    container.name,
+                    crate::docker::short(&e)
+                ),
+            })?;
+        let env = info
+            .config
+            .as_ref()
+            .and_then(|c| c.env.clone())
+            .unwrap_or_default();
+        let settings = info.network_settings.unwrap_or_default();
+        // Which container port: the one asked for, else the one the service says it listens
+        // on (PORT), else the one it exposes or publishes.
+        let env_port = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PORT="))
+            .and_then(|p| p.parse::<u16>().ok());
+        let published: Vec<(u16, u16)> = settings
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|(key, bindings)| {
+                let private = key.split('/').next()?.parse::<u16>().ok()?;
+                let public = bindings
+                    .iter()
+                    .flatten()
+                    .find_map(|b| b.host_port.as_deref()?.parse::<u16>().ok())?;
+                Some((private, public))
+            })
+            .collect();
+        let exposed = info
+            .config
+            .as_ref()
+            .and_then(|c| c.exposed_ports.clone())
+            .unwrap_or_default()
+            .iter()
+            .find_map(|p| p.split('/').next()?.parse::<u16>().ok());
+        let wanted = port
+            .or(env_port)
+            .or(published.first().map(|p| p.0))
+            .or(exposed);
+        if let Some(public) = published
+            .iter()
+            .find(|(private, _)| Some(*private) == wanted)
+            .map(|p| p.1)
+        {
+            return Ok(Found {
+                address: format!("127.0.0.1:{public}"),
+                env,
+            });
+        }
+        let Some(wanted) = wanted else {
+            return Err(format!(
+                "service `{service}` publishes and exposes no port; give its address with --url {service}=URL"
+            ));
+        };
+        let ip = settings
+            .networks
+            .iter()
+            .flatten()
+            .find_map(|(_, n)| n.ip_address.clone().filter(|ip| !ip.is_empty()))
+            .ok_or_else(|| format!("service `{service}` has no network address"))?;
+        Ok(Found {
+            address: format!("{ip}:{wanted}"),
+            env,
+        })
+    }
+}
+
+struct Found {
+    address: String,
+    env: Vec<String>,
+}
+
+impl Found {
+    fn env(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
+    }
+}
+
+/// Percent-encodes what would break a URL's user-info part.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
