@@ -8,6 +8,9 @@
 # 2. removes what an interrupted earlier run may have left behind (scripts/clean-leftovers.sh)
 # 3. cargo test over the whole workspace: unit tests, CLI snapshot tests, and integration tests
 #    against the real Docker engine, PostgreSQL and RabbitMQ stand-ins.
+# 4. end to end (scripts/e2e.sh): the bundled stack up with `msctl up`, `msctl test journeys`
+#    (JUnit in target/journeys.xml), down with its volumes even on failure, and nothing labelled
+#    left on the engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -17,3 +20,4 @@ bash scripts/clean-leftovers.sh
 cargo build --workspace --locked
 target/debug/msctl -p shop build
 cargo test --workspace --locked "$@"
+bash scripts/e2e.sh

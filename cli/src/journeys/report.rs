@@ -101,17 +101,28 @@ pub fn render(j: &JourneyReport) -> String {
         secs(j.duration_ms),
         j.file
     );
-    let width = j.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let label = |s: &StepReport| {
+        if s.finally {
+            format!("finally {}", s.name)
+        } else {
+            s.name.clone()
+        }
+    };
+    let width = j
+        .steps
+        .iter()
+        .map(|s| label(s).chars().count())
+        .max()
+        .unwrap_or(0);
     for s in &j.steps {
+        let padded = format!("{:width$}", label(s), width = width);
         let (mark, name) = match s.outcome {
-            Outcome::Passed => (style("ok  ").green(), style(s.name.clone())),
-            Outcome::Failed => (style("FAIL").red(), style(s.name.clone()).red()),
-            Outcome::Skipped => (style("skip").dim(), style(s.name.clone()).dim()),
+            Outcome::Passed => (style("ok  ").green(), style(padded)),
+            Outcome::Failed => (style("FAIL").red(), style(padded).red()),
+            Outcome::Skipped => (style("skip").dim(), style(padded).dim()),
         };
-        let name = format!("{:width$}", name, width = width);
-        let prefix = if s.finally { "finally " } else { "" };
         if s.outcome == Outcome::Skipped {
-            let _ = writeln!(out, "  {mark} {prefix}{name}");
+            let _ = writeln!(out, "  {mark} {}", name.to_string().trim_end());
             continue;
         }
         let tries = match s.attempts.len() {
@@ -120,7 +131,7 @@ pub fn render(j: &JourneyReport) -> String {
         };
         let _ = writeln!(
             out,
-            "  {mark} {prefix}{name}  {}  ({}{tries})",
+            "  {mark} {name}  {}  ({}{tries})",
             s.action,
             secs(s.duration_ms)
         );
