@@ -2,7 +2,10 @@
 # Benchmark: the order saga's latency, POST /orders -> the order reads CONFIRMED, through the
 # gateway, with 50 customers ordering concurrently (issue #4; target p95 < 200 ms).
 #
-#   bench/saga-latency.sh [ORDERS_PER_USER] [USERS]
+#   bench/saga-latency.sh [ORDERS_PER_USER] [USERS] [THINK_MS]
+#
+# THINK_MS (default 0): each customer's pause after an order is confirmed; 0 is a closed loop,
+# orders back to back, which measures the stack's capacity as much as its latency.
 #
 # Brings the bundled stack up under its own project and port (so a running `shop` is not
 # disturbed), with the gateway's per-user rate limit raised (the benchmark polls each order's
@@ -12,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ORDERS_PER_USER=${1:-20}
 USERS=${2:-50}
+THINK_MS=${3:-0}
 PROJECT=msctlsagabench
 export GATEWAY_PORT=${GATEWAY_PORT:-18100}
 export RATE_LIMIT_PER_SECOND=100000 RATE_LIMIT_BURST=100000
@@ -22,4 +26,4 @@ trap '"$MSCTL" -p "$PROJECT" down --volumes >/dev/null 2>&1 || true' EXIT
 "$MSCTL" -p "$PROJECT" up >/dev/null
 echo "machine: $(nproc) cores; stack: $("$MSCTL" -p "$PROJECT" ps --json | grep -o '"service"' | wc -l) containers"
 target/debug/saga-latency --gateway "http://127.0.0.1:$GATEWAY_PORT" \
-  --users "$USERS" --orders-per-user "$ORDERS_PER_USER" --poll-ms 50
+  --users "$USERS" --orders-per-user "$ORDERS_PER_USER" --poll-ms 50 --think-ms "$THINK_MS"

@@ -785,3 +785,42 @@ fn schema_journey_is_a_json_schema_of_the_file() {
         assert!(step.get(key).is_some(), "{key}: {step}");
     }
 }
+
+#[tokio::test]
+async fn every_runs_rounds_as_a_monitor_until_ctrl_c_and_prints_pass_rate_and_latency() {
+    let url = serve(App::default()).await;
+    let p = project_with(&[("passes", PASSING)]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_msctl"))
+        .args(["-p", &p.name, "test", "journeys", "--every", "200ms"])
+        .args(["--url", &format!("gateway={url}")])
+        .current_dir(p.dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // What Ctrl-C sends.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rounds = stdout.matches("round ").count();
+    assert!(
+        (3..=9).contains(&rounds),
+        "about one round per 200 ms: {stdout}"
+    );
+    assert!(
+        stdout.contains("JOURNEY") && stdout.contains("PASS") && stdout.contains("P95"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("100.0%"), "{stdout}");
+    assert!(stdout.contains(", stopped by Ctrl-C"), "{stdout}");
+}

@@ -79,10 +79,23 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
     let started = Instant::now();
     let mut rounds = 0u32;
     let mut interrupted = false;
+    // Registered once, before the first round: Ctrl-C stops a round or the wait between two.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         rounds += 1;
         let round_start = Instant::now();
-        let reports = with_progress(&runner, &journeys, args).await;
+        let reports = tokio::select! {
+            r = with_progress(&runner, &journeys, args) => r,
+            _ = &mut ctrl_c => {
+                if args.every.is_none() {
+                    return Err(Error::Interrupted);
+                }
+                interrupted = true;
+                rounds -= 1;
+                break;
+            }
+        };
         for r in &reports {
             tallies.entry(r.name.clone()).or_default().add(r);
         }
@@ -106,7 +119,7 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
                 let wait = every.saturating_sub(round_start.elapsed());
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = tokio::signal::ctrl_c() => { interrupted = true; break; }
+                    _ = &mut ctrl_c => { interrupted = true; break; }
                 }
             }
             None if rounds >= args.repeat.max(1) => break,

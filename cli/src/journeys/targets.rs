@@ -8,6 +8,8 @@ use bollard::query_parameters::LogsOptions;
 use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -20,7 +22,12 @@ pub struct Targets {
     docker: Option<Docker>,
     urls: HashMap<String, String>,
     amqp_url: Option<String>,
+    /// Addresses found recently: every step asks, and asking Docker each time would add its
+    /// latency to every step. Short-lived, because a restarted container moves.
+    found: Mutex<HashMap<(String, Option<u16>), (Instant, Found)>>,
 }
+
+const FOUND_TTL: Duration = Duration::from_secs(5);
 
 impl Targets {
     pub fn new(
@@ -38,6 +45,7 @@ impl Targets {
             docker,
             urls,
             amqp_url,
+            found: Mutex::new(HashMap::new()),
         }
     }
 
@@ -113,6 +121,21 @@ impl Targets {
     }
 
     async fn find(&self, service: &str, port: Option<u16>) -> Result<Found, String> {
+        let key = (service.to_owned(), port);
+        if let Some((at, found)) = self.found.lock().expect("lock").get(&key) {
+            if at.elapsed() < FOUND_TTL {
+                return Ok(found.clone());
+            }
+        }
+        let found = self.lookup(service, port).await?;
+        self.found
+            .lock()
+            .expect("lock")
+            .insert(key, (Instant::now(), found.clone()));
+        Ok(found)
+    }
+
+    async fn lookup(&self, service: &str, port: Option<u16>) -> Result<Found, String> {
         let docker = self.docker.as_ref().ok_or_else(|| {
             format!("no address for service `{service}`: give one with --url {service}=URL")
         })?;
@@ -198,6 +221,7 @@ impl Targets {
     }
 }
 
+#[derive(Clone)]
 struct Found {
     address: String,
     env: Vec<String>,
