@@ -71,9 +71,9 @@ async fn poll(
     Json(json!({ "status": status, "poll": *n }))
 }
 
-async fn publish(State(app): State<App>, Json(body): Json<Value>) -> StatusCode {
-    let url = app.amqp_url.clone().expect("amqp");
-    let conn = lapin::Connection::connect(&url, Default::default())
+/// A channel on the test's vhost with the test exchange declared.
+async fn test_exchange(url: &str) -> (lapin::Connection, lapin::Channel) {
+    let conn = lapin::Connection::connect(url, Default::default())
         .await
         .unwrap();
     let ch = conn.create_channel().await.unwrap();
@@ -85,6 +85,11 @@ async fn publish(State(app): State<App>, Json(body): Json<Value>) -> StatusCode 
     )
     .await
     .unwrap();
+    (conn, ch)
+}
+
+async fn publish(State(app): State<App>, Json(body): Json<Value>) -> StatusCode {
+    let (conn, ch) = test_exchange(app.amqp_url.as_deref().expect("amqp")).await;
     let mut headers = lapin::types::FieldTable::default();
     headers.insert(
         "event_type".into(),
@@ -535,21 +540,8 @@ fn yaml_and_shape_errors_have_positions_and_suggestions() {
 async fn expect_message_sees_an_event_published_by_the_step_before_it() {
     let vhost = testkit::fresh_vhost().await;
     // The exchange must exist before the queue binds (the services declare theirs at start).
-    {
-        let conn = lapin::Connection::connect(&vhost, Default::default())
-            .await
-            .unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        ch.exchange_declare(
-            "journey.test".into(),
-            lapin::ExchangeKind::Topic,
-            Default::default(),
-            Default::default(),
-        )
-        .await
-        .unwrap();
-        conn.close(200, "bye".into()).await.unwrap();
-    }
+    let (conn, _channel) = test_exchange(&vhost).await;
+    conn.close(200, "bye".into()).await.unwrap();
     let app = App {
         amqp_url: Some(vhost),
         ..Default::default()
@@ -823,4 +815,35 @@ async fn every_runs_rounds_as_a_monitor_until_ctrl_c_and_prints_pass_rate_and_la
     );
     assert!(stdout.contains("100.0%"), "{stdout}");
     assert!(stdout.contains(", stopped by Ctrl-C"), "{stdout}");
+}
+
+/// A name and a path of a file in scenarios/ loaded that file twice, and the duplicate-name
+/// check then refused to run anything (exit 2).
+#[tokio::test]
+async fn a_name_and_a_path_together_run_each_journey_once() {
+    let url = serve(App::default()).await;
+    let p = project_with(&[("passes", PASSING), ("fails", FAILING)]);
+    let gateway = format!("gateway={url}");
+    let (_p, out) = msctl(
+        p,
+        args(&[
+            "test",
+            "journeys",
+            "passes",
+            "scenarios/fails.yaml",
+            "--url",
+            &gateway,
+            "--json",
+        ]),
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let names: Vec<String> = out.json()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"passes".into()) && names.contains(&"fails".into()));
 }

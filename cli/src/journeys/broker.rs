@@ -28,8 +28,8 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    /// Waits until a message from index `from` on satisfies `wanted`, or `within` passes.
-    /// Returns the match, or how many messages were looked at.
+    /// Waits until a message (one that arrived since the queue was bound) satisfies `wanted`,
+    /// or `within` passes. Returns the match, or how many messages were looked at.
     pub async fn wait(
         &self,
         within: Duration,
@@ -164,6 +164,11 @@ fn header_json(v: &AMQPValue) -> Value {
         AMQPValue::LongInt(n) => Value::from(*n),
         AMQPValue::LongUInt(n) => Value::from(*n),
         AMQPValue::ShortInt(n) => Value::from(*n),
+        AMQPValue::ShortUInt(n) => Value::from(*n),
+        AMQPValue::ShortShortInt(n) => Value::from(*n),
+        AMQPValue::ShortShortUInt(n) => Value::from(*n),
+        AMQPValue::Float(n) => Value::from(*n),
+        AMQPValue::Double(n) => Value::from(*n),
         AMQPValue::Timestamp(n) => Value::from(*n),
         other => Value::String(format!("{other:?}")),
     }

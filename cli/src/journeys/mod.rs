@@ -66,6 +66,14 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
         all.extend(explicit.iter().cloned());
         all
     };
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    // A file named on the command line may also be in the directory: read it once.
+    let mut seen = std::collections::HashSet::new();
+    let candidates: Vec<PathBuf> = candidates
+        .into_iter()
+        .filter(|f| seen.insert(canonical(f)))
+        .collect();
+    let same = |a: &Path, b: &Path| canonical(a) == canonical(b);
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for file in &candidates {
@@ -104,7 +112,7 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
         } else {
             loaded
                 .into_iter()
-                .filter(|l| explicit.contains(&l.file))
+                .filter(|l| explicit.iter().any(|e| same(e, &l.file)))
                 .collect()
         });
     }
@@ -123,7 +131,10 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
     }
     Ok(loaded
         .into_iter()
-        .filter(|l| names.iter().any(|n| n.as_str() == l.name()) || explicit.contains(&l.file))
+        .filter(|l| {
+            names.iter().any(|n| n.as_str() == l.name())
+                || explicit.iter().any(|e| same(e, &l.file))
+        })
         .collect())
 }
 

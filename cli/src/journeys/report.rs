@@ -223,12 +223,15 @@ fn xml(s: &str) -> String {
 /// JUnit XML: one test suite per journey run, one test case per step.
 pub fn junit(journeys: &[JourneyReport]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = journeys.iter().filter(|j| !j.passed).count();
+    let steps = || journeys.iter().flat_map(|j| &j.steps);
+    let count = |o: Outcome| steps().filter(|s| s.outcome == o).count();
     let total_ms: u64 = journeys.iter().map(|j| j.duration_ms).sum();
     let _ = writeln!(
         out,
-        "<testsuites name=\"msctl journeys\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
-        journeys.iter().map(|j| j.steps.len()).sum::<usize>(),
+        "<testsuites name=\"msctl journeys\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        steps().count(),
+        count(Outcome::Failed),
+        count(Outcome::Skipped),
         total_ms as f64 / 1000.0
     );
     for j in journeys {

@@ -60,6 +60,18 @@ impl Default for RunIds {
 /// A failure with the place in the file it comes from.
 struct Failed(Pos, String);
 
+impl From<(Pos, String)> for Failed {
+    fn from((at, message): (Pos, String)) -> Self {
+        Failed(at, message)
+    }
+}
+
+impl From<crate::stack::Diagnostic> for Failed {
+    fn from(d: crate::stack::Diagnostic) -> Self {
+        Failed(d.pos, d.message)
+    }
+}
+
 impl Runner {
     pub fn new(targets: Targets) -> Self {
         Runner {
@@ -83,7 +95,7 @@ impl Runner {
         let mut failed = false;
 
         let setup = self.setup(loaded, &mut scope).await;
-        let (listener, inboxes) = match setup {
+        let (listeners, inboxes) = match setup {
             Ok(ok) => ok,
             Err(Failed(at, message)) => {
                 failed = true;
@@ -98,7 +110,7 @@ impl Runner {
                     attempts: Vec::new(),
                     received: None,
                 });
-                (None, HashMap::new())
+                (Vec::new(), HashMap::new())
             }
         };
         let all = journey
@@ -122,7 +134,7 @@ impl Runner {
             failed |= report.outcome == Outcome::Failed;
             steps.push(report);
         }
-        if let Some(listener) = listener {
+        for listener in listeners {
             listener.close().await;
         }
         let logs = if failed {
@@ -149,13 +161,10 @@ impl Runner {
         &self,
         loaded: &Loaded,
         scope: &mut Scope,
-    ) -> Result<(Option<Listener>, HashMap<usize, Inbox>), Failed> {
+    ) -> Result<(Vec<Listener>, HashMap<usize, Inbox>), Failed> {
         let journey = &loaded.journey;
         for (name, _, node) in journey.variables.iter() {
-            let value = self
-                .templates
-                .node(node, scope)
-                .map_err(|(at, e)| Failed(at, e))?;
+            let value = self.templates.node(node, scope).map_err(Failed::from)?;
             scope.insert(name.to_owned(), value);
         }
         let mut listeners: HashMap<String, Listener> = HashMap::new();
@@ -188,19 +197,11 @@ impl Runner {
                 .map_err(|e| Failed(pos(&m.exchange), e))?;
             inboxes.insert(index, inbox);
         }
-        // One broker per journey in practice; more are closed when the run ends.
-        let mut all = listeners.into_values();
-        let first = all.next();
-        for extra in all {
-            tokio::spawn(async move { extra.close().await });
-        }
-        Ok((first, inboxes))
+        Ok((listeners.into_values().collect(), inboxes))
     }
 
     fn text(&self, s: &Spanned<String>, scope: &Scope) -> Result<String, Failed> {
-        self.templates
-            .text(s, scope)
-            .map_err(|(at, e)| Failed(at, e))
+        self.templates.text(s, scope).map_err(Failed::from)
     }
 
     async fn step(
@@ -233,7 +234,8 @@ impl Runner {
         if let Err(Failed(at, message)) = result {
             report.outcome = Outcome::Failed;
             report.at = loaded.at(at);
-            report.failures.push(message);
+            // The headline first; details a step added go after it.
+            report.failures.insert(0, message);
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
         report
@@ -263,10 +265,7 @@ impl Runner {
         report.action = format!("{} {url}", r.method.as_str());
         let mut headers = Vec::new();
         for (name, at, value) in r.headers.iter() {
-            let value = self
-                .templates
-                .node(value, scope)
-                .map_err(|(p, e)| Failed(p, e))?;
+            let value = self.templates.node(value, scope).map_err(Failed::from)?;
             let value = match value {
                 Value::String(s) => s,
                 other => other.to_string(),
@@ -277,10 +276,7 @@ impl Runner {
         }
         let body = match (&r.json, &r.body) {
             (Some(json), _) => {
-                let value = self
-                    .templates
-                    .node(json, scope)
-                    .map_err(|(p, e)| Failed(p, e))?;
+                let value = self.templates.node(json, scope).map_err(Failed::from)?;
                 if !headers
                     .iter()
                     .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
@@ -293,7 +289,7 @@ impl Runner {
             _ => None,
         };
         let timeout = match &r.timeout {
-            Some(t) => load::duration(t).map_err(|d| Failed(d.pos, d.message))?,
+            Some(t) => load::duration(t).map_err(Failed::from)?,
             None => DEFAULT_TIMEOUT,
         };
         let default_expect = Default::default();
@@ -303,7 +299,11 @@ impl Runner {
             None => None,
         };
         let step_start = Instant::now();
-        let mut pause = eventually.as_ref().map(|e| e.interval).unwrap_or_default();
+        // A floor, so that `interval: 0s` polls hard without starving the runtime.
+        let mut pause = eventually
+            .as_ref()
+            .map(|e| e.interval.max(Duration::from_millis(1)))
+            .unwrap_or_default();
         loop {
             let sent = Instant::now();
             let mut request = self
@@ -312,7 +312,13 @@ impl Runner {
                     reqwest::Method::from_bytes(r.method.as_str().as_bytes()).expect("method"),
                     &url,
                 )
-                .timeout(timeout)
+                // Polling: no single attempt outlives the deadline by more than a moment.
+                .timeout(match &eventually {
+                    Some(ev) => timeout
+                        .min(ev.within.saturating_sub(step_start.elapsed()))
+                        .max(Duration::from_millis(200)),
+                    None => timeout,
+                })
                 .header("traceparent", ids.traceparent())
                 .header("x-request-id", &ids.request_id);
             for (n, v) in &headers {
@@ -375,7 +381,8 @@ impl Runner {
                     ),
                 ));
             }
-            if step_start.elapsed() + pause > ev.within {
+            let left = ev.within.saturating_sub(step_start.elapsed());
+            if left.is_zero() {
                 return Err(Failed(
                     ev.at,
                     format!(
@@ -388,7 +395,8 @@ impl Runner {
                     ),
                 ));
             }
-            tokio::time::sleep(pause).await;
+            // The last attempt lands on the deadline rather than a pause before it.
+            tokio::time::sleep(pause.min(left)).await;
             pause = pause.mul_f64(ev.backoff).min(ev.max_interval);
         }
     }
@@ -442,10 +450,7 @@ impl Runner {
         scope: &Scope,
     ) -> Result<Expectations, Failed> {
         let status = match &expect.status {
-            Some(s) => (
-                pos(s),
-                load::status_spec(s).map_err(|d| Failed(d.pos, d.message))?,
-            ),
+            Some(s) => (pos(s), load::status_spec(s).map_err(Failed::from)?),
             None => (Pos::default(), Vec::new()),
         };
         let mut checks = Vec::new();
@@ -486,7 +491,7 @@ impl Runner {
         };
         Ok(Poll {
             at: pos(&ev.within),
-            within: load::duration(&ev.within).map_err(|d| Failed(d.pos, d.message))?,
+            within: load::duration(&ev.within).map_err(Failed::from)?,
             interval: d(&ev.interval, Duration::from_millis(100))?,
             max_interval: d(&ev.max_interval, Duration::from_secs(1))?,
             backoff: ev.backoff.unwrap_or(1.5),
@@ -505,7 +510,7 @@ impl Runner {
         let key = self.text(&m.routing_key, scope)?;
         report.action = format!("message on {exchange} ({key})");
         let within = match &m.within {
-            Some(w) => load::duration(w).map_err(|d| Failed(d.pos, d.message))?,
+            Some(w) => load::duration(w).map_err(Failed::from)?,
             None => Duration::from_secs(10),
         };
         let body_checks = self.json_checks(&m.json, scope)?;
@@ -575,33 +580,33 @@ impl Runner {
         let mut lines: Vec<(String, String)> = Vec::new();
         for c in containers {
             let all = self.targets.logs_since(&c.name, since).await;
-            let mine: Vec<&str> = all
+            let mine: Vec<(&str, &str)> = all
                 .iter()
-                .map(String::as_str)
                 .filter(|l| l.contains(&ids.trace_id) || l.contains(&ids.request_id))
+                .map(|l| l.split_once(' ').unwrap_or(("", l)))
                 .collect();
             let cut = mine.len().saturating_sub(LOG_LINES_PER_SERVICE);
-            if cut > 0 {
+            if let (true, Some((stamp, _))) = (cut > 0, mine.get(cut)) {
                 lines.push((
-                    String::new(),
+                    stamp.to_string(),
                     format!("{} | ({cut} earlier lines)", c.service),
                 ));
             }
-            for l in &mine[cut..] {
-                let (stamp, text) = compact(l);
-                lines.push((stamp, format!("{} | {text}", c.service)));
+            for (stamp, l) in &mine[cut..] {
+                lines.push((stamp.to_string(), format!("{} | {}", c.service, compact(l))));
             }
         }
+        // RFC 3339 stamps of fixed width sort as text; stable, so a marker stays first.
         lines.sort_by(|a, b| a.0.cmp(&b.0));
         lines.into_iter().map(|(_, l)| l).collect()
     }
 }
 
 /// A JSON log line (the kit's format) as `time level message key=value… method path`; any
-/// other line as it is. Returns the time too, for ordering.
-fn compact(line: &str) -> (String, String) {
+/// other line as it is.
+fn compact(line: &str) -> String {
     let Ok(Value::Object(o)) = serde_json::from_str::<Value>(line) else {
-        return (String::new(), line.to_owned());
+        return line.to_owned();
     };
     let text = |v: Option<&Value>| match v {
         Some(Value::String(s)) => s.clone(),
@@ -627,7 +632,7 @@ fn compact(line: &str) -> (String, String) {
             }
         }
     }
-    (stamp, out)
+    out
 }
 
 fn builtins(ids: &RunIds) -> Scope {

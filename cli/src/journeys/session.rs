@@ -42,11 +42,11 @@ pub struct JourneyArgs {
 fn parse_urls(urls: &[String]) -> Result<HashMap<String, String>> {
     urls.iter()
         .map(|u| match u.split_once('=') {
-            Some((service, url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Some((service, url)) if url.starts_with("http://") => {
                 Ok((service.to_owned(), url.to_owned()))
             }
             _ => Err(Error::Usage(format!(
-                "--url {u}: expected SERVICE=http://host:port"
+                "--url {u}: expected SERVICE=http://host:port (journeys speak plain HTTP to a local stack)"
             ))),
         })
         .collect()

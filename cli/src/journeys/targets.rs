@@ -72,7 +72,8 @@ impl Targets {
             .collect()
     }
 
-    /// A container's log lines since `since` (Unix seconds), without Docker's framing.
+    /// A container's log lines since `since` (Unix seconds), each starting with Docker's
+    /// RFC 3339 timestamp and a space.
     pub async fn logs_since(&self, container: &str, since: i64) -> Vec<String> {
         let Some(docker) = &self.docker else {
             return Vec::new();
@@ -81,6 +82,8 @@ impl Targets {
             stdout: true,
             stderr: true,
             since: since as i32,
+            // Docker's own time on every line, so lines of all services can be merged in order.
+            timestamps: true,
             ..Default::default()
         };
         let mut stream = docker.logs(container, Some(options));
@@ -169,7 +172,7 @@ impl Targets {
             .iter()
             .find_map(|e| e.strip_prefix("PORT="))
             .and_then(|p| p.parse::<u16>().ok());
-        let published: Vec<(u16, u16)> = settings
+        let mut published: Vec<(u16, u16)> = settings
             .ports
             .iter()
             .flatten()
@@ -182,6 +185,8 @@ impl Targets {
                 Some((private, public))
             })
             .collect();
+        // Docker reports ports as a map: without an order, "the first" would be random.
+        published.sort_unstable();
         let exposed = info
             .config
             .as_ref()

@@ -34,7 +34,11 @@ fn is_template(s: &str) -> bool {
 
 /// The expression of a string that is one `{{ ... }}` and nothing else.
 fn whole_expression(s: &str) -> Option<&str> {
-    let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    // The first `}}` must close the block that opens the string (`{{ a }}-{{ b }}` is text).
+    if s.find("}}")? != s.len() - 2 {
+        return None;
+    }
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
     (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
@@ -90,6 +94,11 @@ impl Templates {
                 .compile_expression(expr)
                 .and_then(|e| e.eval(scope))
                 .map_err(|e| message(&e))?;
+            // Strict mode lets an expression *evaluate* to undefined (`env.MISSING`); sending
+            // that as null would hide the mistake.
+            if value.is_undefined() {
+                return Err(format!("undefined value: `{expr}` has no value here"));
+            }
             return serde_json::to_value(&value).map_err(|e| e.to_string());
         }
         self.string(text, scope).map(Value::String)
@@ -159,6 +168,22 @@ mod tests {
         assert_eq!(t.value("{{ n + 1 }}", &scope()).unwrap(), Value::from(4));
         assert_eq!(t.value("n={{ n }}", &scope()).unwrap(), Value::from("n=3"));
         assert_eq!(t.value("plain", &scope()).unwrap(), Value::from("plain"));
+        assert_eq!(t.value(" {{ n }} ", &scope()).unwrap(), Value::from(" 3 "));
+        assert_eq!(t.value("{{ n }}}", &scope()).unwrap(), Value::from("3}"));
+    }
+
+    /// `{{ env.MISSING }}` evaluated to undefined and was sent as null.
+    #[test]
+    fn a_whole_expression_that_is_undefined_is_an_error_not_null() {
+        let t = Templates::default();
+        let mut s = scope();
+        s.insert("env".into(), serde_json::json!({}));
+        let err = t.value("{{ env.MISSING }}", &s).unwrap_err();
+        assert!(err.contains("env.MISSING"), "{err}");
+        assert_eq!(
+            t.value("{{ env.MISSING | default('x') }}", &s).unwrap(),
+            Value::from("x")
+        );
     }
 
     #[test]
