@@ -518,34 +518,27 @@ impl Runner {
         for (name, _, matcher) in m.headers.iter() {
             header_checks.push((name.to_owned(), self.ops(matcher, scope)?));
         }
-        let wanted = |msg: &Message| {
-            body_checks
+        // What a message misses; it is the one when nothing is missed.
+        let misses = |msg: &Message| -> Vec<String> {
+            let mut why: Vec<String> = body_checks
                 .iter()
-                .all(|c| c.check_json(&msg.body).is_none())
-                && header_checks.iter().all(|(name, ops)| {
-                    let found: Vec<Value> = msg.headers.get(name).cloned().into_iter().collect();
-                    matcher::check(ops, &found).is_none()
-                })
+                .filter_map(|c| c.check_json(&msg.body).map(|p| format!("{}: {p}", c.what)))
+                .collect();
+            for (name, ops) in &header_checks {
+                let found: Vec<Value> = msg.headers.get(name).cloned().into_iter().collect();
+                if let Some(p) = matcher::check(ops, &found) {
+                    why.push(format!("header {name}: {p}"));
+                }
+            }
+            why
         };
-        match inbox.wait(within, wanted).await {
+        match inbox.wait(within, |m| misses(m).is_empty()).await {
             Ok(_) => Ok(()),
             Err(seen) => {
                 let messages = inbox.snapshot().await;
                 // The closest miss tells most: what the last message had at each path.
                 if let Some(last) = messages.last() {
-                    let mut why: Vec<String> = body_checks
-                        .iter()
-                        .filter_map(|c| {
-                            c.check_json(&last.body).map(|p| format!("{}: {p}", c.what))
-                        })
-                        .collect();
-                    for (name, ops) in &header_checks {
-                        let found: Vec<Value> =
-                            last.headers.get(name).cloned().into_iter().collect();
-                        if let Some(p) = matcher::check(ops, &found) {
-                            why.push(format!("header {name}: {p}"));
-                        }
-                    }
+                    let why = misses(last);
                     report.received = Some(format!(
                         "last of {} ({}): {}",
                         messages.len(),
@@ -645,6 +638,11 @@ fn builtins(ids: &RunIds) -> Scope {
     scope
 }
 
+/// Every node `path` selects in `json`.
+fn select(path: &serde_json_path::JsonPath, json: &Value) -> Vec<Value> {
+    path.query(json).all().into_iter().cloned().collect()
+}
+
 fn transport(e: &reqwest::Error) -> String {
     let mut text = if e.is_timeout() {
         "no response before the request's timeout".to_string()
@@ -691,7 +689,7 @@ impl Response {
 
     fn select(&self, path: &str) -> Vec<Value> {
         match (serde_json_path::JsonPath::parse(path), &self.json) {
-            (Ok(p), Some(json)) => p.query(json).all().into_iter().cloned().collect(),
+            (Ok(p), Some(json)) => select(&p, json),
             _ => Vec::new(),
         }
     }
@@ -763,7 +761,7 @@ impl Check {
         match &self.source {
             Source::Header(name) => Ok(resp.header(name).map(Value::String).into_iter().collect()),
             Source::Json(path) => match &resp.json {
-                Some(json) => Ok(path.query(json).all().into_iter().cloned().collect()),
+                Some(json) => Ok(select(path, json)),
                 None => Err(format!(
                     "{}: the response body is not JSON ({})",
                     self.what,
@@ -784,7 +782,7 @@ impl Check {
         let Source::Json(path) = &self.source else {
             return None;
         };
-        let found: Vec<Value> = path.query(json).all().into_iter().cloned().collect();
+        let found = select(path, json);
         matcher::check(&self.ops, &found)
     }
 
