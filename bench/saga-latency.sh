@@ -18,7 +18,7 @@ USERS=${2:-50}
 THINK_MS=${3:-0}
 PROJECT=msctlsagabench
 export GATEWAY_PORT=${GATEWAY_PORT:-18100}
-export RATE_LIMIT_PER_SECOND=100000 RATE_LIMIT_BURST=100000
+export RATE_LIMIT_PER_SECOND=100000 RATE_LIMIT_BURST=100000 ACCESS_LOG=false
 
 cargo build -q -p msctl -p loadtests
 MSCTL=target/debug/msctl

@@ -614,7 +614,9 @@ fn compact(line: &str) -> String {
     );
     if let Some(Value::Object(fields)) = o.get("fields") {
         out.push_str(&format!(" {}", text(fields.get("message"))));
-        for (k, v) in fields.iter().filter(|(k, _)| *k != "message") {
+        // The ids are what selected the line; repeating them on every line is noise.
+        let shown = |k: &str| !matches!(k, "message" | "request_id" | "trace_id");
+        for (k, v) in fields.iter().filter(|(k, _)| shown(k)) {
             out.push_str(&format!(" {k}={}", text(Some(v))));
         }
     }
