@@ -229,7 +229,10 @@ impl Runner {
             (_, Some(m), Some(inbox)) => {
                 self.message_step(&m.value, inbox, scope, &mut report).await
             }
-            _ => Err(Failed(pos(&step.name), "nothing to do".into())),
+            _ => Err(Failed(
+                pos(&step.name),
+                "no queue was bound for this step (the set-up failed)".into(),
+            )),
         };
         if let Err(Failed(at, message)) = result {
             report.outcome = Outcome::Failed;
