@@ -395,6 +395,11 @@ steps:
         ),
         "{message}"
     );
+    let at = &step(&r, "wait").at;
+    assert!(
+        at.starts_with("scenarios/test.yaml:9:"),
+        "points at fail_fast: {at}"
+    );
 }
 
 #[tokio::test]

@@ -376,7 +376,7 @@ impl Runner {
                     .collect::<Vec<_>>()
                     .join(", ");
                 return Err(Failed(
-                    ev.at,
+                    ev.fail_fast.first().map_or(ev.at, |c| c.at),
                     format!(
                         "gave up after attempt {}: a terminal value was reached ({why}); {}",
                         report.attempts.len(),
