@@ -416,6 +416,67 @@ async fn ensure_is_cached_by_recipe_and_debian_stand_in_runs() {
     assert!(r.output.starts_with("bookworm"), "{}", r.output);
 }
 
+/// Service images built FROM a stand-in inherit its recipe label. `ensure` once re-tagged
+/// "the same recipe under another tag" onto *any* image with that label, so `debian:12` ended
+/// up naming a freshly built service image. Only an image tagged as a stand-in counts.
+#[tokio::test]
+async fn an_image_built_from_a_stand_in_is_not_taken_for_the_stand_in() {
+    let docker = docker().await;
+    let base = ensure(&docker, "debian:bookworm-slim").await;
+    let derived_tag = format!("{}:latest", unique("derived"));
+    let context = tar_of(&[(
+        "Dockerfile",
+        0o644,
+        "FROM debian:bookworm-slim\nLABEL msctl.test=derived\n",
+    )]);
+    let options = bollard::query_parameters::BuildImageOptionsBuilder::default()
+        .t(&derived_tag)
+        .rm(true)
+        .build();
+    let mut build = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    while let Some(item) = build.next().await {
+        match item {
+            Ok(info) => assert!(info.error_detail.is_none(), "{:?}", info.error_detail),
+            Err(e) if e.to_string().contains("bytes remaining on stream") => break,
+            Err(e) => panic!("build: {e}"),
+        }
+    }
+    let derived = docker.inspect_image(&derived_tag).await.unwrap();
+    let derived_id = derived.id.clone().unwrap();
+    assert_ne!(derived_id, base);
+    // The derived image carries the recipe label: the situation of the bug.
+    assert_eq!(
+        derived.config.unwrap().labels.unwrap().get(LABEL_RECIPE),
+        Some(&recipe_for("debian:bookworm-slim").unwrap().hash())
+    );
+    // `debian:stable` is the same recipe; this test is the only one that uses that tag.
+    let _ = docker
+        .remove_image(
+            "debian:stable",
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
+    let stable = ensure(&docker, "debian:stable").await;
+    let after = docker.inspect_image(&derived_tag).await.unwrap();
+    let _ = docker
+        .remove_image(
+            &derived_tag,
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
+    assert_eq!(stable, base, "debian:stable must name the stand-in");
+    assert!(
+        !after
+            .repo_tags
+            .unwrap_or_default()
+            .iter()
+            .any(|t| t == "debian:stable"),
+        "debian:stable was tagged onto the derived image"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
