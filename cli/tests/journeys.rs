@@ -852,3 +852,20 @@ async fn a_name_and_a_path_together_run_each_journey_once() {
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.contains(&"passes".into()) && names.contains(&"fails".into()));
 }
+
+#[test]
+fn list_shows_the_journeys_without_docker_or_a_stack() {
+    let p = project_with(&[("passes", PASSING), ("fails", FAILING)]);
+    let out = p.msctl(&["test", "journeys", "--list", "--json"]).ok();
+    let rows = out.json();
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fails", "passes"]);
+    assert_eq!(rows[0]["steps"], 2);
+    assert_eq!(rows[0]["finally"], 1);
+    assert_eq!(rows[0]["file"], "scenarios/fails.yaml");
+}

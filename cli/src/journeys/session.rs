@@ -37,6 +37,55 @@ pub struct JourneyArgs {
     /// The broker for `expect_message`, instead of the stack's `rabbitmq` service.
     #[arg(long, value_name = "URL", env = "MSCTL_AMQP_URL")]
     pub amqp_url: Option<String>,
+    /// List the journeys (checked, not run); with --json as JSON.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    file: String,
+    description: Option<&'a str>,
+    steps: usize,
+    finally: usize,
+    exclusive: bool,
+}
+
+fn list(journeys: &[super::load::Loaded], json: bool) {
+    let rows: Vec<Listed> = journeys
+        .iter()
+        .map(|l| Listed {
+            name: l.name(),
+            file: l.file.display().to_string(),
+            description: l.journey.description.as_deref(),
+            steps: l.journey.steps.len(),
+            finally: l.journey.finally.len(),
+            exclusive: l.journey.exclusive,
+        })
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("serializable")
+        );
+        return;
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.to_owned(),
+                r.steps.to_string(),
+                r.file.clone(),
+                r.description.unwrap_or_default().to_owned(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::ui::table(&["JOURNEY", "STEPS", "FILE", "DESCRIPTION"], &table)
+    );
 }
 
 fn parse_urls(urls: &[String]) -> Result<HashMap<String, String>> {
@@ -54,6 +103,10 @@ fn parse_urls(urls: &[String]) -> Result<HashMap<String, String>> {
 
 pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> {
     let journeys = discover(dir, &args.journeys)?;
+    if args.list {
+        list(&journeys, args.json);
+        return Ok(());
+    }
     let urls = parse_urls(&args.urls)?;
     let docker = match crate::docker::connect().await {
         Ok(d) => Some(d),
