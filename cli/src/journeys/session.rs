@@ -114,19 +114,18 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
         Err(_) if !urls.is_empty() => None,
         Err(e) => return Err(e),
     };
-    if let (Some(d), true) = (&docker, urls.is_empty()) {
-        let running = crate::engine::list_project(d, &project)
-            .await?
-            .iter()
-            .filter(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running"))
-            .count();
-        if running == 0 {
-            return Err(Error::Environment(format!(
-                "the stack `{project}` is not up (none of its containers is running): start it with `msctl up`, then run the journeys again"
-            )));
-        }
+    let check_up = docker.is_some() && urls.is_empty();
+    let runner = Runner::new(Targets::new(
+        project.clone(),
+        docker,
+        urls,
+        args.amqp_url.clone(),
+    ));
+    if check_up && runner.targets.containers().await.is_empty() {
+        return Err(Error::Environment(format!(
+            "the stack `{project}` is not up (none of its containers is running): start it with `msctl up`, then run the journeys again"
+        )));
     }
-    let runner = Runner::new(Targets::new(project, docker, urls, args.amqp_url.clone()));
     let mut all: Vec<JourneyReport> = Vec::new();
     let mut tallies = Tallies::new();
     let started = Instant::now();
