@@ -365,3 +365,29 @@ pub fn routes(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     routes.sort();
     routes
 }
+
+/// A loopback port nothing listens on (at the time of asking).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether `<bin> healthcheck` (the services' self-probe, used by their image healthchecks)
+/// says the service on `port` is healthy. Panics if it exits with anything but 0 or 1.
+pub fn healthcheck(bin: &str, port: u16) -> bool {
+    let status = std::process::Command::new(bin)
+        .arg("healthcheck")
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    match status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        other => panic!("{bin} healthcheck exited with {other:?}"),
+    }
+}

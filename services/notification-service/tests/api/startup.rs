@@ -5,41 +5,16 @@ use kit::amqp::lapin::{BasicProperties, Connection, ConnectionProperties};
 use notification_service::topology::{self, RetryPolicy};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::{free_port, healthcheck};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_notification-service");
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn healthcheck(port: u16) -> bool {
-    Command::new(BIN)
-        .arg("healthcheck")
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success()
-}
-
 #[test]
 fn healthcheck_exits_1_when_nothing_listens() {
-    let status = Command::new(BIN)
-        .arg("healthcheck")
-        .env("PORT", free_port().to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(1));
+    assert!(!healthcheck(BIN, free_port()));
 }
 
 #[test]
@@ -87,7 +62,7 @@ async fn the_binary_consumes_serves_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while !healthcheck(port) {
+    while !healthcheck(BIN, port) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the service exited: {status}");
         }

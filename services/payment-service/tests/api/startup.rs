@@ -2,38 +2,13 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::{free_port, healthcheck};
 
 const BIN: &str = env!("CARGO_BIN_EXE_payment-service");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn healthcheck(port: u16) -> bool {
-    Command::new(BIN)
-        .arg("healthcheck")
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success()
-}
-
 #[test]
 fn healthcheck_exits_1_when_nothing_listens() {
-    let status = Command::new(BIN)
-        .arg("healthcheck")
-        .env("PORT", free_port().to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(1));
+    assert!(!healthcheck(BIN, free_port()));
 }
 
 #[tokio::test]
@@ -48,7 +23,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while !healthcheck(port) {
+    while !healthcheck(BIN, port) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the service exited: {status}");
         }

@@ -4,6 +4,7 @@ use crate::common::*;
 use product_service::seed::{seed_demo_catalogue, SeedOutcome};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::{free_port, healthcheck};
 
 async fn count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM products")
@@ -85,30 +86,14 @@ async fn seeding_is_skipped_when_disabled_or_not_empty() {
 
 const BIN: &str = env!("CARGO_BIN_EXE_product-service");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn healthcheck(port: u16) -> bool {
-    Command::new(BIN)
-        .arg("healthcheck")
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success()
-}
-
 #[tokio::test]
 async fn the_binary_serves_and_stops_on_sigterm() {
     let url = testkit::fresh_database().await;
     let port = free_port();
-    assert!(!healthcheck(port), "healthcheck fails when nothing listens");
+    assert!(
+        !healthcheck(BIN, port),
+        "healthcheck fails when nothing listens"
+    );
 
     let mut child = Command::new(BIN)
         .env("DATABASE_URL", &url)
@@ -119,7 +104,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while !healthcheck(port) {
+    while !healthcheck(BIN, port) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the service exited: {status}");
         }
@@ -175,7 +160,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status}");
-    assert!(!healthcheck(port));
+    assert!(!healthcheck(BIN, port));
 }
 
 #[test]
