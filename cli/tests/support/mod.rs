@@ -16,13 +16,7 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use testkit::free_port;
 
 pub struct Output {
     pub code: i32,
