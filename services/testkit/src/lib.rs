@@ -391,3 +391,38 @@ pub fn healthcheck(bin: &str, port: u16) -> bool {
         other => panic!("{bin} healthcheck exited with {other:?}"),
     }
 }
+
+/// Waits until `bin`, started as `child`, answers its healthcheck on `port`. Panics if it exits
+/// first or is not ready within 60 s; returns how long it took.
+pub async fn wait_healthy(bin: &str, port: u16, child: &mut std::process::Child) -> Duration {
+    let started = Instant::now();
+    while !healthcheck(bin, port) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the service exited: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not ready in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+/// Sends SIGTERM (what `docker stop` sends) and waits up to 15 s for the process to end;
+/// returns its exit status. Kills it and panics if it does not stop.
+pub async fn stop_with_sigterm(child: &mut std::process::Child) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on a child process id we own; no memory is involved.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("did not stop on SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

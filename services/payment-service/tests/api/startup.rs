@@ -1,8 +1,7 @@
 //! The real binary: config errors, healthcheck, serving, SIGTERM.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use testkit::{free_port, healthcheck};
+use testkit::{free_port, healthcheck, stop_with_sigterm, wait_healthy};
 
 const BIN: &str = env!("CARGO_BIN_EXE_payment-service");
 
@@ -22,17 +21,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !healthcheck(BIN, port) {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the service exited: {status}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not ready in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_healthy(BIN, port, &mut child).await;
     let base = format!("http://127.0.0.1:{port}");
     let r = reqwest::Client::new()
         .post(format!("{base}/payments"))
@@ -55,22 +44,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         "{metrics}"
     );
 
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("did not stop on SIGTERM");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = stop_with_sigterm(&mut child).await;
     assert!(status.success(), "{status}");
 }
 

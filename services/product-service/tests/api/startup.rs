@@ -3,8 +3,7 @@
 use crate::common::*;
 use product_service::seed::{seed_demo_catalogue, SeedOutcome};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use testkit::{free_port, healthcheck};
+use testkit::{free_port, healthcheck, stop_with_sigterm, wait_healthy};
 
 async fn count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM products")
@@ -103,18 +102,8 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !healthcheck(BIN, port) {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the service exited: {status}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not ready in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    eprintln!("binary ready in {:?}", started.elapsed());
+    let ready = wait_healthy(BIN, port, &mut child).await;
+    eprintln!("binary ready in {ready:?}");
 
     let base = format!("http://127.0.0.1:{port}");
     let page: serde_json::Value = reqwest::get(format!("{base}/products"))
@@ -143,22 +132,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         .unwrap();
     assert!(metrics.contains("http_requests"), "{metrics}");
 
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("did not stop on SIGTERM");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = stop_with_sigterm(&mut child).await;
     assert!(status.success(), "{status}");
     assert!(!healthcheck(BIN, port));
 }
