@@ -26,4 +26,4 @@ trap '"$MSCTL" -p "$PROJECT" down --volumes >/dev/null 2>&1 || true' EXIT
 "$MSCTL" -p "$PROJECT" up >/dev/null
 echo "machine: $(nproc) cores; stack: $("$MSCTL" -p "$PROJECT" ps --json | grep -o '"service"' | wc -l) containers"
 target/debug/saga-latency --gateway "http://127.0.0.1:$GATEWAY_PORT" \
-  --users "$USERS" --orders-per-user "$ORDERS_PER_USER" --poll-ms 50 --think-ms "$THINK_MS"
+  --users "$USERS" --orders-per-user "$ORDERS_PER_USER" --think-ms "$THINK_MS"

@@ -75,9 +75,12 @@ pub fn export(stack: &Stack) -> Value {
         if let Some(h) = &s.healthcheck {
             svc.insert(
                 "healthcheck".into(),
+                // Compose before v2.20 knows no `start_interval`, and engines before API 1.44
+                // ignore it: probe at the start pace throughout, or compose's `up` would wait a
+                // whole `interval` for each first probe.
                 json!({
                     "test": h.test,
-                    "interval": go_duration(h.interval),
+                    "interval": go_duration(h.start_interval.unwrap_or(h.interval)),
                     "timeout": go_duration(h.timeout),
                     "retries": h.retries,
                     "start_period": go_duration(h.start_period),

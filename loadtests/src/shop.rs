@@ -185,6 +185,37 @@ impl Shop {
         }
     }
 
+    /// The order once it is no longer PENDING, asking the order service to hold each answer
+    /// up to `wait` (its long poll) rather than polling; `None` if it is still PENDING after
+    /// `patience` or cannot be read.
+    pub async fn outcome(
+        &self,
+        customer: &Customer,
+        id: &str,
+        wait: Duration,
+        patience: Duration,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            let r = self
+                .http
+                .get(self.url(&format!("/orders/{id}?wait={}", wait.as_secs_f64())))
+                .bearer_auth(&customer.token)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status().is_success() => {
+                    let order: Value = r.json().await.ok()?;
+                    if order["status"] != "PENDING" {
+                        return Some(order);
+                    }
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        None
+    }
+
     /// The customer's notifications about `order`.
     pub async fn notifications(&self, customer: &Customer, order: &str) -> Option<Vec<Value>> {
         let r = self

@@ -182,10 +182,11 @@ pub fn create_body(stack: &Stack, d: &Desired) -> ContainerCreateBody {
             timeout: Some(h.timeout.as_nanos() as i64),
             retries: Some(h.retries as i64),
             start_period: Some(h.start_period.as_nanos() as i64),
-            // Engines from API 1.44 probe at this pace while starting; older ones ignore it.
+            // Engines from API 1.44 probe at this pace during the start period; for older ones
+            // msctl probes itself (engine::probe).
             start_interval: Some(
-                h.interval
-                    .min(std::time::Duration::from_millis(500))
+                h.start_interval
+                    .unwrap_or(h.interval.min(std::time::Duration::from_millis(500)))
                     .as_nanos() as i64,
             ),
         }),

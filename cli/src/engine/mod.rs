@@ -9,6 +9,7 @@ pub mod down;
 pub mod logs;
 pub mod plan;
 pub mod ports;
+pub mod probe;
 pub mod ps;
 pub mod up;
 pub mod wait;

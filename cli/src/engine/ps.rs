@@ -73,7 +73,40 @@ pub async fn rows(docker: &Docker, project: &str) -> Result<Vec<PsRow>> {
         })
         .collect();
     rows.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
+    if !super::probe::engine_has_start_interval(docker) {
+        let probed = futures_util::future::join_all(
+            rows.iter()
+                .map(|r| async move { r.health == "starting" && passes_now(docker, &r.id).await }),
+        )
+        .await;
+        for (row, passed) in rows.iter_mut().zip(probed) {
+            if passed {
+                row.health = "healthy".into();
+            }
+        }
+    }
     Ok(rows)
+}
+
+/// Whether the container's healthcheck passes when run now. For a container the engine has not
+/// probed yet: with a long `interval` and a `start_interval` it cannot run, an old engine says
+/// "starting" long after `up` saw the container healthy (engine::probe).
+async fn passes_now(docker: &Docker, id: &str) -> bool {
+    let Ok(info) = docker.inspect_container(id, None).await else {
+        return false;
+    };
+    let Some(check) = info.config.and_then(|c| c.healthcheck) else {
+        return false;
+    };
+    let timeout = std::time::Duration::from_nanos(check.timeout.unwrap_or(0).max(0) as u64);
+    let timeout = if timeout.is_zero() {
+        std::time::Duration::from_secs(30)
+    } else {
+        timeout
+    };
+    super::probe::run(docker, id, &check.test.unwrap_or_default(), timeout)
+        .await
+        .is_ok()
 }
 
 fn health_of(status: &str) -> &'static str {

@@ -244,8 +244,27 @@ async fn apply_service(
         } else if want == Want::Completed {
             step.set("waiting for completion");
         }
+        let probe = service
+            .healthcheck
+            .as_ref()
+            .filter(|_| !super::probe::engine_has_start_interval(docker))
+            .and_then(|h| {
+                Some(wait::StartProbe {
+                    test: h.test.clone(),
+                    every: h.start_interval?,
+                    timeout: h.timeout,
+                })
+            });
         for c in changes.iter().filter(|c| c.desired.is_some()) {
-            if let Err(reason) = wait::until(docker, &c.container, want, service.up_timeout).await {
+            if let Err(reason) = wait::until(
+                docker,
+                &c.container,
+                want,
+                service.up_timeout,
+                probe.as_ref(),
+            )
+            .await
+            {
                 return Err(Error::NotReady {
                     service: service.name.clone(),
                     wanted: want.word().into(),

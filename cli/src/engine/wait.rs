@@ -22,13 +22,25 @@ impl Want {
     }
 }
 
-/// Polls the container until it is what `want` asks, or says why it never will be.
+/// msctl's own start probes (engine::probe), for engines that do not run them.
+#[derive(Debug, Clone)]
+pub struct StartProbe {
+    pub test: Vec<String>,
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+/// Polls the container until it is what `want` asks, or says why it never will be. With
+/// `probe`, a container the engine still calls starting counts as healthy once a probe of our
+/// own passes.
 pub async fn until(
     docker: &Docker,
     container: &str,
     want: Want,
     timeout: Duration,
+    probe: Option<&StartProbe>,
 ) -> Result<(), String> {
+    let mut probed: Option<Instant> = None;
     let deadline = Instant::now()
         .checked_add(timeout)
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
@@ -64,6 +76,19 @@ pub async fn until(
                             "its healthcheck fails: {}",
                             last_probe(&state).unwrap_or_default()
                         ));
+                    }
+                    (Want::Healthy, Some(HealthStatusEnum::STARTING)) => {
+                        if let Some(p) =
+                            probe.filter(|p| probed.is_none_or(|t| t.elapsed() >= p.every))
+                        {
+                            probed = Some(Instant::now());
+                            if super::probe::run(docker, container, &p.test, p.timeout)
+                                .await
+                                .is_ok()
+                            {
+                                return Ok(());
+                            }
+                        }
                     }
                     _ => {}
                 }

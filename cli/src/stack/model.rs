@@ -128,13 +128,19 @@ pub struct Healthcheck {
     /// Time between checks. Default `1s` (Docker's own default of 30 s makes `up` crawl).
     #[schemars(with = "Option<String>")]
     pub interval: Option<Spanned<String>>,
+    /// Time between checks while the container starts (until its first passing check), so
+    /// that `interval` can be long without slowing `up`. Unset: `interval` throughout. On
+    /// engines before API 1.44, msctl runs these checks itself.
+    #[schemars(with = "Option<String>")]
+    pub start_interval: Option<Spanned<String>>,
     /// Time one check may take. Default `5s`.
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
     /// Consecutive failures before the container is unhealthy. Default `60`.
     #[schemars(with = "Option<u32>")]
     pub retries: Option<Spanned<u32>>,
-    /// Grace period during which failures do not count. Default `0s`.
+    /// Grace period during which failures do not count. Default `0s`, or the service's
+    /// `up_timeout` when `start_interval` is set.
     #[schemars(with = "Option<String>")]
     pub start_period: Option<Spanned<String>>,
 }

@@ -324,6 +324,7 @@ fn resolve_service(
         }
     }
 
+    let up_timeout = cx.duration(&svc.up_timeout, Duration::from_secs(120));
     let healthcheck = svc.healthcheck.as_ref().map(|h| {
         let mut test: Vec<String> = h.test.iter().map(|t| cx.text(t)).collect();
         match test.first().map(String::as_str) {
@@ -332,12 +333,23 @@ fn resolve_service(
             Some("CMD") => {}
             Some(_) => test.insert(0, "CMD".into()),
         }
+        let start_interval = h
+            .start_interval
+            .as_ref()
+            .map(|_| cx.duration(&h.start_interval, Duration::from_millis(500)));
+        // Failures while starting count towards `retries` only after the start period: with
+        // start probes, starting may take as long as `up` waits.
+        let start_period = match start_interval {
+            Some(_) => cx.duration(&h.start_period, up_timeout),
+            None => cx.duration(&h.start_period, Duration::ZERO),
+        };
         HealthSpec {
             test,
             interval: cx.duration(&h.interval, Duration::from_secs(1)),
             timeout: cx.duration(&h.timeout, Duration::from_secs(5)),
             retries: h.retries.as_ref().map(|r| r.value).unwrap_or(60),
-            start_period: cx.duration(&h.start_period, Duration::ZERO),
+            start_period,
+            start_interval,
         }
     });
 
@@ -389,7 +401,7 @@ fn resolve_service(
             .entrypoint
             .as_ref()
             .map(|c| c.iter().map(|s| cx.text(s)).collect()),
-        up_timeout: cx.duration(&svc.up_timeout, Duration::from_secs(120)),
+        up_timeout,
         name,
         image,
         env,

@@ -111,6 +111,12 @@ pub struct HealthSpec {
     pub retries: u32,
     #[serde(with = "humantime_serde_compat")]
     pub start_period: Duration,
+    /// Probe pace while starting; `None`: `interval` throughout.
+    #[serde(
+        with = "humantime_serde_compat::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub start_interval: Option<Duration>,
 }
 
 mod humantime_serde_compat {
@@ -119,5 +125,17 @@ mod humantime_serde_compat {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub mod option {
+        pub fn serialize<S: serde::Serializer>(
+            d: &Option<std::time::Duration>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
     }
 }

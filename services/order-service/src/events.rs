@@ -55,15 +55,45 @@ pub struct OrderData {
     pub cancellation_reason: Option<CancelReason>,
 }
 
-/// Writes `kind` for `order` (as it is now) to the outbox, in the caller's transaction. The
-/// event continues the current trace (request or saga step).
-pub async fn record(conn: &mut PgConnection, order: &Order, kind: EventType) -> sqlx::Result<Uuid> {
-    let envelope = Envelope {
-        id: Uuid::new_v4(),
-        kind: kind.as_str().to_owned(),
-        version: VERSION,
-        occurred_at: Utc::now(),
-        data: OrderData {
+/// The outbox columns an event is inserted into, in the order of [`Outgoing`]'s binds: event id,
+/// type, payload, traceparent, request id, occurred at.
+pub const OUTBOX_COLUMNS: &str =
+    "event_id, event_type, payload, traceparent, request_id, occurred_at";
+
+/// An event about to be written to the outbox: the envelope, and the trace it continues (the
+/// current request or saga step).
+pub struct Outgoing {
+    pub envelope: Envelope,
+    pub traceparent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Outgoing {
+    pub fn new(kind: EventType, data: OrderData) -> Outgoing {
+        let trace = kit::trace::outgoing_headers();
+        let header = |name: &str| {
+            trace
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Outgoing {
+            envelope: Envelope {
+                id: Uuid::new_v4(),
+                kind: kind.as_str().to_owned(),
+                version: VERSION,
+                occurred_at: Utc::now(),
+                data,
+            },
+            traceparent: header("traceparent"),
+            request_id: header("x-request-id"),
+        }
+    }
+}
+
+impl OrderData {
+    pub fn of(order: &Order) -> OrderData {
+        OrderData {
             order_id: order.id,
             user_id: order.user_id,
             status: order.status,
@@ -71,26 +101,23 @@ pub async fn record(conn: &mut PgConnection, order: &Order, kind: EventType) -> 
             currency: order.currency.clone(),
             items: order.items.clone(),
             cancellation_reason: order.cancellation_reason,
-        },
-    };
-    let trace = kit::trace::outgoing_headers();
-    let header = |name: &str| {
-        trace
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    sqlx::query(
-        "INSERT INTO outbox (event_id, event_type, payload, traceparent, request_id, occurred_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(envelope.id)
+        }
+    }
+}
+
+/// Writes `kind` for `order` (as it is now) to the outbox, in the caller's transaction.
+pub async fn record(conn: &mut PgConnection, order: &Order, kind: EventType) -> sqlx::Result<Uuid> {
+    let event = Outgoing::new(kind, OrderData::of(order));
+    sqlx::query(&format!(
+        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(event.envelope.id)
     .bind(kind.as_str())
-    .bind(sqlx::types::Json(&envelope))
-    .bind(header("traceparent"))
-    .bind(header("x-request-id"))
-    .bind(envelope.occurred_at)
+    .bind(sqlx::types::Json(&event.envelope))
+    .bind(&event.traceparent)
+    .bind(&event.request_id)
+    .bind(event.envelope.occurred_at)
     .execute(conn)
     .await?;
-    Ok(envelope.id)
+    Ok(event.envelope.id)
 }

@@ -6,6 +6,7 @@
 //!   `SAGA_DEADLINE_MS` (15000), `SAGA_LEASE_MS` (10000), `STEP_TIMEOUT_MS` (5000).
 //! - [`orders`]: the HTTP API (place, read, list, cancel; ship and complete for admins).
 //! - [`saga`]: the orchestrator: steps, compensations, deadline, crash recovery.
+//! - [`settled`]: requests waiting for a saga's outcome, woken when it commits.
 //! - [`clients`]: the calls to the product and payment services.
 //! - [`events`] and [`relay`]: the outbox and its publisher to RabbitMQ.
 //! - [`model`]: orders as stored and served.
@@ -16,6 +17,7 @@ pub mod model;
 pub mod orders;
 pub mod relay;
 pub mod saga;
+pub mod settled;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -80,6 +82,7 @@ pub struct AppState {
     pub clients: clients::Clients,
     pub saga: saga::Saga,
     pub outbox: Arc<Notify>,
+    pub settled: settled::Settled,
     pub currency: String,
 }
 
@@ -139,6 +142,7 @@ pub struct Parts {
 pub fn build(pool: PgPool, config: &Config) -> Parts {
     let metrics = kit::metrics::Metrics::new();
     let outbox = Arc::new(Notify::new());
+    let settled = settled::Settled::default();
     let clients = clients::Clients::new(
         &config.product_service_url,
         &config.payment_service_url,
@@ -149,6 +153,7 @@ pub fn build(pool: PgPool, config: &Config) -> Parts {
         clients.clone(),
         config.saga.clone(),
         outbox.clone(),
+        settled.clone(),
         saga::SagaMetrics::new(&metrics),
     );
     let relay = relay::Relay {
@@ -162,6 +167,7 @@ pub fn build(pool: PgPool, config: &Config) -> Parts {
         clients,
         saga: saga.clone(),
         outbox,
+        settled,
         currency: config.currency.clone(),
     };
     let service = kit::Service::new(SERVICE, routes(state))

@@ -1,7 +1,9 @@
 //! The orders API. The caller is the identity the gateway vouches for (`kit::identity`).
 
+use crate::events::OUTBOX_COLUMNS;
 use crate::events::{self, EventType};
-use crate::model::{self, Order, OrderStatus};
+use crate::model::{self, Order, OrderItem, OrderStatus};
+use crate::saga::{SagaRow, SAGA_COLUMNS};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+use tokio::time::Instant;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -20,7 +23,10 @@ pub const MAX_ITEMS: usize = 50;
 pub const MAX_QUANTITY: i64 = 1000;
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// How long `POST /orders/{id}/cancel` waits for the compensation before answering 202.
-const CANCEL_WAIT: Duration = Duration::from_secs(5);
+const CANCEL_WAIT: Duration = Duration::from_secs(4);
+/// The longest `GET /orders/{id}?wait=`: below the gateway's 5 s upstream timeout, after which
+/// it would retry the GET.
+pub const MAX_WAIT: Duration = Duration::from_secs(4);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -260,11 +266,40 @@ pub async fn create_order(
     let identity = caller(&headers)?;
     let key = idempotency_key(&headers)?;
     let request = body.validate().map_err(OrderError::Invalid)?;
-    if let Some(key) = &key {
-        if let Some(response) = replay(&state, &identity, key, &request).await? {
-            return Ok(response);
+    let priced = match price(&state, &request).await {
+        Ok(priced) => priced,
+        Err(e) => {
+            // A retry of an order placed before is answered as it was, even if its products
+            // are gone or the catalogue is unreachable now.
+            if let Some(key) = &key {
+                if let Some(response) = replay(&state, &identity, key, &request).await? {
+                    return Ok(response);
+                }
+            }
+            return Err(e);
         }
+    };
+    match insert(&state, &identity, key.as_deref(), &request, priced).await? {
+        Some((row, order)) => {
+            state.outbox.notify_one();
+            state.saga.start(row, order.items.clone());
+            tracing::info!(order_id = %order.id, user_id = %identity.user_id, total = %order.total_amount, "order placed");
+            Ok(accepted(StatusCode::ACCEPTED, order))
+        }
+        // The key was used before, or by a concurrent request (the insert waited for it).
+        None => replay(
+            &state,
+            &identity,
+            key.as_deref().unwrap_or_default(),
+            &request,
+        )
+        .await?
+        .ok_or_else(|| OrderError::Conflict("concurrent request; retry".into())),
     }
+}
+
+/// Each line with the product's current price, or every unknown product listed.
+async fn price(state: &AppState, request: &NewOrder) -> Result<Vec<OrderItem>, OrderError> {
     let prices = futures_util::future::join_all(
         request
             .items
@@ -276,69 +311,113 @@ pub async fn create_order(
     let mut priced = Vec::new();
     for ((product_id, quantity), price) in request.items.iter().zip(prices) {
         match price.map_err(|e| OrderError::Unavailable(format!("pricing failed: {e}")))? {
-            Some(price) => priced.push((*product_id, *quantity, price)),
+            Some(price) => priced.push(OrderItem {
+                product_id: *product_id,
+                quantity: *quantity,
+                price,
+            }),
             None => errors.push(FieldError::new(
                 format!("items[product_id={product_id}]"),
                 "no such product",
             )),
         }
     }
-    if !errors.is_empty() {
-        return Err(OrderError::Invalid(errors));
+    if errors.is_empty() {
+        Ok(priced)
+    } else {
+        Err(OrderError::Invalid(errors))
     }
-    let total: Decimal = priced
+}
+
+#[derive(sqlx::FromRow)]
+struct Placed {
+    #[sqlx(flatten)]
+    saga: SagaRow,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Inserts the order, its items and its `order.created` event in one statement, leased to this
+/// process's saga. `None` when the idempotency key is taken.
+async fn insert(
+    state: &AppState,
+    identity: &Identity,
+    key: Option<&str>,
+    request: &NewOrder,
+    items: Vec<OrderItem>,
+) -> Result<Option<(SagaRow, Order)>, OrderError> {
+    let id = Uuid::new_v4();
+    let total: Decimal = items
         .iter()
-        .map(|(_, q, price)| price * Decimal::from(*q))
+        .map(|i| i.price * Decimal::from(i.quantity))
         .sum();
     let trace = kit::trace::current();
-    let id = Uuid::new_v4();
-    let mut tx = state.pool.begin().await?;
-    let inserted: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO orders (id, user_id, status, total_amount, currency, idempotency_key,
-                             saga_step, saga_deadline, payment_token, traceparent, request_id)
-         VALUES ($1, $2, 'PENDING', $3, $4, $5, 'reserve', now() + $6, $7, $8, $9)
-         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING id",
-    )
+    let event = events::Outgoing::new(
+        EventType::Created,
+        events::OrderData {
+            order_id: id,
+            user_id: identity.user_id,
+            status: OrderStatus::Pending,
+            total_amount: total,
+            currency: state.currency.clone(),
+            items: items.clone(),
+            cancellation_reason: None,
+        },
+    );
+    let placed: Option<Placed> = sqlx::query_as(&format!(
+        "WITH placed AS (
+            INSERT INTO orders (id, user_id, status, total_amount, currency, idempotency_key,
+                                saga_step, saga_deadline, lease_until, payment_token,
+                                traceparent, request_id)
+            VALUES ($1, $2, 'PENDING', $3, $4, $5, 'reserve', now() + $6, now() + $7, $8, $9, $10)
+            ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING {SAGA_COLUMNS}, created_at, updated_at
+         ), lines AS (
+            INSERT INTO order_items (order_id, product_id, quantity, price)
+            SELECT placed.id, l.product_id, l.quantity, l.price
+            FROM placed, unnest($11::uuid[], $12::int4[], $13::numeric[])
+                 AS l(product_id, quantity, price)
+         ), event AS (
+            INSERT INTO outbox ({OUTBOX_COLUMNS})
+            SELECT $14, $15, $16, $17, $18, $19 FROM placed
+         )
+         SELECT * FROM placed"
+    ))
     .bind(id)
     .bind(identity.user_id)
     .bind(total)
     .bind(&state.currency)
-    .bind(&key)
+    .bind(key)
     .bind(state.saga.deadline())
+    .bind(state.saga.lease())
     .bind(&request.token)
     .bind(trace.as_ref().map(|t| t.trace.header()))
     .bind(trace.as_ref().map(|t| t.request_id.clone()))
-    .fetch_optional(&mut *tx)
+    .bind(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+    .bind(items.iter().map(|i| i.price).collect::<Vec<_>>())
+    .bind(event.envelope.id)
+    .bind(EventType::Created.as_str())
+    .bind(sqlx::types::Json(&event.envelope))
+    .bind(&event.traceparent)
+    .bind(&event.request_id)
+    .bind(event.envelope.occurred_at)
+    .fetch_optional(&state.pool)
     .await?;
-    if inserted.is_none() {
-        // A concurrent request with the same key won (the insert waited for it to commit).
-        tx.rollback().await?;
-        let key = key.as_deref().unwrap_or_default();
-        return replay(&state, &identity, key, &request)
-            .await?
-            .ok_or_else(|| OrderError::Conflict("concurrent request; retry".into()));
-    }
-    for (product_id, quantity, price) in &priced {
-        sqlx::query(
-            "INSERT INTO order_items (order_id, product_id, quantity, price) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(product_id)
-        .bind(quantity)
-        .bind(price)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let order = model::load(&mut tx, id)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
-    events::record(&mut tx, &order, EventType::Created).await?;
-    tx.commit().await?;
-    state.outbox.notify_one();
-    state.saga.spawn(id);
-    tracing::info!(order_id = %id, user_id = %identity.user_id, total = %total, "order placed");
-    Ok(accepted(StatusCode::ACCEPTED, order))
+    Ok(placed.map(|p| {
+        let order = Order {
+            id,
+            user_id: identity.user_id,
+            status: OrderStatus::Pending,
+            total_amount: total,
+            currency: state.currency.clone(),
+            cancellation_reason: None,
+            items,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        };
+        (p.saga, order)
+    }))
 }
 
 /// The order, if the caller may see it (its owner or an admin).
@@ -353,28 +432,61 @@ async fn visible(state: &AppState, identity: &Identity, raw: &str) -> Result<Ord
     }
 }
 
-/// An order (its owner or an admin).
+/// An order (its owner or an admin). With `wait`, a PENDING order is answered when its saga
+/// settles (CONFIRMED or CANCELLED), or as it is once `wait` has passed.
 #[utoipa::path(
     get,
     path = "/orders/{id}",
     tag = "orders",
     params(
         ("id" = Uuid, Path, description = "Order id"),
+        ("wait" = Option<f64>, Query, description = "Seconds (0 to 4, fractions allowed) to hold the answer while the order is PENDING; answered as soon as it is not. Below the gateway's 5 s upstream timeout"),
         ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
     ),
     responses(
         (status = 200, description = "The order", body = Order),
         (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `wait`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_order(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(raw): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Order>, OrderError> {
     let identity = caller(&headers)?;
-    Ok(axum::Json(visible(&state, &identity, &raw).await?))
+    let wait = wait_param(&params)?;
+    let id = Uuid::parse_str(&raw).map_err(|_| OrderError::NotFound(raw.clone()))?;
+    let order = state
+        .settled
+        .until(
+            id,
+            Instant::now() + wait,
+            || visible(&state, &identity, &raw),
+            |o: &Order| o.status != OrderStatus::Pending,
+        )
+        .await?;
+    Ok(axum::Json(order))
+}
+
+fn wait_param(params: &HashMap<String, String>) -> Result<Duration, OrderError> {
+    let Some(raw) = params.get("wait") else {
+        return Ok(Duration::ZERO);
+    };
+    match raw.parse::<f64>() {
+        Ok(secs) if (0.0..=MAX_WAIT.as_secs_f64()).contains(&secs) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(OrderError::Invalid(vec![FieldError::new(
+            "wait",
+            format!(
+                "must be a number of seconds from 0 to {}",
+                MAX_WAIT.as_secs()
+            ),
+        )])),
+    }
 }
 
 /// One page of orders.
@@ -487,27 +599,28 @@ pub async fn cancel_order(
         tracing::info!(order_id = %order.id, "cancellation requested");
         state.saga.spawn(order.id);
     }
-    let waited = tokio::time::Instant::now();
-    loop {
-        let mut conn = state.pool.acquire().await?;
-        let now = model::load(&mut conn, order.id)
-            .await?
-            .ok_or_else(|| OrderError::NotFound(raw.clone()))?;
-        drop(conn);
-        match now.status {
-            OrderStatus::Cancelled => return Ok((StatusCode::OK, axum::Json(now)).into_response()),
-            OrderStatus::Shipped | OrderStatus::Completed => {
-                return Err(OrderError::Conflict(format!(
-                    "order {} is {}; it can no longer be cancelled",
-                    now.id,
-                    now.status.as_str()
-                )))
-            }
-            _ if waited.elapsed() >= CANCEL_WAIT => {
-                return Ok((StatusCode::ACCEPTED, axum::Json(now)).into_response())
-            }
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
+    let now = state
+        .settled
+        .until(
+            order.id,
+            Instant::now() + CANCEL_WAIT,
+            || async {
+                let mut conn = state.pool.acquire().await?;
+                model::load(&mut conn, order.id)
+                    .await?
+                    .ok_or_else(|| OrderError::NotFound(raw.clone()))
+            },
+            |o: &Order| o.status != OrderStatus::Pending && o.status != OrderStatus::Confirmed,
+        )
+        .await?;
+    match now.status {
+        OrderStatus::Cancelled => Ok((StatusCode::OK, axum::Json(now)).into_response()),
+        OrderStatus::Shipped | OrderStatus::Completed => Err(OrderError::Conflict(format!(
+            "order {} is {}; it can no longer be cancelled",
+            now.id,
+            now.status.as_str()
+        ))),
+        _ => Ok((StatusCode::ACCEPTED, axum::Json(now)).into_response()),
     }
 }
 

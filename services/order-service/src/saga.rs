@@ -16,13 +16,17 @@
 //! - `compensate` gives the stock back (release, or return if committed) and refunds any
 //!   succeeded payment, retrying until it succeeds: compensation has no deadline, because
 //!   giving up would leave stock or money held.
-//! - Every transition is a conditional update on the step it leaves, committed together with
-//!   its outbox event. A transition that finds the step changed under it (a user cancelled)
-//!   reloads and continues from the new step.
+//! - Every transition is one conditional update on the step it leaves; the final one inserts
+//!   the order's event into the outbox in the same statement. A transition that finds the step
+//!   changed under it (a user cancelled) reloads and continues from the new step.
+//! - One statement per transition, and a new order handed over already leased with its items,
+//!   because round trips to PostgreSQL were most of a saga's cost: an order now takes four
+//!   statements from placement to CONFIRMED instead of twenty-two.
 
 use crate::clients::{Charge, Clients, Reserve, Transient};
 use crate::events::{self, EventType};
-use crate::model::{self, CancelReason};
+use crate::model::{CancelReason, OrderItem, OrderStatus};
+use crate::settled::Settled;
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -124,13 +128,16 @@ impl SagaMetrics {
     }
 }
 
+/// What the saga reads of an order (the columns [`SAGA_COLUMNS`]).
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct SagaRow {
-    id: Uuid,
+pub struct SagaRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
     saga_step: String,
     saga_deadline: DateTime<Utc>,
     saga_attempts: i32,
     charge_attempted: bool,
+    cancellation_reason: Option<String>,
     payment_token: String,
     total_amount: Decimal,
     currency: String,
@@ -138,7 +145,7 @@ struct SagaRow {
     request_id: Option<String>,
 }
 
-const SAGA_COLUMNS: &str = "id, saga_step, saga_deadline, saga_attempts, charge_attempted, payment_token, total_amount, currency, traceparent, request_id";
+pub const SAGA_COLUMNS: &str = "id, user_id, saga_step, saga_deadline, saga_attempts, charge_attempted, cancellation_reason, payment_token, total_amount, currency, traceparent, request_id";
 
 /// Where a step's answer takes the saga.
 #[derive(Debug)]
@@ -156,6 +163,7 @@ pub struct Saga {
     clients: Clients,
     config: SagaConfig,
     outbox: Arc<Notify>,
+    settled: Settled,
     slots: Arc<Semaphore>,
     metrics: SagaMetrics,
 }
@@ -166,6 +174,7 @@ impl Saga {
         clients: Clients,
         config: SagaConfig,
         outbox: Arc<Notify>,
+        settled: Settled,
         metrics: SagaMetrics,
     ) -> Saga {
         Saga {
@@ -174,12 +183,30 @@ impl Saga {
             clients,
             config,
             outbox,
+            settled,
             metrics,
         }
     }
 
     pub fn deadline(&self) -> Duration {
         self.config.deadline
+    }
+
+    /// How long a new order is leased to the process that placed it.
+    pub fn lease(&self) -> Duration {
+        self.config.lease
+    }
+
+    /// Drives an order just placed by this process: inserted with its lease taken, so it needs
+    /// no claim, and with its items at hand.
+    pub fn start(&self, row: SagaRow, items: Vec<OrderItem>) {
+        let saga = self.clone();
+        tokio::spawn(async move {
+            let Ok(_slot) = saga.slots.acquire().await else {
+                return;
+            };
+            saga.traced(row, Some(items)).await;
+        });
     }
 
     /// Drives the order in the background, unless another worker holds it.
@@ -227,12 +254,17 @@ impl Saga {
                 return;
             }
         };
+        self.traced(row, None).await;
+    }
+
+    /// Runs the saga inside the trace of the request that placed the order.
+    async fn traced(&self, row: SagaRow, items: Option<Vec<OrderItem>>) {
         let (traceparent, request_id) = (row.traceparent.clone(), row.request_id.clone());
         kit::trace::continue_in(
             traceparent.as_deref(),
             request_id.as_deref(),
             "saga",
-            self.run(row),
+            self.run(row, items),
         )
         .await;
     }
@@ -257,7 +289,7 @@ impl Saga {
             .await
     }
 
-    async fn run(&self, mut row: SagaRow) {
+    async fn run(&self, mut row: SagaRow, mut items: Option<Vec<OrderItem>>) {
         loop {
             let step = Step::parse(&row.saga_step);
             if step == Step::Done {
@@ -273,10 +305,10 @@ impl Saga {
                     ),
                 ))
             } else {
-                self.step(&row, step).await
+                self.step(&mut row, step, &mut items).await
             };
             match outcome {
-                Ok(next) => match self.apply(&row, step, next).await {
+                Ok(next) => match self.apply(&row, step, next, &mut items).await {
                     Ok(Some(updated)) => row = updated,
                     Ok(None) => match self.reload(row.id).await {
                         // The step changed under us (a user cancelled): carry on from there.
@@ -327,14 +359,24 @@ impl Saga {
         }
     }
 
-    async fn items(&self, order_id: Uuid) -> Result<Vec<(Uuid, i32)>, Transient> {
-        sqlx::query_as(
-            "SELECT product_id, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id",
-        )
-        .bind(order_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| Transient::new(format!("database: {e}")))
+    /// The order's items, read once per run of the saga.
+    async fn items<'a>(
+        &self,
+        order_id: Uuid,
+        items: &'a mut Option<Vec<OrderItem>>,
+    ) -> sqlx::Result<&'a [OrderItem]> {
+        if items.is_none() {
+            *items = Some(
+                sqlx::query_as(
+                    "SELECT product_id, quantity, price FROM order_items
+                     WHERE order_id = $1 ORDER BY product_id",
+                )
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?,
+            );
+        }
+        Ok(items.as_deref().unwrap_or_default())
     }
 
     async fn mark_charge_attempted(&self, id: Uuid, attempted: bool) -> Result<(), Transient> {
@@ -347,26 +389,44 @@ impl Saga {
             .map_err(|e| Transient::new(format!("database: {e}")))
     }
 
-    async fn step(&self, row: &SagaRow, step: Step) -> Result<Next, Transient> {
+    async fn step(
+        &self,
+        row: &mut SagaRow,
+        step: Step,
+        items: &mut Option<Vec<OrderItem>>,
+    ) -> Result<Next, Transient> {
         match step {
             Step::Reserve => {
-                let items = self.items(row.id).await?;
-                Ok(match self.clients.reserve(row.id, &items).await? {
+                let lines: Vec<(Uuid, i32)> = self
+                    .items(row.id, items)
+                    .await
+                    .map_err(|e| Transient::new(format!("database: {e}")))?
+                    .iter()
+                    .map(|i| (i.product_id, i.quantity))
+                    .collect();
+                Ok(match self.clients.reserve(row.id, &lines).await? {
                     Reserve::Reserved => Next::Charge,
                     Reserve::Refused(why) => Next::Compensate(CancelReason::OutOfStock, why),
                 })
             }
             Step::Charge => {
+                // The move to `charge` marked the charge attempted. A refused connection means
+                // this attempt never reached the payment service; unless an earlier attempt at
+                // this step might have, the mark is taken back, so that compensating needs no
+                // payment service that was never reached.
+                let maybe_sent_before = row.charge_attempted && row.saga_attempts > 0;
                 if !row.charge_attempted {
                     self.mark_charge_attempted(row.id, true).await?;
+                    row.charge_attempted = true;
                 }
                 let charged = self
                     .clients
                     .charge(row.id, row.total_amount, &row.currency, &row.payment_token)
                     .await;
                 if let Err(Transient { not_sent: true, .. }) = &charged {
-                    if !row.charge_attempted {
+                    if !maybe_sent_before {
                         self.mark_charge_attempted(row.id, false).await?;
+                        row.charge_attempted = false;
                     }
                 }
                 Ok(match charged? {
@@ -384,13 +444,7 @@ impl Saga {
             }),
             Step::Compensate => {
                 self.clients.give_back_stock(row.id).await?;
-                let attempted: bool =
-                    sqlx::query_scalar("SELECT charge_attempted FROM orders WHERE id = $1")
-                        .bind(row.id)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(|e| Transient::new(format!("database: {e}")))?;
-                if attempted {
+                if row.charge_attempted {
                     self.clients.refund_order(row.id).await?;
                 }
                 Ok(Next::Cancel)
@@ -399,12 +453,17 @@ impl Saga {
         }
     }
 
-    /// Moves the saga on from `from`, with its event when the order's status changes, in one
-    /// transaction. `None` when the step is no longer `from` (changed concurrently).
-    async fn apply(&self, row: &SagaRow, from: Step, next: Next) -> sqlx::Result<Option<SagaRow>> {
-        let mut tx = self.pool.begin().await?;
+    /// Moves the saga on from `from` in one statement, with the order's event when its status
+    /// changes. `None` when the step is no longer `from` (changed concurrently).
+    async fn apply(
+        &self,
+        row: &SagaRow,
+        from: Step,
+        next: Next,
+        items: &mut Option<Vec<OrderItem>>,
+    ) -> sqlx::Result<Option<SagaRow>> {
         let lease = self.config.lease;
-        let moved: Option<SagaRow> = match &next {
+        let moved: Option<SagaRow> = match next {
             Next::Charge | Next::Commit(_) => {
                 let (to, payment) = match next {
                     Next::Commit(payment_id) => (Step::Commit, Some(payment_id)),
@@ -412,6 +471,7 @@ impl Saga {
                 };
                 sqlx::query_as(&format!(
                     "UPDATE orders SET saga_step = $3, payment_id = COALESCE($4, payment_id),
+                            charge_attempted = charge_attempted OR $3 = 'charge',
                             saga_attempts = 0, last_error = NULL,
                             lease_until = now() + $5, updated_at = now()
                      WHERE id = $1 AND saga_step = $2 RETURNING {SAGA_COLUMNS}"
@@ -421,7 +481,7 @@ impl Saga {
                 .bind(to.as_str())
                 .bind(payment)
                 .bind(lease)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.pool)
                 .await?
             }
             Next::Compensate(reason, why) => {
@@ -438,30 +498,60 @@ impl Saga {
                 .bind(reason.as_str())
                 .bind(why)
                 .bind(lease)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&self.pool)
                 .await?
             }
             Next::Confirm | Next::Cancel => {
-                let (status, event) = match next {
-                    Next::Confirm => ("CONFIRMED", EventType::Confirmed),
-                    _ => ("CANCELLED", EventType::Cancelled),
+                let (status, kind, reason) = match next {
+                    Next::Confirm => (OrderStatus::Confirmed, EventType::Confirmed, None),
+                    _ => (
+                        OrderStatus::Cancelled,
+                        EventType::Cancelled,
+                        row.cancellation_reason
+                            .as_deref()
+                            .and_then(CancelReason::parse),
+                    ),
                 };
+                let items = self.items(row.id, items).await?.to_vec();
+                let event = events::Outgoing::new(
+                    kind,
+                    events::OrderData {
+                        order_id: row.id,
+                        user_id: row.user_id,
+                        status,
+                        total_amount: row.total_amount,
+                        currency: row.currency.clone(),
+                        items,
+                        cancellation_reason: reason,
+                    },
+                );
+                // The event goes in with the update or not at all: it is inserted for each row
+                // the update returns, in the same statement.
                 let moved: Option<SagaRow> = sqlx::query_as(&format!(
-                    "UPDATE orders SET saga_step = 'done', status = $3, lease_until = NULL,
-                            saga_attempts = 0, updated_at = now()
-                     WHERE id = $1 AND saga_step = $2 RETURNING {SAGA_COLUMNS}"
+                    "WITH moved AS (
+                        UPDATE orders SET saga_step = 'done', status = $3, lease_until = NULL,
+                               saga_attempts = 0, updated_at = now()
+                        WHERE id = $1 AND saga_step = $2 RETURNING {SAGA_COLUMNS}
+                     ), event AS (
+                        INSERT INTO outbox ({})
+                        SELECT $4, $5, $6, $7, $8, $9 FROM moved
+                     )
+                     SELECT {SAGA_COLUMNS} FROM moved",
+                    events::OUTBOX_COLUMNS
                 ))
                 .bind(row.id)
                 .bind(from.as_str())
-                .bind(status)
-                .fetch_optional(&mut *tx)
+                .bind(status.as_str())
+                .bind(event.envelope.id)
+                .bind(kind.as_str())
+                .bind(sqlx::types::Json(&event.envelope))
+                .bind(&event.traceparent)
+                .bind(&event.request_id)
+                .bind(event.envelope.occurred_at)
+                .fetch_optional(&self.pool)
                 .await?;
                 if moved.is_some() {
-                    let order = model::load(&mut tx, row.id)
-                        .await?
-                        .ok_or(sqlx::Error::RowNotFound)?;
-                    events::record(&mut tx, &order, event).await?;
-                    let outcome = match order.cancellation_reason {
+                    let outcome = match reason {
                         None => "confirmed",
                         Some(CancelReason::OutOfStock) => "cancelled_out_of_stock",
                         Some(CancelReason::PaymentDeclined) => "cancelled_payment_declined",
@@ -472,15 +562,13 @@ impl Saga {
                         .outcomes
                         .get_or_create(&OutcomeLabels { outcome })
                         .inc();
-                    tracing::info!(order_id = %row.id, status, "saga: finished");
+                    tracing::info!(order_id = %row.id, status = status.as_str(), "saga: finished");
+                    self.outbox.notify_one();
+                    self.settled.announce(row.id);
                 }
                 moved
             }
         };
-        tx.commit().await?;
-        if matches!(next, Next::Confirm | Next::Cancel) {
-            self.outbox.notify_one();
-        }
         Ok(moved)
     }
 }

@@ -122,6 +122,74 @@ async fn user_cancels_while_the_payment_is_in_flight() {
 }
 
 #[tokio::test]
+async fn a_get_with_wait_answers_when_the_saga_settles_instead_of_at_once() {
+    let app = spawn_app().await;
+    let a = app.product("4.00", 10).await;
+    // tok_slow holds the charge for 1.5 s, so the order is still PENDING when asked.
+    let id = app.order(&[(a, 1)], "tok_slow").await;
+    let get = |query: &'static str| {
+        as_user(
+            app.client.get(app.url(&format!("/orders/{id}{query}"))),
+            USER_ID,
+        )
+        .send()
+    };
+
+    let at_once = get("?wait=0").await.unwrap();
+    assert_eq!(at_once.status(), StatusCode::OK);
+    assert_eq!(
+        at_once.json::<serde_json::Value>().await.unwrap()["status"],
+        "PENDING"
+    );
+
+    let asked = std::time::Instant::now();
+    let waited = get("?wait=4").await.unwrap();
+    let took = asked.elapsed();
+    assert_eq!(waited.status(), StatusCode::OK);
+    let order: serde_json::Value = waited.json().await.unwrap();
+    assert_eq!(order["status"], "CONFIRMED", "{order}");
+    assert!(
+        took > Duration::from_millis(500) && took < Duration::from_millis(3500),
+        "answered after {took:?}: neither at once nor at the end of the wait"
+    );
+
+    // Settled already: no waiting at all.
+    let asked = std::time::Instant::now();
+    let again = get("?wait=4").await.unwrap();
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["status"],
+        "CONFIRMED"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_wait_out_of_range_is_a_422_and_someone_elses_order_stays_404() {
+    let app = spawn_app().await;
+    let a = app.product("4.00", 10).await;
+    let id = app.order(&[(a, 1)], "tok_visa").await;
+    for bad in ["5", "-1", "soon", "NaN"] {
+        let r = as_user(
+            app.client.get(app.url(&format!("/orders/{id}?wait={bad}"))),
+            USER_ID,
+        )
+        .send()
+        .await
+        .unwrap();
+        let problem = testkit::problem(r, 422).await;
+        assert_eq!(problem["errors"][0]["field"], "wait", "{bad}: {problem}");
+    }
+    let r = as_user(
+        app.client.get(app.url(&format!("/orders/{id}?wait=1"))),
+        "00000000-0000-0000-0000-0000000000ee",
+    )
+    .send()
+    .await
+    .unwrap();
+    testkit::problem(r, 404).await;
+}
+
+#[tokio::test]
 async fn a_crash_mid_saga_resumes_on_restart() {
     // The first instance cannot reach the payment service: its saga is stuck retrying the
     // charge when it is killed. The second instance, on the same database, finishes it.
