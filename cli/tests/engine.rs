@@ -271,6 +271,74 @@ services:
     );
 }
 
+/// A long `interval` keeps probes from eating the machine; `start_interval` keeps `up` quick.
+/// On engines before API 1.44 (Debian's 20.10 here) the engine would first probe after the whole
+/// interval: msctl probes itself while it waits, and `ps` probes a container the engine has not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_interval_with_a_start_interval_neither_slows_up_nor_misleads_ps() {
+    let p = Project::new(
+        "msctl-it-startint",
+        r#"
+workspace: {workspace}
+services:
+  api:
+    build: { crate: testsvc }
+    healthcheck:
+      test: [testsvc, healthcheck]
+      interval: 5m
+      start_interval: 200ms
+      retries: 3
+    up_timeout: 60s
+  web:
+    build: { crate: testsvc }
+    depends_on:
+      api: { condition: healthy }
+"#,
+    );
+    let started = std::time::Instant::now();
+    p.msctl(&["up"]).ok();
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "up took {took:?}"
+    );
+    let ps = p.msctl(&["ps", "--json"]).ok().json();
+    let api = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "api")
+        .unwrap()
+        .clone();
+    assert_eq!(api["health"], "healthy", "{ps:#}");
+    p.msctl(&["down"]).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_start_probe_times_out_with_what_the_probe_said() {
+    let p = Project::new(
+        "msctl-it-startsick",
+        r#"
+workspace: {workspace}
+services:
+  sick:
+    build: { crate: testsvc }
+    healthcheck:
+      test: [CMD-SHELL, "echo start-probe-says-no; exit 1"]
+      interval: 5m
+      start_interval: 200ms
+    up_timeout: 3s
+"#,
+    );
+    let out = p.msctl(&["up"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("start-probe-says-no"),
+        "the failing probe's output: {}",
+        out.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_up_stops_cleanly_and_the_next_up_continues() {
     let docker = docker().await;

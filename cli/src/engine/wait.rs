@@ -41,6 +41,7 @@ pub async fn until(
     probe: Option<&StartProbe>,
 ) -> Result<(), String> {
     let mut probed: Option<Instant> = None;
+    let mut probe_said: Option<String> = None;
     let deadline = Instant::now()
         .checked_add(timeout)
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
@@ -82,11 +83,9 @@ pub async fn until(
                             probe.filter(|p| probed.is_none_or(|t| t.elapsed() >= p.every))
                         {
                             probed = Some(Instant::now());
-                            if super::probe::run(docker, container, &p.test, p.timeout)
-                                .await
-                                .is_ok()
-                            {
-                                return Ok(());
+                            match super::probe::run(docker, container, &p.test, p.timeout).await {
+                                Ok(()) => return Ok(()),
+                                Err(said) => probe_said = Some(said),
                             }
                         }
                     }
@@ -97,6 +96,7 @@ pub async fn until(
         }
         if Instant::now() >= deadline {
             let last = last_probe(&state)
+                .or(probe_said)
                 .map(|o| format!("; last healthcheck said: {o}"))
                 .unwrap_or_default();
             return Err(format!("timed out{last}"));

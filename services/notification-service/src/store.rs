@@ -67,33 +67,24 @@ pub enum Applied {
 }
 
 /// Applies `event` once: its id goes into the inbox and, only if it was not there, the
-/// notification is stored, in one transaction. A concurrent duplicate waits on the inbox key
-/// and then finds it taken.
+/// notification is stored, in one statement (so one round trip, and atomic without a
+/// transaction). A concurrent duplicate waits on the inbox key and then finds it taken.
 pub async fn apply(
     pool: &PgPool,
     event: &OrderEvent,
     email: &Email,
 ) -> Result<Applied, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(event.id)
-    .bind(&event.kind)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        tx.rollback().await?;
-        return Ok(Applied::Duplicate);
-    }
-    let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO notifications
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "WITH first AS (
+            INSERT INTO inbox (event_id, event_type) VALUES ($2, $5)
+            ON CONFLICT DO NOTHING RETURNING event_id
+         )
+         INSERT INTO notifications
              (id, event_id, user_id, order_id, event_type, subject, body, occurred_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         SELECT $1, event_id, $3, $4, $5, $6, $7, $8 FROM first
+         RETURNING id",
     )
-    .bind(id)
+    .bind(Uuid::new_v4())
     .bind(event.id)
     .bind(event.data.user_id)
     .bind(event.data.order_id)
@@ -101,10 +92,9 @@ pub async fn apply(
     .bind(&email.subject)
     .bind(&email.body)
     .bind(event.occurred_at)
-    .execute(&mut *tx)
+    .fetch_optional(pool)
     .await?;
-    tx.commit().await?;
-    Ok(Applied::New(id))
+    Ok(id.map_or(Applied::Duplicate, Applied::New))
 }
 
 pub struct NewDeadLetter {

@@ -483,6 +483,11 @@ pub async fn finish(
         ReservationStatus::Returned => ("returned", ReservationStatus::Committed),
         _ => ("committed", ReservationStatus::Reserved),
     };
+    if target == ReservationStatus::Committed {
+        if let Some(committed) = commit_reserved(pool, order_id).await? {
+            return Ok(committed);
+        }
+    }
     let mut tx = pool.begin().await?;
     // The row lock serialises concurrent releases/commits of the same order: the second sees
     // the first's result, so stock goes back exactly once.
@@ -535,6 +540,41 @@ pub async fn finish(
         .ok_or(ReservationError::NotFound(order_id))?;
     tx.commit().await?;
     Ok(current)
+}
+
+/// The commit of every confirmed order, in one statement: a reserved reservation becomes
+/// committed (its stock stays deducted, so no product row is touched). `None` when the
+/// reservation is not `reserved`, for [`finish`]'s general path to sort out.
+async fn commit_reserved(pool: &PgPool, order_id: Uuid) -> sqlx::Result<Option<Reservation>> {
+    let rows: Vec<(DateTime<Utc>, DateTime<Utc>, Uuid, i32)> = sqlx::query_as(
+        "WITH moved AS (
+            UPDATE reservations SET status = 'committed', updated_at = now()
+            WHERE order_id = $1 AND status = 'reserved'
+            RETURNING order_id, created_at, updated_at
+         )
+         SELECT m.created_at, m.updated_at, i.product_id, i.quantity
+         FROM moved m JOIN reservation_items i USING (order_id)
+         ORDER BY i.product_id",
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await?;
+    let Some(&(created_at, updated_at, _, _)) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(Reservation {
+        order_id,
+        status: ReservationStatus::Committed,
+        items: rows
+            .iter()
+            .map(|&(_, _, product_id, quantity)| ReservationItem {
+                product_id,
+                quantity,
+            })
+            .collect(),
+        created_at,
+        updated_at,
+    }))
 }
 
 /// An order id from the path; anything that is not a UUID names no reservation (404).
