@@ -123,10 +123,23 @@ where
         return health::probe(port);
     }
     let _telemetry = crate::telemetry::init(name);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    // WORKER_THREADS=1 runs the service on one thread: on a machine shared with the rest of a
+    // stack, tasks handed between worker threads cost wake-ups that one thread does not pay.
+    let threads: usize = std::env::var("WORKER_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let runtime = match threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    }
+    .expect("tokio runtime");
     match runtime.block_on(run(port)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
