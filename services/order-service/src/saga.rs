@@ -202,9 +202,18 @@ impl Saga {
     pub fn start(&self, row: SagaRow, items: Vec<OrderItem>) {
         let saga = self.clone();
         tokio::spawn(async move {
-            let Ok(_slot) = saga.slots.acquire().await else {
+            let queued = std::time::Instant::now();
+            let Ok(slot) = saga.slots.acquire().await else {
                 return;
             };
+            if queued.elapsed() > saga.config.lease / 2 {
+                // Queued behind busy slots long enough for the lease to be near its end (and
+                // the sweeper to hand the order on): claim it like any other order rather than
+                // drive it beside another worker.
+                drop(slot);
+                saga.drive(row.id).await;
+                return;
+            }
             saga.traced(row, Some(items)).await;
         });
     }
