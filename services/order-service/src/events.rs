@@ -68,7 +68,21 @@ pub struct Outgoing {
     pub request_id: Option<String>,
 }
 
+/// A query whose next parameters are an event's outbox values.
+type OutboxQuery<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
+
 impl Outgoing {
+    /// Binds the event's values, in [`OUTBOX_COLUMNS`] order, as the query's next parameters.
+    pub fn bind<'q, O>(&'q self, query: OutboxQuery<'q, O>) -> OutboxQuery<'q, O> {
+        query
+            .bind(self.envelope.id)
+            .bind(self.envelope.kind.as_str())
+            .bind(sqlx::types::Json(&self.envelope))
+            .bind(&self.traceparent)
+            .bind(&self.request_id)
+            .bind(self.envelope.occurred_at)
+    }
+
     pub fn new(kind: EventType, data: OrderData) -> Outgoing {
         let trace = kit::trace::outgoing_headers();
         let header = |name: &str| {
@@ -108,16 +122,9 @@ impl OrderData {
 /// Writes `kind` for `order` (as it is now) to the outbox, in the caller's transaction.
 pub async fn record(conn: &mut PgConnection, order: &Order, kind: EventType) -> sqlx::Result<Uuid> {
     let event = Outgoing::new(kind, OrderData::of(order));
-    sqlx::query(&format!(
-        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-    ))
-    .bind(event.envelope.id)
-    .bind(kind.as_str())
-    .bind(sqlx::types::Json(&event.envelope))
-    .bind(&event.traceparent)
-    .bind(&event.request_id)
-    .bind(event.envelope.occurred_at)
-    .execute(conn)
-    .await?;
-    Ok(event.envelope.id)
+    let sql = format!(
+        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) RETURNING event_id"
+    );
+    let (id,): (Uuid,) = event.bind(sqlx::query_as(&sql)).fetch_one(conn).await?;
+    Ok(id)
 }

@@ -364,7 +364,7 @@ async fn insert(
             cancellation_reason: None,
         },
     );
-    let placed: Option<Placed> = sqlx::query_as(&format!(
+    let sql = format!(
         "WITH placed AS (
             INSERT INTO orders (id, user_id, status, total_amount, currency, idempotency_key,
                                 saga_step, saga_deadline, lease_until, payment_token,
@@ -382,28 +382,22 @@ async fn insert(
             SELECT $14, $15, $16, $17, $18, $19 FROM placed
          )
          SELECT * FROM placed"
-    ))
-    .bind(id)
-    .bind(identity.user_id)
-    .bind(total)
-    .bind(&state.currency)
-    .bind(key)
-    .bind(state.saga.deadline())
-    .bind(state.saga.lease())
-    .bind(&request.token)
-    .bind(trace.as_ref().map(|t| t.trace.header()))
-    .bind(trace.as_ref().map(|t| t.request_id.clone()))
-    .bind(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
-    .bind(items.iter().map(|i| i.price).collect::<Vec<_>>())
-    .bind(event.envelope.id)
-    .bind(EventType::Created.as_str())
-    .bind(sqlx::types::Json(&event.envelope))
-    .bind(&event.traceparent)
-    .bind(&event.request_id)
-    .bind(event.envelope.occurred_at)
-    .fetch_optional(&state.pool)
-    .await?;
+    );
+    let query = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(identity.user_id)
+        .bind(total)
+        .bind(&state.currency)
+        .bind(key)
+        .bind(state.saga.deadline())
+        .bind(state.saga.lease())
+        .bind(&request.token)
+        .bind(trace.as_ref().map(|t| t.trace.header()))
+        .bind(trace.as_ref().map(|t| t.request_id.clone()))
+        .bind(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
+        .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+        .bind(items.iter().map(|i| i.price).collect::<Vec<_>>());
+    let placed: Option<Placed> = event.bind(query).fetch_optional(&state.pool).await?;
     Ok(placed.map(|p| {
         let order = Order {
             id,

@@ -536,7 +536,7 @@ impl Saga {
                 );
                 // The event goes in with the update or not at all: it is inserted for each row
                 // the update returns, in the same statement.
-                let moved: Option<SagaRow> = sqlx::query_as(&format!(
+                let sql = format!(
                     "WITH moved AS (
                         UPDATE orders SET saga_step = 'done', status = $3, lease_until = NULL,
                                saga_attempts = 0, updated_at = now()
@@ -547,18 +547,12 @@ impl Saga {
                      )
                      SELECT {SAGA_COLUMNS} FROM moved",
                     events::OUTBOX_COLUMNS
-                ))
-                .bind(row.id)
-                .bind(from.as_str())
-                .bind(status.as_str())
-                .bind(event.envelope.id)
-                .bind(kind.as_str())
-                .bind(sqlx::types::Json(&event.envelope))
-                .bind(&event.traceparent)
-                .bind(&event.request_id)
-                .bind(event.envelope.occurred_at)
-                .fetch_optional(&self.pool)
-                .await?;
+                );
+                let query = sqlx::query_as(&sql)
+                    .bind(row.id)
+                    .bind(from.as_str())
+                    .bind(status.as_str());
+                let moved: Option<SagaRow> = event.bind(query).fetch_optional(&self.pool).await?;
                 if moved.is_some() {
                     let outcome = match reason {
                         None => "confirmed",
