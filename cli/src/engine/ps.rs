@@ -95,6 +95,10 @@ async fn passes_now(docker: &Docker, id: &str) -> bool {
     let Ok(info) = docker.inspect_container(id, None).await else {
         return false;
     };
+    let state = info.state.unwrap_or_default();
+    if super::probe::passed_before(id, &state) {
+        return true;
+    }
     let Some(check) = info.config.and_then(|c| c.healthcheck) else {
         return false;
     };
@@ -104,9 +108,13 @@ async fn passes_now(docker: &Docker, id: &str) -> bool {
     } else {
         timeout
     };
-    super::probe::run(docker, id, &check.test.unwrap_or_default(), timeout)
+    let passed = super::probe::run(docker, id, &check.test.unwrap_or_default(), timeout)
         .await
-        .is_ok()
+        .is_ok();
+    if passed {
+        super::probe::remember_pass(id, &state);
+    }
+    passed
 }
 
 fn health_of(status: &str) -> &'static str {

@@ -78,13 +78,28 @@ pub async fn until(
                             last_probe(&state).unwrap_or_default()
                         ));
                     }
+                    (Want::Healthy, Some(HealthStatusEnum::STARTING))
+                        if probe.is_some()
+                            && super::probe::passed_before(
+                                info.id.as_deref().unwrap_or_default(),
+                                &state,
+                            ) =>
+                    {
+                        return Ok(());
+                    }
                     (Want::Healthy, Some(HealthStatusEnum::STARTING)) => {
                         if let Some(p) =
                             probe.filter(|p| probed.is_none_or(|t| t.elapsed() >= p.every))
                         {
                             probed = Some(Instant::now());
                             match super::probe::run(docker, container, &p.test, p.timeout).await {
-                                Ok(()) => return Ok(()),
+                                Ok(()) => {
+                                    super::probe::remember_pass(
+                                        info.id.as_deref().unwrap_or_default(),
+                                        &state,
+                                    );
+                                    return Ok(());
+                                }
                                 Err(said) => probe_said = Some(said),
                             }
                         }
