@@ -102,11 +102,10 @@ async fn passes_now(docker: &Docker, id: &str) -> bool {
     let Some(check) = info.config.and_then(|c| c.healthcheck) else {
         return false;
     };
-    let timeout = std::time::Duration::from_nanos(check.timeout.unwrap_or(0).max(0) as u64);
-    let timeout = if timeout.is_zero() {
-        std::time::Duration::from_secs(30)
-    } else {
-        timeout
+    // The engine's own default when a check has no timeout.
+    let timeout = match check.timeout {
+        Some(ns) if ns > 0 => std::time::Duration::from_nanos(ns as u64),
+        _ => std::time::Duration::from_secs(30),
     };
     let passed = super::probe::run(docker, id, &check.test.unwrap_or_default(), timeout)
         .await

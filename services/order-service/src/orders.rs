@@ -1,7 +1,6 @@
 //! The orders API. The caller is the identity the gateway vouches for (`kit::identity`).
 
-use crate::events::OUTBOX_COLUMNS;
-use crate::events::{self, EventType};
+use crate::events::{self, EventType, OUTBOX_COLUMNS};
 use crate::model::{self, Order, OrderItem, OrderStatus};
 use crate::saga::{SagaRow, SAGA_COLUMNS};
 use crate::AppState;
