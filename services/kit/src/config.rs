@@ -106,6 +106,37 @@ impl Env {
     }
 }
 
+/// A boolean setting: `true/false`, `1/0`, `yes/no`, `on/off` (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl FromStr for Flag {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Flag, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Flag(true)),
+            "false" | "0" | "no" | "off" => Ok(Flag(false)),
+            _ => Err("expected true or false".into()),
+        }
+    }
+}
+
+/// An integer setting within `MIN..=MAX`, so an out-of-range value is reported with the other
+/// configuration problems instead of failing later (say, a queue TTL the broker rejects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounded<const MIN: u64, const MAX: u64>(pub u64);
+
+impl<const MIN: u64, const MAX: u64> FromStr for Bounded<MIN, MAX> {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().parse::<u64>() {
+            Ok(n) if (MIN..=MAX).contains(&n) => Ok(Bounded(n)),
+            _ => Err(format!("must be an integer from {MIN} to {MAX}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +151,19 @@ mod tests {
         let err = env.finish().unwrap_err().to_string();
         assert!(err.contains("KIT_TEST_PORT=\"eighty\" is invalid"), "{err}");
         assert!(err.contains("KIT_TEST_MISSING is required"), "{err}");
+    }
+
+    #[test]
+    fn flags_and_bounded_integers_parse_or_say_what_they_expect() {
+        assert_eq!("Yes".parse::<Flag>(), Ok(Flag(true)));
+        assert_eq!(" off ".parse::<Flag>(), Ok(Flag(false)));
+        assert_eq!("maybe".parse::<Flag>().unwrap_err(), "expected true or false");
+        assert_eq!("16".parse::<Bounded<1, 16>>(), Ok(Bounded(16)));
+        assert_eq!(
+            "17".parse::<Bounded<1, 16>>().unwrap_err(),
+            "must be an integer from 1 to 16"
+        );
+        assert!("-1".parse::<Bounded<0, 9>>().is_err());
     }
 
     #[test]

@@ -1,4 +1,7 @@
 //! Who is calling, from the identity headers the gateway forwards (every service behind it).
+//! One style of check for every handler: take an [`Identity`] (any signed-in caller; none →
+//! 401) or an [`Admin`] (→ 401 / 403) as an extractor, and ask [`Identity::require`] for any
+//! other role. [`IdentityHeaders`] documents the headers in OpenAPI.
 //!
 //! Trust assumption: this service is reachable only on the private network, behind the gateway,
 //! which verifies the caller's JWT, strips any client-sent `x-user-id`/`x-user-roles`, and sets
@@ -42,6 +45,50 @@ impl Identity {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+
+    pub fn is_admin(&self) -> bool {
+        self.has_role("admin")
+    }
+
+    /// The caller themself, or an admin: who may manage `user`'s things.
+    pub fn may_manage(&self, user: Uuid) -> bool {
+        self.user_id == user || self.is_admin()
+    }
+
+    /// A 403 problem saying `why` unless the caller has `role`.
+    pub fn require(&self, role: &str, why: &str) -> Result<(), Problem> {
+        if self.has_role(role) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(why))
+        }
+    }
+}
+
+fn unauthenticated() -> Problem {
+    Problem::unauthorized("authentication required: no valid x-user-id identity header")
+}
+
+/// A signed-in caller, as an extractor: no (valid) identity → 401 problem.
+impl<S: Send + Sync> FromRequestParts<S> for Identity {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Identity::from_headers(&parts.headers).ok_or_else(unauthenticated)
+    }
+}
+
+/// The identity headers, for a route's OpenAPI `params(..)`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdentityHeaders {
+    /// The caller's user id (the token's `sub`), set by the gateway; required.
+    #[param(rename = "x-user-id")]
+    x_user_id: Uuid,
+    /// The caller's roles, comma-separated (`user,admin`), set by the gateway.
+    #[param(rename = "x-user-roles", value_type = String, required = false, example = "user")]
+    x_user_roles: Option<String>,
 }
 
 /// An extractor that admits only callers with the `admin` role: no identity → 401 problem,
@@ -53,10 +100,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let identity = Identity::from_headers(&parts.headers).ok_or_else(|| {
-            Problem::unauthorized("authentication required: no valid x-user-id identity header")
-        })?;
-        if identity.has_role("admin") {
+        let identity = Identity::from_headers(&parts.headers).ok_or_else(unauthenticated)?;
+        if identity.is_admin() {
             Ok(Admin(identity))
         } else {
             Err(Problem::forbidden("this operation needs the admin role"))

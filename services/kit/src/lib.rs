@@ -9,6 +9,8 @@
 //! - [`identity`]: the caller the gateway vouches for (`x-user-id`, `x-user-roles`), and an
 //!   admin-only extractor.
 //! - [`amqp`]: RabbitMQ: connecting with retries, the shop's event exchange, message headers.
+//! - [`openapi`]: what every OpenAPI document shares (problem+json error bodies).
+//! - [`paging`]: `?page=&per_page=` of every listing.
 //! - [`problem`]: RFC 9457 `application/problem+json` errors, and a JSON extractor whose
 //!   rejections are problems too.
 //! - [`db`]: PostgreSQL pool with start-up retries and embedded migrations; fresh databases for
@@ -21,10 +23,12 @@ pub mod db;
 pub mod health;
 pub mod identity;
 pub mod metrics;
+pub mod openapi;
+pub mod paging;
 pub mod problem;
 pub mod serve;
 pub mod telemetry;
 pub mod trace;
 
 pub use problem::{FieldError, Json, Problem};
-pub use serve::Service;
+pub use serve::{Service, StartupError, Worker};

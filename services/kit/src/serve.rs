@@ -1,13 +1,71 @@
 //! A service: its routes plus everything every service has (health, metrics, OpenAPI, trace
-//! and request ids, problem+json fallbacks, panics as 500s), served until SIGTERM.
+//! and request ids, problem+json fallbacks, panics as 500s), and its background [`Worker`]s
+//! (consumers, sweepers, relays), served until SIGTERM.
+//!
+//! Every service's `startup::build` returns a [`Service`]; its `main` is [`main`]`(SERVICE,
+//! DEFAULT_PORT, startup::run)`; its tests bind it on `127.0.0.1:0` with [`Service::serve_on`].
 
 use crate::health::{self, ReadyCheck};
 use crate::metrics::{self, Metrics};
 use crate::problem::{self, Problem};
 use axum::routing::get;
 use axum::Router;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Whatever stops a service from starting (configuration, database, broker, keys): reported
+/// once by [`main`], which exits 1.
+pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Resolves when the service is told to stop.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long a stopping service waits for its workers to finish what they hold.
+pub const WORKER_GRACE: Duration = Duration::from_secs(10);
+
+/// Background work of a service, started when it is served.
+pub struct Worker {
+    name: &'static str,
+    run: Box<dyn FnOnce(Shutdown) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>,
+}
+
+impl Worker {
+    /// Work that watches the shutdown signal itself, to finish what it holds before it returns
+    /// (a consumer acknowledging the message in hand); waited for up to [`WORKER_GRACE`].
+    pub fn graceful<F, Fut>(name: &'static str, run: F) -> Worker
+    where
+        F: FnOnce(Shutdown) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Worker {
+            name,
+            run: Box::new(move |stop| Box::pin(run(stop))),
+        }
+    }
+
+    /// Work that may stop anywhere (its state is in the database): dropped at shutdown.
+    pub fn cancellable<Fut>(name: &'static str, work: Fut) -> Worker
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Worker::graceful(name, move |stop| async move {
+            tokio::select! { _ = work => {}, _ = stop => {} }
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Starts the work on the current runtime; it stops when `stop` resolves.
+    pub fn spawn(self, stop: impl Future<Output = ()> + Send + 'static) -> tokio::task::JoinHandle<()> {
+        tokio::spawn((self.run)(Box::pin(stop)))
+    }
+}
 
 pub struct Service {
     name: &'static str,
@@ -15,6 +73,7 @@ pub struct Service {
     ready: ReadyCheck,
     openapi: Option<utoipa::openapi::OpenApi>,
     metrics: Metrics,
+    workers: Vec<Worker>,
 }
 
 impl Service {
@@ -25,7 +84,24 @@ impl Service {
             ready: health::check(|| async { Ok(()) }),
             openapi: None,
             metrics: Metrics::new(),
+            workers: Vec::new(),
         }
+    }
+
+    /// A service whose routes and OpenAPI document come from one list of documented handlers
+    /// (`utoipa_axum::routes!`), so no route goes undocumented and no document lists a route
+    /// the router lacks. `doc` gives the title, description and tags.
+    pub fn documented<S>(
+        name: &'static str,
+        doc: utoipa::openapi::OpenApi,
+        routes: OpenApiRouter<S>,
+        state: S,
+    ) -> Service
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let (routes, doc) = crate::openapi::split(doc, routes);
+        Service::new(name, routes.with_state(state)).openapi(doc)
     }
 
     pub fn ready(mut self, check: ReadyCheck) -> Service {
@@ -33,9 +109,26 @@ impl Service {
         self
     }
 
+    /// The document served at `/openapi.json`, with the kit's problem+json error bodies.
     pub fn openapi(mut self, doc: utoipa::openapi::OpenApi) -> Service {
-        self.openapi = Some(doc);
+        self.openapi = Some(crate::openapi::with_problems(doc));
         self
+    }
+
+    /// The OpenAPI document as served.
+    pub fn openapi_document(&self) -> Option<&utoipa::openapi::OpenApi> {
+        self.openapi.as_ref()
+    }
+
+    /// Background work started with the service (see [`Worker`]).
+    pub fn worker(mut self, worker: Worker) -> Service {
+        self.workers.push(worker);
+        self
+    }
+
+    /// Takes the workers out, for a test that starts them itself (or not at all).
+    pub fn take_workers(&mut self) -> Vec<Worker> {
+        std::mem::take(&mut self.workers)
     }
 
     /// Shares a registry the service has already added its own metrics to.
@@ -75,14 +168,33 @@ impl Service {
             ))
     }
 
-    /// Serves on `addr` until SIGTERM or Ctrl-C, then finishes in-flight requests.
-    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<()> {
+    /// Serves on `0.0.0.0:port` until SIGTERM or Ctrl-C, then finishes in-flight requests.
+    pub async fn serve(self, port: u16) -> std::io::Result<()> {
+        let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?;
+        self.serve_on(listener).await
+    }
+
+    /// Starts the workers and serves on `listener` until SIGTERM or Ctrl-C; then finishes
+    /// in-flight requests and gives graceful workers [`WORKER_GRACE`] to finish theirs.
+    pub async fn serve_on(mut self, listener: TcpListener) -> std::io::Result<()> {
         let name = self.name;
-        let listener = TcpListener::bind(addr).await?;
-        tracing::info!(service = name, %addr, "listening");
-        axum::serve(listener, self.router())
+        let workers: Vec<_> = self
+            .take_workers()
+            .into_iter()
+            .map(|w| (w.name(), w.spawn(shutdown_signal())))
+            .collect();
+        tracing::info!(service = name, addr = %listener.local_addr()?, "listening");
+        let served = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown_signal())
-            .await?;
+            .await;
+        for (worker, handle) in workers {
+            if served.is_err() {
+                handle.abort();
+            } else if tokio::time::timeout(WORKER_GRACE, handle).await.is_err() {
+                tracing::warn!(service = name, worker, "did not stop in {WORKER_GRACE:?}");
+            }
+        }
+        served?;
         tracing::info!(service = name, "stopped");
         Ok(())
     }
@@ -108,12 +220,12 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
-/// The shape of every service's `main`: `<binary> healthcheck` probes the running service;
-/// anything else runs it. `run` gets the port from `PORT` (default `default_port`).
+/// The shape of every service's `main`: `<binary> healthcheck` probes the service running on
+/// `PORT` (default `default_port`); anything else runs it (`run` reads its own configuration).
 pub fn main<F, Fut>(name: &'static str, default_port: u16, run: F) -> std::process::ExitCode
 where
-    F: FnOnce(u16) -> Fut,
-    Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(), StartupError>>,
 {
     let port = std::env::var("PORT")
         .ok()
@@ -142,7 +254,7 @@ where
             .build(),
     }
     .expect("tokio runtime");
-    match runtime.block_on(run(port)) {
+    match runtime.block_on(run()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "{name} failed");

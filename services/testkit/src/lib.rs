@@ -426,3 +426,60 @@ pub async fn stop_with_sigterm(child: &mut std::process::Child) -> std::process:
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Snapshots a service's OpenAPI document as `docs/api/<service>.openapi.snap` (insta, as every
+/// snapshot of this project: `cargo insta review`, or `INSTA_UPDATE=always`, to accept a change),
+/// so the published API documentation cannot drift from the code.
+pub fn assert_openapi_snapshot(service: &str, doc: &utoipa::openapi::OpenApi) {
+    let rendered = doc.to_pretty_json().expect("the document serialises");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api");
+    insta::with_settings!({
+        snapshot_path => docs,
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+        input_file => format!("services/{service}/tests/api/openapi.rs"),
+    }, {
+        insta::assert_snapshot!(format!("{service}.openapi"), rendered);
+    });
+}
+
+/// Sends every operation `doc` lists to the service at `base_url` (path parameters filled with
+/// a nil UUID, no body) and fails on any the router does not serve: the kit's "no such route"
+/// 404 or a 405. The document comes from the router's own handler list, so this proves the
+/// two agree end to end.
+pub async fn assert_every_documented_route_is_served(base_url: &str, doc: &utoipa::openapi::OpenApi) {
+    let json = serde_json::to_value(doc).expect("the document serialises");
+    let client = reqwest::Client::new();
+    let mut checked = 0;
+    for (path, operations) in json["paths"].as_object().expect("paths") {
+        let concrete = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "00000000-0000-0000-0000-000000000000"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in operations.as_object().expect("operations").keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
+                .expect("an HTTP method");
+            let r = client
+                .request(method.clone(), format!("{base_url}{concrete}"))
+                .send()
+                .await
+                .expect("the service answers");
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            assert_ne!(status, 405, "{method} {path}: the router lacks this method");
+            assert!(
+                !(status == 404 && body.contains("no such route")),
+                "{method} {path}: the router lacks this route"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "the document lists no operation");
+}

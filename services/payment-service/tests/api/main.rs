@@ -1,6 +1,6 @@
 //! Integration tests: the real service over real HTTP, on a fresh PostgreSQL database per test.
 
-mod common;
+mod helpers;
 mod openapi;
 mod payments;
 mod startup;

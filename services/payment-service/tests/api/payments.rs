@@ -1,6 +1,6 @@
 //! Charging (idempotent by order id), refunds, lookups, the provider's tokens and chaos.
 
-use crate::common::*;
+use crate::helpers::*;
 use payment_service::provider::Provider;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -246,4 +246,30 @@ async fn slow_token_answers_late_then_succeeds() {
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "succeeded");
     assert!(took >= Duration::from_millis(200), "{took:?}");
+}
+
+/// `PaymentStatus::parse` once read any status it did not know as `refunded`: a payment whose
+/// row says something else (a charge still `pending`, a status from a newer version) must be
+/// a 500 problem, never reported as refunded.
+#[tokio::test]
+async fn a_payment_with_an_unknown_status_is_a_500_not_a_refund() {
+    let app = spawn_app().await;
+    let order = Uuid::new_v4();
+    let created: Value = app.pay(order, "5.00", "tok_visa").await.json().await.unwrap();
+    let path = format!("/payments/{}", created["id"].as_str().unwrap());
+    for status in ["pending", "chargeback"] {
+        sqlx::query("ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_status_check")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE payments SET status = $1 WHERE order_id = $2")
+            .bind(status)
+            .bind(order)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        testkit::problem(app.get(&path).await, 500).await;
+        let listed = app.get(&format!("/payments?order_id={order}")).await;
+        testkit::problem(listed, 500).await;
+    }
 }

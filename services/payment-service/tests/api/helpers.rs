@@ -1,7 +1,7 @@
 //! `spawn_app()`: a fresh database, migrated, the service's router bound on 127.0.0.1:0.
 
 use payment_service::provider::Provider;
-use payment_service::Config;
+use payment_service::{startup, Config};
 use reqwest::Response;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -32,15 +32,17 @@ pub async fn spawn_on(database_url: String, provider: Provider) -> TestApp {
         port: 0,
         provider,
     };
-    let pool = payment_service::startup(&config)
+    let pool = startup::connect(&config)
+        .await
+        .unwrap_or_else(|e| panic!("start-up failed: {e}"));
+    let service = startup::build(&config, pool.clone())
         .await
         .unwrap_or_else(|e| panic!("start-up failed: {e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let app = payment_service::app(pool.clone(), config.provider);
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    tokio::spawn(service.serve_on(listener));
     TestApp {
         address,
         pool,

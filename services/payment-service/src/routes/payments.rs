@@ -6,92 +6,25 @@
 //! finds the row and answers 200 with it (the provider is charged once). A transient provider
 //! failure rolls the row back, so nothing is recorded and a retry can succeed.
 
+use super::AppState;
 use crate::provider::{Charge, Token, Unavailable};
-use crate::AppState;
+use crate::store::{self, Payment, PaymentStatus};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use kit::{FieldError, Json, Problem};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use sqlx::PgPool;
 use std::str::FromStr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The largest amount NUMERIC(12,2) holds.
 const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PaymentStatus {
-    Succeeded,
-    Declined,
-    Refunded,
-}
-
-impl PaymentStatus {
-    fn parse(s: &str) -> PaymentStatus {
-        match s {
-            "succeeded" => PaymentStatus::Succeeded,
-            "declined" => PaymentStatus::Declined,
-            _ => PaymentStatus::Refunded,
-        }
-    }
-}
-
-/// A payment of an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Payment {
-    pub id: Uuid,
-    pub order_id: Uuid,
-    /// Decimal string, 2 decimals at most (`"19.99"`).
-    #[schema(value_type = String, example = "19.99")]
-    pub amount: Decimal,
-    /// ISO 4217 code (`"EUR"`).
-    pub currency: String,
-    pub status: PaymentStatus,
-    /// Why the provider declined (`card_declined`); only on declined payments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decline_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(sqlx::FromRow)]
-struct PaymentRow {
-    id: Uuid,
-    order_id: Uuid,
-    amount: Decimal,
-    currency: String,
-    status: String,
-    decline_reason: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<PaymentRow> for Payment {
-    fn from(r: PaymentRow) -> Payment {
-        Payment {
-            id: r.id,
-            order_id: r.order_id,
-            amount: r.amount,
-            currency: r.currency,
-            status: PaymentStatus::parse(&r.status),
-            decline_reason: r.decline_reason,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-const COLUMNS: &str =
-    "id, order_id, amount, currency, status, decline_reason, created_at, updated_at";
 
 /// A charge request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -293,45 +226,17 @@ impl PaymentMetrics {
     }
 }
 
-async fn by_order(pool: &PgPool, order_id: Uuid) -> Result<Option<Payment>, sqlx::Error> {
-    let row: Option<PaymentRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM payments WHERE order_id = $1"
-    ))
-    .bind(order_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(Payment::from))
-}
-
-async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<Payment>, sqlx::Error> {
-    let row: Option<PaymentRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM payments WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(Payment::from))
-}
-
 /// Charges the order once. `Ok((true, p))` when this call charged, `Ok((false, p))` for a retry.
 pub async fn charge(
     state: &AppState,
     request: NewPayment,
 ) -> Result<(bool, Payment), PaymentError> {
     let mut tx = state.pool.begin().await?;
-    let inserted: Option<(Uuid,)> = sqlx::query_as(
-        "INSERT INTO payments (id, order_id, amount, currency, status)
-         VALUES ($1, $2, $3, $4, 'pending')
-         ON CONFLICT (order_id) DO NOTHING RETURNING id",
-    )
-    .bind(Uuid::new_v4())
-    .bind(request.order_id)
-    .bind(request.amount)
-    .bind(&request.currency)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((id,)) = inserted else {
+    let inserted =
+        store::insert_pending(&mut tx, request.order_id, request.amount, &request.currency).await?;
+    let Some(id) = inserted else {
         tx.rollback().await?;
-        let existing = by_order(&state.pool, request.order_id)
+        let existing = store::by_order(&state.pool, request.order_id)
             .await?
             .ok_or_else(|| PaymentError::NotFound(request.order_id.to_string()))?;
         return if existing.amount == request.amount && existing.currency == request.currency {
@@ -343,20 +248,12 @@ pub async fn charge(
     // The row stays invisible (and the order id locked) until the outcome is recorded; a
     // transient failure drops `tx`, which rolls the row back.
     let (status, reason) = match state.provider.charge(request.token).await? {
-        Charge::Succeeded => ("succeeded", None),
-        Charge::Declined(reason) => ("declined", Some(reason)),
+        Charge::Succeeded => (PaymentStatus::Succeeded, None),
+        Charge::Declined(reason) => (PaymentStatus::Declined, Some(reason)),
     };
-    let row: PaymentRow = sqlx::query_as(&format!(
-        "UPDATE payments SET status = $2, decline_reason = $3, updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(status)
-    .bind(reason)
-    .fetch_one(&mut *tx)
-    .await?;
+    let payment = store::record_outcome(&mut tx, id, status, reason).await?;
     tx.commit().await?;
-    Ok((true, row.into()))
+    Ok((true, payment))
 }
 
 /// Charge an order (idempotent by order id).
@@ -369,11 +266,11 @@ pub async fn charge(
         (status = 201, description = "Charged: the payment, `succeeded` or `declined`", body = Payment,
             headers(("location" = String, description = "/payments/{id}"))),
         (status = 200, description = "A retry for an order already charged: the same payment (not charged again)", body = Payment),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order was charged with a different amount or currency", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (including an unknown token)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Transient provider failure; nothing recorded, retry", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 409, description = "The order was charged with a different amount or currency"),
+        (status = 415, description = "Not JSON"),
+        (status = 422, description = "Invalid fields (including an unknown token)"),
+        (status = 503, description = "Transient provider failure; nothing recorded, retry"),
     )
 )]
 pub async fn create_payment(
@@ -423,7 +320,7 @@ fn parse_id(raw: &str) -> Result<Uuid, PaymentError> {
     params(("id" = Uuid, Path, description = "Payment id")),
     responses(
         (status = 200, description = "The payment", body = Payment),
-        (status = 404, description = "No such payment", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment"),
     )
 )]
 pub async fn get_payment(
@@ -431,7 +328,7 @@ pub async fn get_payment(
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Payment>, PaymentError> {
     let id = parse_id(&raw)?;
-    by_id(&state.pool, id)
+    store::by_id(&state.pool, id)
         .await?
         .map(axum::Json)
         .ok_or(PaymentError::NotFound(raw))
@@ -452,7 +349,7 @@ pub struct PaymentQuery {
     params(PaymentQuery),
     responses(
         (status = 200, description = "The order's payments (empty when it was never charged)", body = Vec<Payment>),
-        (status = 422, description = "Missing or invalid `order_id`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or invalid `order_id`"),
     )
 )]
 pub async fn list_payments(
@@ -475,7 +372,7 @@ pub async fn list_payments(
         }
     };
     Ok(axum::Json(
-        by_order(&state.pool, order_id).await?.into_iter().collect(),
+        store::by_order(&state.pool, order_id).await?.into_iter().collect(),
     ))
 }
 
@@ -487,8 +384,8 @@ pub async fn list_payments(
     params(("id" = Uuid, Path, description = "Payment id")),
     responses(
         (status = 200, description = "The refunded payment", body = Payment),
-        (status = 404, description = "No such payment", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The payment was declined: nothing to refund", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment"),
+        (status = 409, description = "The payment was declined: nothing to refund"),
     )
 )]
 pub async fn refund_payment(
@@ -496,18 +393,11 @@ pub async fn refund_payment(
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Payment>, PaymentError> {
     let id = parse_id(&raw)?;
-    let refunded: Option<PaymentRow> = sqlx::query_as(&format!(
-        "UPDATE payments SET status = 'refunded', updated_at = now()
-         WHERE id = $1 AND status = 'succeeded' RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    if let Some(row) = refunded {
+    if let Some(payment) = store::refund(&state.pool, id).await? {
         tracing::info!(payment_id = %id, "refunded");
-        return Ok(axum::Json(row.into()));
+        return Ok(axum::Json(payment));
     }
-    match by_id(&state.pool, id).await? {
+    match store::by_id(&state.pool, id).await? {
         None => Err(PaymentError::NotFound(raw)),
         Some(p) if p.status == PaymentStatus::Refunded => Ok(axum::Json(p)),
         Some(_) => Err(PaymentError::NotRefundable(id)),

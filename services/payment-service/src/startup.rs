@@ -1,0 +1,37 @@
+//! From configuration to a running service: connect and migrate, build, serve.
+
+use crate::config::{Config, SERVICE};
+use crate::routes::{self, AppState};
+use crate::routes::payments::PaymentMetrics;
+use kit::StartupError;
+use sqlx::PgPool;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connects (waiting for the database) and migrates.
+pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
+    Ok(kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?)
+}
+
+/// The whole service on a migrated `pool`: what [`run`] serves and what the tests spawn.
+pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, StartupError> {
+    let metrics = kit::metrics::Metrics::new();
+    let state = AppState {
+        pool: pool.clone(),
+        provider: config.provider.clone(),
+        metrics: PaymentMetrics::new(&metrics),
+    };
+    Ok(
+        kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
+            .ready(kit::health::database(pool))
+            .metrics(metrics),
+    )
+}
+
+/// The binary: configuration from the environment, start-up, serve until SIGTERM.
+pub async fn run() -> Result<(), StartupError> {
+    let config = Config::from_env()?;
+    let pool = connect(&config).await?;
+    build(&config, pool).await?.serve(config.port).await?;
+    Ok(())
+}
