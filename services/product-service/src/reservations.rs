@@ -12,13 +12,9 @@
 //! whole transaction back: all-or-nothing. The `CHECK (stock >= 0)` on products is the last
 //! line of defence.
 
-use crate::AppState;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use kit::{FieldError, Json, Problem};
+use kit::{FieldError, Problem};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -32,8 +28,11 @@ use uuid::Uuid;
 pub const MAX_ITEMS: usize = 100;
 pub const MAX_QUANTITY: i64 = 1_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Decoded by `sqlx::Type`: a status this code does not know is a decode error (a 500 problem),
+// never taken for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum ReservationStatus {
     Reserved,
     Released,
@@ -43,14 +42,6 @@ pub enum ReservationStatus {
 }
 
 impl ReservationStatus {
-    fn parse(s: &str) -> ReservationStatus {
-        match s {
-            "reserved" => ReservationStatus::Reserved,
-            "released" => ReservationStatus::Released,
-            "returned" => ReservationStatus::Returned,
-            _ => ReservationStatus::Committed,
-        }
-    }
     fn as_str(self) -> &'static str {
         match self {
             ReservationStatus::Reserved => "reserved",
@@ -311,7 +302,7 @@ impl ReservationMetrics {
         m
     }
 
-    fn count<T>(
+    pub fn count<T>(
         &self,
         operation: &'static str,
         result: &Result<T, ReservationError>,
@@ -339,7 +330,7 @@ pub async fn load(
     order_id: Uuid,
 ) -> Result<Option<Reservation>, sqlx::Error> {
     let Some((status, created_at, updated_at)) =
-        sqlx::query_as::<_, (String, DateTime<Utc>, DateTime<Utc>)>(
+        sqlx::query_as::<_, (ReservationStatus, DateTime<Utc>, DateTime<Utc>)>(
             "SELECT status, created_at, updated_at FROM reservations WHERE order_id = $1",
         )
         .bind(order_id)
@@ -356,7 +347,7 @@ pub async fn load(
     .await?;
     Ok(Some(Reservation {
         order_id,
-        status: ReservationStatus::parse(&status),
+        status,
         items,
         created_at,
         updated_at,
@@ -491,12 +482,12 @@ pub async fn finish(
     let mut tx = pool.begin().await?;
     // The row lock serialises concurrent releases/commits of the same order: the second sees
     // the first's result, so stock goes back exactly once.
-    let status: Option<String> =
+    let status: Option<ReservationStatus> =
         sqlx::query_scalar("SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE")
             .bind(order_id)
             .fetch_optional(&mut *tx)
             .await?;
-    let status = ReservationStatus::parse(&status.ok_or(ReservationError::NotFound(order_id))?);
+    let status = status.ok_or(ReservationError::NotFound(order_id))?;
     if status == target {
         let current = load(&mut tx, order_id)
             .await?
@@ -532,7 +523,7 @@ pub async fn finish(
     }
     sqlx::query("UPDATE reservations SET status = $2, updated_at = now() WHERE order_id = $1")
         .bind(order_id)
-        .bind(target.as_str())
+        .bind(target)
         .execute(&mut *tx)
         .await?;
     let current = load(&mut tx, order_id)
@@ -575,149 +566,6 @@ async fn commit_reserved(pool: &PgPool, order_id: Uuid) -> sqlx::Result<Option<R
         created_at,
         updated_at,
     }))
-}
-
-/// An order id from the path; anything that is not a UUID names no reservation (404).
-pub struct OrderId(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for OrderId {
-    type Rejection = Problem;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Problem::bad_request(e.body_text()))?;
-        Uuid::parse_str(&raw).map(OrderId).map_err(|_| {
-            Problem::not_found(format!(
-                "no stock reservation for {raw:?}: order ids are UUIDs"
-            ))
-        })
-    }
-}
-
-/// Reserve stock for an order: all items or none.
-#[utoipa::path(
-    post,
-    path = "/stock/reservations",
-    tag = "stock",
-    request_body = ReservationRequest,
-    responses(
-        (status = 201, description = "Reserved; stock deducted", body = Reservation,
-            headers(("location" = String, description = "/stock/reservations/{order_id}"))),
-        (status = 200, description = "Idempotent retry: the order already has this reservation (same items); returned as it is now, nothing deducted again", body = Reservation),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product(s), listed in `errors`; nothing reserved", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Insufficient stock for the item(s) listed in `errors` (nothing reserved), or the order already has a reservation with different items", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid order id, items or quantities, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn create_reservation(
-    State(state): State<AppState>,
-    Json(raw): Json<ReservationRequestRaw>,
-) -> Result<Response, ReservationError> {
-    let result = match raw.validate() {
-        Ok(request) => reserve(&state.pool, request).await,
-        Err(errors) => Err(ReservationError::Invalid(errors)),
-    };
-    state.reservations.count("reserve", &result, "ok");
-    let (created, reservation) = result?;
-    if created {
-        tracing::info!(order_id = %reservation.order_id, items = reservation.items.len(), "stock reserved");
-        let location = format!("/stock/reservations/{}", reservation.order_id);
-        Ok((
-            StatusCode::CREATED,
-            [(header::LOCATION, location)],
-            Json(reservation),
-        )
-            .into_response())
-    } else {
-        Ok((StatusCode::OK, Json(reservation)).into_response())
-    }
-}
-
-/// A reservation and its status.
-#[utoipa::path(
-    get,
-    path = "/stock/reservations/{order_id}",
-    tag = "stock",
-    params(("order_id" = Uuid, Path, description = "Order id")),
-    responses(
-        (status = 200, description = "The reservation", body = Reservation),
-        (status = 404, description = "No reservation for this order", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn get_reservation(
-    State(state): State<AppState>,
-    OrderId(order_id): OrderId,
-) -> Result<Json<Reservation>, ReservationError> {
-    let mut conn = state.pool.acquire().await?;
-    load(&mut conn, order_id)
-        .await?
-        .map(Json)
-        .ok_or(ReservationError::NotFound(order_id))
-}
-
-/// Release a reservation: the stock goes back (once). Idempotent.
-#[utoipa::path(
-    post,
-    path = "/stock/reservations/{order_id}/release",
-    tag = "stock",
-    params(("order_id" = Uuid, Path, description = "Order id")),
-    responses(
-        (status = 200, description = "Released (now or before); stock returned exactly once", body = Reservation),
-        (status = 404, description = "No reservation for this order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The reservation is committed", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn release_reservation(
-    State(state): State<AppState>,
-    OrderId(order_id): OrderId,
-) -> Result<Json<Reservation>, ReservationError> {
-    let result = finish(&state.pool, order_id, ReservationStatus::Released).await;
-    state.reservations.count("release", &result, "ok");
-    Ok(Json(result?))
-}
-
-/// Commit a reservation: the stock stays deducted (the goods are sold). Idempotent.
-#[utoipa::path(
-    post,
-    path = "/stock/reservations/{order_id}/commit",
-    tag = "stock",
-    params(("order_id" = Uuid, Path, description = "Order id")),
-    responses(
-        (status = 200, description = "Committed (now or before)", body = Reservation),
-        (status = 404, description = "No reservation for this order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The reservation is released", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn commit_reservation(
-    State(state): State<AppState>,
-    OrderId(order_id): OrderId,
-) -> Result<Json<Reservation>, ReservationError> {
-    let result = finish(&state.pool, order_id, ReservationStatus::Committed).await;
-    state.reservations.count("commit", &result, "ok");
-    Ok(Json(result?))
-}
-
-/// Return a committed reservation (its order was cancelled after confirmation): the stock goes
-/// back (once). Idempotent.
-#[utoipa::path(
-    post,
-    path = "/stock/reservations/{order_id}/return",
-    tag = "stock",
-    params(("order_id" = Uuid, Path, description = "Order id")),
-    responses(
-        (status = 200, description = "Returned (now or before); stock given back exactly once", body = Reservation),
-        (status = 404, description = "No reservation for this order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The reservation is not committed (reserved or released)", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn return_reservation(
-    State(state): State<AppState>,
-    OrderId(order_id): OrderId,
-) -> Result<Json<Reservation>, ReservationError> {
-    let result = finish(&state.pool, order_id, ReservationStatus::Returned).await;
-    state.reservations.count("return", &result, "ok");
-    Ok(Json(result?))
 }
 
 #[cfg(test)]

@@ -483,3 +483,14 @@ pub async fn assert_every_documented_route_is_served(base_url: &str, doc: &utoip
     }
     assert!(checked > 0, "the document lists no operation");
 }
+
+/// The document the service at `base_url` serves at `/openapi.json` is `doc`.
+pub async fn assert_served_openapi(base_url: &str, doc: &utoipa::openapi::OpenApi) {
+    let served: serde_json::Value = reqwest::get(format!("{base_url}/openapi.json"))
+        .await
+        .expect("GET /openapi.json")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(served, serde_json::to_value(doc).expect("the document serialises"));
+}

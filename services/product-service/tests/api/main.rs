@@ -1,7 +1,7 @@
 //! Integration tests: the real service over real HTTP, on a fresh PostgreSQL database per test
 //! (one PostgreSQL container for the whole test binary).
 
-mod common;
+mod helpers;
 mod openapi;
 mod products;
 mod reservations;

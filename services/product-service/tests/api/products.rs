@@ -1,6 +1,6 @@
 //! The catalogue: listing, filters, pagination, sorting, get, admin writes, validation.
 
-use crate::common::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

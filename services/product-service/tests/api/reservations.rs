@@ -1,7 +1,7 @@
 //! Stock reservations: the saga's reserve/release/commit, idempotency, all-or-nothing, and
 //! concurrency.
 
-use crate::common::*;
+use crate::helpers::*;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -380,4 +380,32 @@ async fn concurrent_multi_item_reservations_do_not_deadlock() {
         .count();
     assert_eq!((created, conflicts), (20, 20), "{responses:?}");
     assert_eq!((app.stock(a.id).await, app.stock(b.id).await), (0, 0));
+}
+
+/// `ReservationStatus::parse` once read any status it did not know as `committed`: a
+/// reservation whose row says something else (a status from a newer version) must be a 500
+/// problem, and must not be released or returned as if it were reserved or committed.
+#[tokio::test]
+async fn a_reservation_with_an_unknown_status_is_a_500_not_a_committed_one() {
+    let app = spawn_app().await;
+    let p = app.product("Vase", "12.00", 5).await;
+    let order = Uuid::new_v4();
+    assert_eq!(app.reserve(order, &[(p.id, 2)]).await.status(), StatusCode::CREATED);
+    sqlx::query("ALTER TABLE reservations DROP CONSTRAINT reservations_status_check")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE reservations SET status = 'on_hold' WHERE order_id = $1")
+        .bind(order)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    testkit::problem(app.get(&format!("/stock/reservations/{order}")).await, 500).await;
+    for action in ["commit", "release", "return"] {
+        let r = app
+            .post(&format!("/stock/reservations/{order}/{action}"), &json!({}))
+            .await;
+        testkit::problem(r, 500).await;
+    }
+    assert_eq!(app.stock(p.id).await, 3, "no stock moved");
 }

@@ -1,6 +1,6 @@
 //! Full-text search: weights (name > tags/category > description), ranking, filters, paging.
 
-use crate::common::*;
+use crate::helpers::*;
 use serde_json::json;
 
 #[tokio::test]

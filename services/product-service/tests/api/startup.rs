@@ -1,6 +1,6 @@
 //! Start-up: the demo catalogue (once), and the real binary (config, healthcheck, SIGTERM).
 
-use crate::common::*;
+use crate::helpers::*;
 use product_service::seed::{seed_demo_catalogue, SeedOutcome};
 use std::process::{Command, Stdio};
 use testkit::{free_port, healthcheck, stop_with_sigterm, wait_healthy};

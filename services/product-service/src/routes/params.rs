@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 
-pub const DEFAULT_PER_PAGE: u32 = 20;
-pub const MAX_PER_PAGE: u32 = 100;
+pub use kit::paging::{Paging, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+
 pub const MAX_QUERY_CHARS: usize = 256;
 
 /// A decimal in plain notation: digits, optionally a `.` and more digits, optionally a leading
@@ -39,21 +39,6 @@ pub struct Filters {
     pub tag: Option<String>,
     pub min_price: Option<Decimal>,
     pub max_price: Option<Decimal>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Paging {
-    pub page: u32,
-    pub per_page: u32,
-}
-
-impl Paging {
-    pub fn limit(&self) -> i64 {
-        i64::from(self.per_page)
-    }
-    pub fn offset(&self) -> i64 {
-        i64::from(self.page - 1) * i64::from(self.per_page)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
@@ -154,22 +139,6 @@ impl Raw {
         Some(v)
     }
 
-    fn number(&mut self, name: &str, default: u32, max: u32) -> u32 {
-        let Some(v) = self.values.get(name) else {
-            return default;
-        };
-        match v.trim().parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                self.errors.push(FieldError::new(
-                    name,
-                    format!("must be a whole number from 1 to {max}"),
-                ));
-                default
-            }
-        }
-    }
-
     fn price(&mut self, name: &str) -> Option<Decimal> {
         let v = self.values.get(name)?;
         match plain_decimal(v.trim()) {
@@ -208,11 +177,9 @@ impl Raw {
     }
 
     fn paging(&mut self) -> Paging {
-        Paging {
-            // Bounded so the offset stays a sane number.
-            page: self.number("page", 1, 1_000_000),
-            per_page: self.number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
-        }
+        let page = self.values.get("page").map(String::as_str);
+        let per_page = self.values.get("per_page").map(String::as_str);
+        Paging::parse(page, per_page, &mut self.errors)
     }
 
     fn sort(&mut self) -> Sort {

@@ -1,19 +1,18 @@
 //! The catalogue: listing with filters, full-text search, and the admin's create, replace and
 //! delete.
 
-use crate::params::{Filters, ListQuery, Paging, SearchQuery};
-use crate::AppState;
+use super::params::{ListQuery, SearchQuery};
+use super::AppState;
+use crate::store::{self, Product, SearchHit};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use kit::identity::Admin;
 use kit::{FieldError, Json, Problem};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -28,30 +27,6 @@ pub const MAX_STOCK: i64 = 1_000_000_000;
 /// Fields of a product as read that a write ignores.
 pub const READ_ONLY_FIELDS: [&str; 3] = ["id", "created_at", "updated_at"];
 
-/// The columns of [`Product`] (not the generated search document).
-pub const COLUMNS: &str =
-    "id, name, description, price, stock, category, tags, images, created_at, updated_at";
-
-/// A product of the catalogue.
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
-pub struct Product {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    /// Money as a decimal string with two decimals.
-    #[schema(value_type = String, example = "19.99")]
-    pub price: Decimal,
-    /// Units available to reserve; never negative.
-    #[schema(minimum = 0)]
-    pub stock: i32,
-    pub category: String,
-    pub tags: Vec<String>,
-    /// Image URLs.
-    pub images: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 /// One page of products.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProductPage {
@@ -60,17 +35,6 @@ pub struct ProductPage {
     pub per_page: u32,
     /// Products matching the filters, over all pages.
     pub total: i64,
-}
-
-/// A search result: the product and its relevance.
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
-pub struct SearchHit {
-    #[serde(flatten)]
-    #[sqlx(flatten)]
-    pub product: Product,
-    /// `ts_rank` of the product's search document for the query; results are ordered by it,
-    /// highest first.
-    pub rank: f32,
 }
 
 /// One page of search results.
@@ -213,7 +177,7 @@ pub fn parse_price(value: &Value) -> Result<Decimal, &'static str> {
         _ => return Err("must be a decimal string such as \"19.99\""),
     };
     let price =
-        crate::params::plain_decimal(&text).ok_or("must be a decimal string such as \"19.99\"")?;
+        super::params::plain_decimal(&text).ok_or("must be a decimal string such as \"19.99\"")?;
     if price.is_sign_negative() && !price.is_zero() {
         return Err("must not be negative");
     }
@@ -363,88 +327,22 @@ impl IntoResponse for ProductError {
     }
 }
 
-fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, f: &Filters) {
-    if let Some(category) = &f.category {
-        qb.push(" AND category = ").push_bind(category.clone());
-    }
-    if let Some(tag) = &f.tag {
-        qb.push(" AND tags @> ARRAY[")
-            .push_bind(tag.clone())
-            .push("]::text[]");
-    }
-    if let Some(min) = f.min_price {
-        qb.push(" AND price >= ").push_bind(min);
-    }
-    if let Some(max) = f.max_price {
-        qb.push(" AND price <= ").push_bind(max);
-    }
-}
-
-pub async fn list(
-    pool: &PgPool,
-    filters: &Filters,
-    paging: Paging,
-    order_by: &str,
-) -> Result<(Vec<Product>, i64), sqlx::Error> {
-    let mut count = QueryBuilder::new("SELECT count(*) FROM products WHERE true");
-    push_filters(&mut count, filters);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM products WHERE true"));
-    push_filters(&mut qb, filters);
-    qb.push(" ORDER BY ")
-        .push(order_by)
-        .push(" LIMIT ")
-        .push_bind(paging.limit())
-        .push(" OFFSET ")
-        .push_bind(paging.offset());
-    let items = qb.build_query_as::<Product>().fetch_all(pool).await?;
-    Ok((items, total))
-}
-
-pub async fn search(
-    pool: &PgPool,
-    q: &str,
-    filters: &Filters,
-    paging: Paging,
-) -> Result<(Vec<SearchHit>, i64), sqlx::Error> {
-    let from = " FROM products, websearch_to_tsquery('english', ";
-    let mut count = QueryBuilder::new("SELECT count(*)");
-    count
-        .push(from)
-        .push_bind(q.to_owned())
-        .push(") AS query WHERE search @@ query");
-    push_filters(&mut count, filters);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, ts_rank(search, query) AS rank"));
-    qb.push(from)
-        .push_bind(q.to_owned())
-        .push(") AS query WHERE search @@ query");
-    push_filters(&mut qb, filters);
-    qb.push(" ORDER BY rank DESC, name ASC, id ASC LIMIT ")
-        .push_bind(paging.limit())
-        .push(" OFFSET ")
-        .push_bind(paging.offset());
-    let items = qb.build_query_as::<SearchHit>().fetch_all(pool).await?;
-    Ok((items, total))
-}
-
 /// List products, filtered, sorted and paginated.
 #[utoipa::path(
     get,
     path = "/products",
     tag = "products",
-    params(crate::params::ListParams),
+    params(super::params::ListParams),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
-        (status = 422, description = "An invalid query parameter (named in `errors`)",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid query parameter (named in `errors`)"),
     )
 )]
 pub async fn list_products(
     State(state): State<AppState>,
     query: ListQuery,
 ) -> Result<Json<ProductPage>, ProductError> {
-    let (items, total) = list(
+    let (items, total) = store::list(
         &state.pool,
         &query.filters,
         query.paging,
@@ -465,31 +363,23 @@ pub async fn list_products(
     get,
     path = "/products/search",
     tag = "products",
-    params(crate::params::SearchParams),
+    params(super::params::SearchParams),
     responses(
         (status = 200, description = "A page of matches, most relevant first", body = SearchPage),
-        (status = 422, description = "Missing or blank `q`, or another invalid parameter",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or blank `q`, or another invalid parameter"),
     )
 )]
 pub async fn search_products(
     State(state): State<AppState>,
     query: SearchQuery,
 ) -> Result<Json<SearchPage>, ProductError> {
-    let (items, total) = search(&state.pool, &query.q, &query.filters, query.paging).await?;
+    let (items, total) = store::search(&state.pool, &query.q, &query.filters, query.paging).await?;
     Ok(Json(SearchPage {
         items,
         page: query.paging.page,
         per_page: query.paging.per_page,
         total,
     }))
-}
-
-pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Product>, sqlx::Error> {
-    sqlx::query_as::<_, Product>(&format!("SELECT {COLUMNS} FROM products WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
 }
 
 /// One product.
@@ -500,15 +390,14 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Product>, sqlx::Erro
     params(("id" = Uuid, Path, description = "Product id")),
     responses(
         (status = 200, description = "The product", body = Product),
-        (status = 404, description = "No such product (or the id is not a UUID)",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product (or the id is not a UUID)"),
     )
 )]
 pub async fn get_product(
     State(state): State<AppState>,
     ProductId(id): ProductId,
 ) -> Result<Json<Product>, ProductError> {
-    find(&state.pool, id)
+    store::find(&state.pool, id)
         .await?
         .map(Json)
         .ok_or(ProductError::NotFound(id))
@@ -527,11 +416,11 @@ pub async fn get_product(
     responses(
         (status = 201, description = "Created; `Location` is the product's URL", body = Product,
             headers(("location" = String, description = "/products/{id}"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 401, description = "No identity"),
+        (status = 403, description = "Not an admin"),
+        (status = 415, description = "Body is not JSON"),
+        (status = 422, description = "Invalid fields, all listed in `errors`"),
     )
 )]
 pub async fn create_product(
@@ -540,20 +429,7 @@ pub async fn create_product(
     Json(raw): Json<ProductInputRaw>,
 ) -> Result<Response, ProductError> {
     let p = raw.validate().map_err(ProductError::Invalid)?;
-    let product = sqlx::query_as::<_, Product>(&format!(
-        "INSERT INTO products (id, name, description, price, stock, category, tags, images)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::new_v4())
-    .bind(&p.name)
-    .bind(&p.description)
-    .bind(p.price)
-    .bind(p.stock)
-    .bind(&p.category)
-    .bind(&p.tags)
-    .bind(&p.images)
-    .fetch_one(&state.pool)
-    .await?;
+    let product = store::insert(&state.pool, &p).await?;
     tracing::info!(product_id = %product.id, admin = %admin.user_id, "product created");
     let location = format!("/products/{}", product.id);
     Ok((
@@ -578,11 +454,11 @@ pub async fn create_product(
     request_body = ProductInput,
     responses(
         (status = 200, description = "The updated product", body = Product),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 401, description = "No identity"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such product"),
+        (status = 422, description = "Invalid fields, all listed in `errors`"),
     )
 )]
 pub async fn update_product(
@@ -592,22 +468,9 @@ pub async fn update_product(
     Json(raw): Json<ProductInputRaw>,
 ) -> Result<Json<Product>, ProductError> {
     let p = raw.validate().map_err(ProductError::Invalid)?;
-    let product = sqlx::query_as::<_, Product>(&format!(
-        "UPDATE products SET name = $2, description = $3, price = $4, stock = $5,
-                category = $6, tags = $7, images = $8, updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(&p.name)
-    .bind(&p.description)
-    .bind(p.price)
-    .bind(p.stock)
-    .bind(&p.category)
-    .bind(&p.tags)
-    .bind(&p.images)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or(ProductError::NotFound(id))?;
+    let product = store::replace(&state.pool, id, &p)
+        .await?
+        .ok_or(ProductError::NotFound(id))?;
     tracing::info!(product_id = %id, admin = %admin.user_id, "product updated");
     Ok(Json(product))
 }
@@ -624,9 +487,9 @@ pub async fn update_product(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No identity"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such product"),
     )
 )]
 pub async fn delete_product(
@@ -634,12 +497,8 @@ pub async fn delete_product(
     Admin(admin): Admin,
     ProductId(id): ProductId,
 ) -> Result<StatusCode, ProductError> {
-    let deleted = sqlx::query("DELETE FROM products WHERE id = $1")
-        .bind(id)
-        .execute(&state.pool)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    let deleted = store::delete(&state.pool, id).await?;
+    if !deleted {
         return Err(ProductError::NotFound(id));
     }
     tracing::info!(product_id = %id, admin = %admin.user_id, "product deleted");

@@ -1,7 +1,7 @@
 //! `spawn_app()`: a fresh database, migrated, the service's router bound on 127.0.0.1:0.
 
-use product_service::products::Product;
-use product_service::Config;
+use product_service::store::Product;
+use product_service::{startup, Config};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -30,15 +30,17 @@ pub async fn spawn_on(database_url: String, seed: bool) -> TestApp {
         port: 0,
         seed_demo_catalogue: seed,
     };
-    let pool = product_service::startup(&config)
+    let pool = startup::connect(&config)
         .await
         .unwrap_or_else(|e| panic!("start-up failed: {e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let app = product_service::app(pool.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let service = startup::build(&config, pool.clone())
+        .await
+        .unwrap_or_else(|e| panic!("start-up failed: {e}"));
+    tokio::spawn(service.serve_on(listener));
     TestApp {
         address,
         pool,

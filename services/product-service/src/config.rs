@@ -1,0 +1,34 @@
+//! Configuration from the environment; every problem is reported at once.
+//!
+//! | Variable | Default | |
+//! |---|---|---|
+//! | `DATABASE_URL` / `DATABASE_URL_FILE` | required | PostgreSQL URL |
+//! | `PORT` | `8002` | |
+//! | `SEED_DEMO_CATALOGUE` | `true` | load the demo catalogue at first start |
+
+use kit::config::{ConfigError, Env, Flag};
+
+pub const SERVICE: &str = "product-service";
+pub const DEFAULT_PORT: u16 = 8002;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub port: u16,
+    pub seed_demo_catalogue: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let mut env = Env::new();
+        let database_url = env.required_secret("DATABASE_URL");
+        let port = env.or("PORT", DEFAULT_PORT);
+        let seed = env.or("SEED_DEMO_CATALOGUE", Flag(true));
+        env.finish()?;
+        Ok(Config {
+            database_url: database_url.unwrap_or_default(),
+            port,
+            seed_demo_catalogue: seed.0,
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! The OpenAPI document: the title, description and tags here, the paths from the documented
+//! handlers the router serves (`routes::router`). Served at `/openapi.json`; its snapshot is
+//! `docs/api/product-service.openapi.snap`.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "product-service",
+        description = "Catalogue, full-text search and stock reservations of the reference shop. \
+            Writes to the catalogue need the `admin` role, read from the `x-user-id` and \
+            `x-user-roles` headers the gateway sets (trusted: the service is only reachable on \
+            the private network). Stock reservations are internal (called by the order service). \
+            Errors are RFC 9457 problem details (`application/problem+json`)."
+    ),
+    tags(
+        (name = "products", description = "The catalogue"),
+        (name = "stock", description = "Stock reservations of the order saga (internal)"),
+    )
+)]
+struct ApiDoc;
+
+/// The document's title, description and tags.
+pub fn info() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The complete document, as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    kit::openapi::split(info(), crate::routes::router()).1
+}
