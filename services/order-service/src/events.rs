@@ -1,7 +1,7 @@
 //! The order events (catalogue and JSON schemas: docs/events.md), and writing them to the
 //! outbox in the caller's transaction, so an order's state and its event commit together.
 
-use crate::model::{CancelReason, Order, OrderItem, OrderStatus};
+use crate::store::{CancelReason, Order, OrderItem, OrderStatus};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,6 @@
 //! running one.
 
 fn main() -> std::process::ExitCode {
-    kit::serve::main("order-service", order_service::DEFAULT_PORT, |_port| {
-        order_service::run()
-    })
+    use order_service::{startup, DEFAULT_PORT, SERVICE};
+    kit::serve::main(SERVICE, DEFAULT_PORT, startup::run)
 }

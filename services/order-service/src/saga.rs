@@ -25,7 +25,7 @@
 
 use crate::clients::{Charge, Clients, Reserve, Transient};
 use crate::events::{self, EventType};
-use crate::model::{CancelReason, OrderItem, OrderStatus};
+use crate::store::{CancelReason, OrderItem, OrderStatus};
 use crate::settled::Settled;
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -38,7 +38,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The saga's next step, as stored in `orders.saga_step`. Decoded by `sqlx::Type`: a step this
+/// code does not know is a decode error (logged; the order is left alone), never taken for
+/// `done` (`Step::parse` once did, ending such a saga silently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Step {
     Reserve,
     Charge,
@@ -48,16 +52,6 @@ pub enum Step {
 }
 
 impl Step {
-    fn parse(s: &str) -> Step {
-        match s {
-            "reserve" => Step::Reserve,
-            "charge" => Step::Charge,
-            "commit" => Step::Commit,
-            "compensate" => Step::Compensate,
-            _ => Step::Done,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Reserve => "reserve",
@@ -133,11 +127,11 @@ impl SagaMetrics {
 pub struct SagaRow {
     pub id: Uuid,
     pub user_id: Uuid,
-    saga_step: String,
+    saga_step: Step,
     saga_deadline: DateTime<Utc>,
     saga_attempts: i32,
     charge_attempted: bool,
-    cancellation_reason: Option<String>,
+    cancellation_reason: Option<CancelReason>,
     payment_token: String,
     total_amount: Decimal,
     currency: String,
@@ -300,7 +294,7 @@ impl Saga {
 
     async fn run(&self, mut row: SagaRow, mut items: Option<Vec<OrderItem>>) {
         loop {
-            let step = Step::parse(&row.saga_step);
+            let step = row.saga_step;
             if step == Step::Done {
                 return;
             }
@@ -516,9 +510,7 @@ impl Saga {
                     _ => (
                         OrderStatus::Cancelled,
                         EventType::Cancelled,
-                        row.cancellation_reason
-                            .as_deref()
-                            .and_then(CancelReason::parse),
+                        row.cancellation_reason,
                     ),
                 };
                 let items = self.items(row.id, items).await?.to_vec();

@@ -1,6 +1,6 @@
 //! The outbox and its relay: what is published, and that nothing unroutable is dropped.
 
-use crate::common::*;
+use crate::helpers::*;
 use std::time::{Duration, Instant};
 
 #[tokio::test]

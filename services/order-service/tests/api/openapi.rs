@@ -1,28 +1,21 @@
-//! The OpenAPI document: kept in sync with docs/api/order-service.openapi.json
-//! (`UPDATE_OPENAPI=1 cargo test -p order-service openapi` rewrites the file).
+//! The OpenAPI document: snapshotted in docs/api/order-service.openapi.snap (`cargo insta review`
+//! accepts a change), served at /openapi.json, and every route it lists is served.
 
-fn rendered() -> String {
-    let mut text = order_service::openapi()
-        .to_pretty_json()
-        .expect("the document serialises");
-    text.push('\n');
-    text
-}
+use crate::helpers::spawn_app;
+use order_service::openapi::document;
 
 #[test]
-fn docs_file_matches_the_code() {
-    testkit::assert_openapi_file("order-service", &rendered());
+fn the_document_matches_its_snapshot() {
+    testkit::assert_openapi_snapshot("order-service", &document());
 }
 
-#[test]
-fn documents_every_route() {
-    let expected = testkit::routes(&[
-        ("POST", "/orders"),
-        ("GET", "/orders"),
-        ("GET", "/orders/{id}"),
-        ("POST", "/orders/{id}/cancel"),
-        ("POST", "/orders/{id}/ship"),
-        ("POST", "/orders/{id}/complete"),
-    ]);
-    assert_eq!(testkit::openapi_routes(&rendered()), expected);
+#[tokio::test]
+async fn served_document_is_the_same() {
+    testkit::assert_served_openapi(&spawn_app().await.orders.address, &document()).await;
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    testkit::assert_every_documented_route_is_served(&spawn_app().await.orders.address, &document())
+        .await;
 }

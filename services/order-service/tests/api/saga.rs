@@ -1,6 +1,6 @@
 //! The saga end to end: its outcomes, compensations, crash recovery and deadline.
 
-use crate::common::*;
+use crate::helpers::*;
 use order_service::saga::SagaConfig;
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -269,4 +269,53 @@ async fn a_step_that_keeps_failing_times_out_and_compensates() {
         error.is_some_and(|e| e.contains("deadline")),
         "the reason is recorded"
     );
+}
+
+/// `Step::parse` once read any step it did not know as `done`, ending the saga silently. A
+/// saga whose row holds an unknown step (written by a newer version) must be left alone:
+/// not charged, not confirmed, not cancelled.
+#[tokio::test]
+async fn a_saga_with_an_unknown_step_is_left_alone_not_finished() {
+    let options = Options {
+        payment_url: Some("http://127.0.0.1:9".into()),
+        ..Options::default()
+    };
+    let mut app = spawn_with(options).await;
+    let a = app.product("12.00", 5).await;
+    let id = app.order(&[(a, 2)], "tok_visa").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.stock(a).await != 3 {
+        assert!(std::time::Instant::now() < deadline, "never reserved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.orders.kill();
+    sqlx::query("ALTER TABLE orders DROP CONSTRAINT orders_saga_step_check")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE orders SET saga_step = 'audit', lease_until = now() WHERE id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // A healthy instance, with the payment service reachable, sweeps for claimable sagas.
+    app.orders = Instance::start(
+        config(
+            &app.amqp_url,
+            &app.products.address,
+            &app.payments.address,
+            &Options::default(),
+        ),
+        app.database_url.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, step): (String, String) =
+        sqlx::query_as("SELECT status, saga_step FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), step.as_str()), ("PENDING", "audit"));
+    assert_eq!(app.payment(id).await, None, "never charged");
+    assert_eq!(app.stock(a).await, 3, "the reservation stays as it was");
 }

@@ -1,13 +1,14 @@
 //! The orders API. The caller is the identity the gateway vouches for (`kit::identity`).
 
 use crate::events::{self, EventType, OUTBOX_COLUMNS};
-use crate::model::{self, Order, OrderItem, OrderStatus};
+use crate::store::{self, Order, OrderItem, OrderStatus};
 use crate::saga::{SagaRow, SAGA_COLUMNS};
-use crate::AppState;
+use super::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kit::identity::Identity;
+use kit::identity::{Admin, Identity};
+use kit::paging::Paging;
 use kit::{FieldError, Json, Problem};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -29,16 +30,12 @@ pub const MAX_WAIT: Duration = Duration::from_secs(4);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
-    #[error("authentication required: no valid x-user-id identity header")]
-    Unauthenticated,
     #[error("invalid order")]
     Invalid(Vec<FieldError>),
     #[error("no order {0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("this operation needs the admin role")]
-    Forbidden,
     #[error("{0}; nothing was ordered, retry later")]
     Unavailable(String),
     #[error(transparent)]
@@ -49,11 +46,9 @@ impl From<OrderError> for Problem {
     fn from(e: OrderError) -> Problem {
         let detail = e.to_string();
         match e {
-            OrderError::Unauthenticated => Problem::unauthorized(detail),
             OrderError::Invalid(errors) => Problem::validation(errors),
             OrderError::NotFound(_) => Problem::not_found(detail),
             OrderError::Conflict(_) => Problem::conflict(detail),
-            OrderError::Forbidden => Problem::forbidden(detail),
             OrderError::Unavailable(_) => Problem::unavailable(detail).retry_after(1),
             OrderError::Database(e) => Problem::internal(&e),
         }
@@ -66,9 +61,6 @@ impl IntoResponse for OrderError {
     }
 }
 
-fn caller(headers: &HeaderMap) -> Result<Identity, OrderError> {
-    Identity::from_headers(headers).ok_or(OrderError::Unauthenticated)
-}
 
 /// An order request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -218,7 +210,7 @@ async fn replay(
     request: &NewOrder,
 ) -> Result<Option<Response>, OrderError> {
     let mut conn = state.pool.acquire().await?;
-    let Some(order) = model::by_idempotency_key(&mut conn, identity.user_id, key).await? else {
+    let Some(order) = store::by_idempotency_key(&mut conn, identity.user_id, key).await? else {
         return Ok(None);
     };
     let stored_token: String = sqlx::query_scalar("SELECT payment_token FROM orders WHERE id = $1")
@@ -249,20 +241,20 @@ async fn replay(
         (status = 202, description = "Accepted: the PENDING order; poll its Location", body = Order,
             headers(("location" = String, description = "/orders/{id}"))),
         (status = 200, description = "A retry with the same Idempotency-Key: the order placed the first time, as it is now", body = Order),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The Idempotency-Key was used for a different request", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid items, quantities, unknown products or token, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The catalogue could not be reached to price the order; nothing was ordered", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 401, description = "No identity"),
+        (status = 409, description = "The Idempotency-Key was used for a different request"),
+        (status = 415, description = "Not JSON"),
+        (status = 422, description = "Invalid items, quantities, unknown products or token, all listed in `errors`"),
+        (status = 503, description = "The catalogue could not be reached to price the order; nothing was ordered"),
     )
 )]
 pub async fn create_order(
     State(state): State<AppState>,
+    identity: Identity,
     headers: HeaderMap,
     Json(body): Json<OrderRequestRaw>,
 ) -> Result<Response, OrderError> {
-    let identity = caller(&headers)?;
     let key = idempotency_key(&headers)?;
     let request = body.validate().map_err(OrderError::Invalid)?;
     let priced = match price(&state, &request).await {
@@ -418,9 +410,9 @@ async fn visible(state: &AppState, identity: &Identity, raw: &str) -> Result<Ord
     let not_found = || OrderError::NotFound(raw.to_owned());
     let id = Uuid::parse_str(raw).map_err(|_| not_found())?;
     let mut conn = state.pool.acquire().await?;
-    match model::load(&mut conn, id).await? {
+    match store::load(&mut conn, id).await? {
         // Someone else's order is as absent as a missing one: its existence is not revealed.
-        Some(order) if order.user_id == identity.user_id || identity.has_role("admin") => Ok(order),
+        Some(order) if identity.may_manage(order.user_id) => Ok(order),
         _ => Err(not_found()),
     }
 }
@@ -438,18 +430,17 @@ async fn visible(state: &AppState, identity: &Identity, raw: &str) -> Result<Ord
     ),
     responses(
         (status = 200, description = "The order", body = Order),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order, or not the caller's", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid `wait`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No identity"),
+        (status = 404, description = "No such order, or not the caller's"),
+        (status = 422, description = "Invalid `wait`"),
     )
 )]
 pub async fn get_order(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    identity: Identity,
     Path(raw): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Order>, OrderError> {
-    let identity = caller(&headers)?;
     let wait = wait_param(&params)?;
     let id = Uuid::parse_str(&raw).map_err(|_| OrderError::NotFound(raw.clone()))?;
     let order = state
@@ -492,27 +483,6 @@ pub struct OrderPage {
     pub total: i64,
 }
 
-fn page_param(
-    params: &HashMap<String, String>,
-    name: &str,
-    default: u32,
-    max: u32,
-    errors: &mut Vec<FieldError>,
-) -> u32 {
-    match params.get(name) {
-        None => default,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                errors.push(FieldError::new(
-                    name,
-                    format!("must be an integer from 1 to {max}"),
-                ));
-                default
-            }
-        },
-    }
-}
 
 /// The caller's orders, newest first.
 #[utoipa::path(
@@ -526,28 +496,26 @@ fn page_param(
     ),
     responses(
         (status = 200, description = "One page of the caller's orders", body = OrderPage),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid paging", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No identity"),
+        (status = 422, description = "Invalid paging"),
     )
 )]
 pub async fn list_orders(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    identity: Identity,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<OrderPage>, OrderError> {
-    let identity = caller(&headers)?;
     let mut errors = Vec::new();
-    let page = page_param(&params, "page", 1, 1_000_000, &mut errors);
-    let per_page = page_param(&params, "per_page", 20, 100, &mut errors);
+    let get = |name: &str| params.get(name).map(String::as_str);
+    let paging = Paging::parse(get("page"), get("per_page"), &mut errors);
     if !errors.is_empty() {
         return Err(OrderError::Invalid(errors));
     }
-    let (items, total) =
-        model::list_for_user(&state.pool, identity.user_id, page, per_page).await?;
+    let (items, total) = store::list_for_user(&state.pool, identity.user_id, paging).await?;
     Ok(axum::Json(OrderPage {
         items,
-        page,
-        per_page,
+        page: paging.page,
+        per_page: paging.per_page,
         total,
     }))
 }
@@ -565,17 +533,16 @@ pub async fn list_orders(
     responses(
         (status = 200, description = "Cancelled (now or before)", body = Order),
         (status = 202, description = "Cancellation under way (compensation still running); poll the order", body = Order),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order, or not the caller's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already shipped or completed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No identity"),
+        (status = 404, description = "No such order, or not the caller's"),
+        (status = 409, description = "Already shipped or completed"),
     )
 )]
 pub async fn cancel_order(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    identity: Identity,
     Path(raw): Path<String>,
 ) -> Result<Response, OrderError> {
-    let identity = caller(&headers)?;
     let order = visible(&state, &identity, &raw).await?;
     let requested = sqlx::query(
         "UPDATE orders SET saga_step = 'compensate', cancellation_reason = 'cancelled_by_user',
@@ -599,7 +566,7 @@ pub async fn cancel_order(
             Instant::now() + CANCEL_WAIT,
             || async {
                 let mut conn = state.pool.acquire().await?;
-                model::load(&mut conn, order.id)
+                store::load(&mut conn, order.id)
                     .await?
                     .ok_or_else(|| OrderError::NotFound(raw.clone()))
             },
@@ -619,16 +586,11 @@ pub async fn cancel_order(
 
 async fn advance(
     state: &AppState,
-    headers: &HeaderMap,
     raw: &str,
     from: OrderStatus,
     to: OrderStatus,
     event: EventType,
 ) -> Result<axum::Json<Order>, OrderError> {
-    let identity = caller(headers)?;
-    if !identity.has_role("admin") {
-        return Err(OrderError::Forbidden);
-    }
     let id = Uuid::parse_str(raw).map_err(|_| OrderError::NotFound(raw.to_owned()))?;
     let mut tx = state.pool.begin().await?;
     let moved = sqlx::query(
@@ -642,7 +604,7 @@ async fn advance(
     .await?
     .rows_affected()
         == 1;
-    let order = model::load(&mut tx, id)
+    let order = store::load(&mut tx, id)
         .await?
         .ok_or_else(|| OrderError::NotFound(raw.to_owned()))?;
     if !moved {
@@ -671,20 +633,19 @@ async fn advance(
     params(("id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "Shipped (now or before)", body = Order),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order is not CONFIRMED", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No identity"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such order"),
+        (status = 409, description = "The order is not CONFIRMED"),
     )
 )]
 pub async fn ship_order(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Order>, OrderError> {
     advance(
         &state,
-        &headers,
         &raw,
         OrderStatus::Confirmed,
         OrderStatus::Shipped,
@@ -701,20 +662,19 @@ pub async fn ship_order(
     params(("id" = Uuid, Path, description = "Order id")),
     responses(
         (status = 200, description = "Completed (now or before)", body = Order),
-        (status = 401, description = "No identity", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The order is not SHIPPED", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No identity"),
+        (status = 403, description = "Not an admin"),
+        (status = 404, description = "No such order"),
+        (status = 409, description = "The order is not SHIPPED"),
     )
 )]
 pub async fn complete_order(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(raw): Path<String>,
 ) -> Result<axum::Json<Order>, OrderError> {
     advance(
         &state,
-        &headers,
         &raw,
         OrderStatus::Shipped,
         OrderStatus::Completed,

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use kit::amqp::lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use kit::amqp::lapin::types::FieldTable;
 use order_service::saga::SagaConfig;
-use order_service::Config;
+use order_service::{startup, Config};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -63,15 +63,14 @@ impl Instance {
                     database_url: pool_url,
                     ..config
                 };
-                let pool = order_service::startup(&config)
+                let pool = startup::connect(&config)
                     .await
                     .unwrap_or_else(|e| panic!("start-up failed: {e}"));
-                let parts = order_service::build(pool, &config);
-                tokio::spawn(parts.saga.sweep());
-                tokio::spawn(parts.relay.run());
+                let service = startup::build(&config, pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("start-up failed: {e}"));
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = parts.service.router();
-                tokio::spawn(async move { axum::serve(listener, app).await });
+                tokio::spawn(service.serve_on(listener));
                 ready.send(()).unwrap();
             });
             // Park until told to stop; then the runtime is dropped with whatever was in flight.
@@ -93,7 +92,7 @@ impl Instance {
         self.kill();
     }
 
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -148,12 +147,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(Options::default()).await
 }
 
-async fn partner(app: axum::Router, pool: PgPool) -> Partner {
+async fn partner(service: kit::Service, pool: PgPool) -> Partner {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    tokio::spawn(service.serve_on(listener));
     Partner { address, pool }
 }
 
@@ -163,8 +162,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
         port: 0,
         seed_demo_catalogue: false,
     };
-    let product_pool = product_service::startup(&product_config).await.unwrap();
-    let products = partner(product_service::app(product_pool.clone()), product_pool).await;
+    let product_pool = product_service::startup::connect(&product_config).await.unwrap();
+    let product_service = product_service::startup::build(&product_config, product_pool.clone());
+    let products = partner(product_service.await.unwrap(), product_pool).await;
     let payment_config = payment_service::Config {
         database_url: testkit::fresh_database().await,
         port: 0,
@@ -173,12 +173,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
             ..Default::default()
         },
     };
-    let payment_pool = payment_service::startup(&payment_config).await.unwrap();
-    let payments = partner(
-        payment_service::app(payment_pool.clone(), payment_config.provider),
-        payment_pool,
-    )
-    .await;
+    let payment_pool = payment_service::startup::connect(&payment_config).await.unwrap();
+    let payment_service = payment_service::startup::build(&payment_config, payment_pool.clone());
+    let payments = partner(payment_service.await.unwrap(), payment_pool).await;
     let amqp_url = testkit::fresh_vhost().await;
     let events = Arc::new(Mutex::new(Vec::new()));
     if options.tap {

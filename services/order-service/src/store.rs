@@ -1,14 +1,20 @@
-//! Orders as stored and as served.
+//! Orders as stored and as served, and the queries that read them.
+//!
+//! Statuses and reasons are decoded by `sqlx::Type`: a value this code does not know (a row
+//! written by a newer version) is a decode error, answered with a 500 problem, never taken for
+//! another status (`OrderStatus::parse` once read it as PENDING).
 
 use chrono::{DateTime, Utc};
+use kit::paging::Paging;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "UPPERCASE")]
+#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
 pub enum OrderStatus {
     Pending,
     Confirmed,
@@ -18,16 +24,6 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub fn parse(s: &str) -> OrderStatus {
-        match s {
-            "CONFIRMED" => OrderStatus::Confirmed,
-            "CANCELLED" => OrderStatus::Cancelled,
-            "SHIPPED" => OrderStatus::Shipped,
-            "COMPLETED" => OrderStatus::Completed,
-            _ => OrderStatus::Pending,
-        }
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "PENDING",
@@ -40,8 +36,9 @@ impl OrderStatus {
 }
 
 /// Why an order was cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum CancelReason {
     OutOfStock,
     PaymentDeclined,
@@ -50,16 +47,6 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
-    pub fn parse(s: &str) -> Option<CancelReason> {
-        Some(match s {
-            "out_of_stock" => CancelReason::OutOfStock,
-            "payment_declined" => CancelReason::PaymentDeclined,
-            "cancelled_by_user" => CancelReason::CancelledByUser,
-            "timeout" => CancelReason::Timeout,
-            _ => return None,
-        })
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             CancelReason::OutOfStock => "out_of_stock",
@@ -103,10 +90,10 @@ pub struct Order {
 struct OrderRow {
     id: Uuid,
     user_id: Uuid,
-    status: String,
+    status: OrderStatus,
     total_amount: Decimal,
     currency: String,
-    cancellation_reason: Option<String>,
+    cancellation_reason: Option<CancelReason>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -116,7 +103,7 @@ const COLUMNS: &str =
 
 impl OrderRow {
     fn into_order(self, items: Vec<OrderItem>) -> Order {
-        let status = OrderStatus::parse(&self.status);
+        let status = self.status;
         Order {
             id: self.id,
             user_id: self.user_id,
@@ -125,10 +112,7 @@ impl OrderRow {
             currency: self.currency,
             // A reason recorded while compensating is not shown until the order is CANCELLED.
             cancellation_reason: match status {
-                OrderStatus::Cancelled => self
-                    .cancellation_reason
-                    .as_deref()
-                    .and_then(CancelReason::parse),
+                OrderStatus::Cancelled => self.cancellation_reason,
                 _ => None,
             },
             items,
@@ -195,8 +179,7 @@ pub async fn load(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Orde
 pub async fn list_for_user(
     pool: &PgPool,
     user_id: Uuid,
-    page: u32,
-    per_page: u32,
+    paging: Paging,
 ) -> sqlx::Result<(Vec<Order>, i64)> {
     let mut conn = pool.acquire().await?;
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
@@ -204,8 +187,8 @@ pub async fn list_for_user(
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(user_id)
-    .bind(i64::from(per_page))
-    .bind(i64::from(page - 1) * i64::from(per_page))
+    .bind(paging.limit())
+    .bind(paging.offset())
     .fetch_all(&mut *conn)
     .await?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1")

@@ -1,0 +1,68 @@
+//! From configuration to a running service: connect and migrate, build (the HTTP API, the saga
+//! sweeper and the outbox relay), serve.
+
+use crate::config::{Config, SERVICE};
+use crate::routes::{self, AppState};
+use crate::{clients, relay, saga, settled};
+use kit::{StartupError, Worker};
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Connects (waiting for the database) and migrates.
+pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
+    Ok(kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?)
+}
+
+/// The whole service on a migrated `pool`: the HTTP API, and its workers (the saga sweeper and
+/// the outbox relay, both cancellable: their state is in the database). What [`run`] serves and
+/// what the tests spawn.
+pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, StartupError> {
+    let metrics = kit::metrics::Metrics::new();
+    let outbox = Arc::new(Notify::new());
+    let settled = settled::Settled::default();
+    let clients = clients::Clients::new(
+        &config.product_service_url,
+        &config.payment_service_url,
+        config.step_timeout,
+    );
+    let saga = saga::Saga::new(
+        pool.clone(),
+        clients.clone(),
+        config.saga.clone(),
+        outbox.clone(),
+        settled.clone(),
+        saga::SagaMetrics::new(&metrics),
+    );
+    let relay = relay::Relay {
+        pool: pool.clone(),
+        amqp_url: config.amqp_url.clone(),
+        wake: outbox.clone(),
+        metrics: relay::RelayMetrics::new(&metrics),
+    };
+    let state = AppState {
+        pool: pool.clone(),
+        clients,
+        saga: saga.clone(),
+        outbox,
+        settled,
+        currency: config.currency.clone(),
+    };
+    Ok(
+        kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
+            .ready(kit::health::database(pool))
+            .metrics(metrics)
+            .worker(Worker::cancellable("saga sweeper", saga.sweep()))
+            .worker(Worker::cancellable("outbox relay", relay.run())),
+    )
+}
+
+/// The binary: configuration from the environment, start-up, serve until SIGTERM.
+pub async fn run() -> Result<(), StartupError> {
+    let config = Config::from_env()?;
+    let pool = connect(&config).await?;
+    build(&config, pool).await?.serve(config.port).await?;
+    Ok(())
+}
