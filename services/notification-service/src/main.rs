@@ -2,9 +2,6 @@
 //! `notification-service healthcheck` probes a running one.
 
 fn main() -> std::process::ExitCode {
-    kit::serve::main(
-        notification_service::SERVICE,
-        notification_service::DEFAULT_PORT,
-        |_port| notification_service::run(),
-    )
+    use notification_service::{startup, DEFAULT_PORT, SERVICE};
+    kit::serve::main(SERVICE, DEFAULT_PORT, startup::run)
 }

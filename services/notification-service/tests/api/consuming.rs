@@ -1,7 +1,7 @@
 //! Order events in, notifications out: the text, who sees them, idempotency (duplicates and
 //! redeliveries), and surviving the loss of the broker connection.
 
-use crate::common::*;
+use crate::helpers::*;
 use kit::amqp::lapin::options::{BasicGetOptions, QueueDeleteOptions};
 use notification_service::store::Applied;
 use notification_service::topology;

@@ -1,6 +1,6 @@
 //! The HTTP API's guards: identity (401/403), pagination and filters (422), health.
 
-use crate::common::*;
+use crate::helpers::*;
 use serde_json::Value;
 use uuid::Uuid;
 

@@ -1,35 +1,20 @@
-//! The OpenAPI document: served at /openapi.json, and kept in sync with
-//! docs/api/notification-service.openapi.json (`UPDATE_OPENAPI=1 cargo test -p
-//! notification-service openapi` rewrites the file).
+//! The OpenAPI document: snapshotted in docs/api/notification-service.openapi.snap (`cargo insta
+//! review` accepts a change), served at /openapi.json, and every route it lists is served.
 
-use crate::common::*;
-
-fn rendered() -> String {
-    let mut text = notification_service::openapi()
-        .to_pretty_json()
-        .expect("the document serialises");
-    text.push('\n');
-    text
-}
+use crate::helpers::spawn_app;
+use notification_service::openapi::document;
 
 #[test]
-fn docs_file_matches_the_code() {
-    testkit::assert_openapi_file("notification-service", &rendered());
-}
-
-#[test]
-fn documents_every_route() {
-    let expected = testkit::routes(&[
-        ("GET", "/notifications"),
-        ("GET", "/notifications/dead-letters"),
-    ]);
-    assert_eq!(testkit::openapi_routes(&rendered()), expected);
+fn the_document_matches_its_snapshot() {
+    testkit::assert_openapi_snapshot("notification-service", &document());
 }
 
 #[tokio::test]
 async fn served_document_is_the_same() {
-    let app = spawn_app().await;
-    let served: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
-    let expected: serde_json::Value = serde_json::from_str(&rendered()).unwrap();
-    assert_eq!(served, expected);
+    testkit::assert_served_openapi(&spawn_app().await.address, &document()).await;
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    testkit::assert_every_documented_route_is_served(&spawn_app().await.address, &document()).await;
 }

@@ -1,7 +1,7 @@
 //! Failures: retried with backoff through the retry queues, then dead-lettered (queue and
 //! table), without holding up the messages behind them.
 
-use crate::common::*;
+use crate::helpers::*;
 use kit::amqp::lapin::message::BasicGetMessage;
 use kit::amqp::lapin::options::{BasicAckOptions, BasicGetOptions};
 use notification_service::topology;

@@ -3,9 +3,10 @@
 
 use kit::amqp::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use kit::amqp::lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use notification_service::consumer::{Consumer, Settings};
+use kit::Worker;
+use notification_service::consumer::Settings;
 use notification_service::topology::{self, RetryPolicy};
-use notification_service::Config;
+use notification_service::{startup, Config};
 use reqwest::Response;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -22,7 +23,7 @@ pub struct TestApp {
     /// The test's own connection (publishing, inspecting queues), not the service's.
     pub connection: Connection,
     publisher: Channel,
-    consumer: Option<Consumer>,
+    consumer: Option<Worker>,
 }
 
 pub fn settings(max_attempts: u32, retry_base_ms: u64) -> Settings {
@@ -50,16 +51,19 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
         port: 0,
         consumer: settings.clone(),
     };
-    let pool = notification_service::startup(&config)
+    let pool = startup::connect(&config)
         .await
         .unwrap_or_else(|e| panic!("start-up failed: {e}"));
-    let (service, consumer) = notification_service::build(&config, pool.clone());
+    let mut service = startup::build(&config, pool.clone())
+        .await
+        .unwrap_or_else(|e| panic!("start-up failed: {e}"));
+    // The test starts the consumer when it is ready for it (`start_consumer`).
+    let consumer = service.take_workers().pop().expect("the consumer");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let router = service.router();
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    tokio::spawn(service.serve_on(listener));
 
     let connection = Connection::connect(&config.amqp_url, ConnectionProperties::default())
         .await
@@ -130,7 +134,7 @@ where
 impl TestApp {
     pub fn start_consumer(&mut self) {
         let consumer = self.consumer.take().expect("the consumer runs once");
-        tokio::spawn(consumer.run(std::future::pending()));
+        consumer.spawn(std::future::pending());
     }
 
     /// Publishes to the events exchange with the order service's properties and headers; the

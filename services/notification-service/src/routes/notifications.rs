@@ -3,54 +3,17 @@
 //! Identity comes from the headers the gateway sets (see [`kit::identity`]): no `x-user-id` →
 //! 401, a caller without the needed role → 403.
 
+use super::AppState;
 use crate::store::{self, DeadLetter, Notification};
-use crate::AppState;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use kit::identity::{Admin, Identity};
+use kit::identity::{Admin, Identity, IdentityHeaders};
+use kit::paging::Paging;
 use kit::{FieldError, Json, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-pub const DEFAULT_PER_PAGE: u32 = 20;
-pub const MAX_PER_PAGE: u32 = 100;
-
-/// The identity the gateway forwards.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct IdentityHeaders {
-    /// The caller's user id (the token's `sub`), set by the gateway; required.
-    #[param(rename = "x-user-id")]
-    x_user_id: Uuid,
-    /// The caller's roles, comma-separated (`user,admin`), set by the gateway.
-    #[param(rename = "x-user-roles", value_type = String, required = false, example = "user")]
-    x_user_roles: Option<String>,
-}
-
-/// A signed-in customer: an identity with the `user` role.
-#[derive(Debug, Clone)]
-pub struct Customer(pub Identity);
-
-impl<S: Send + Sync> FromRequestParts<S> for Customer {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let identity = Identity::from_headers(&parts.headers).ok_or_else(|| {
-            Problem::unauthorized("authentication required: no valid x-user-id identity header")
-        })?;
-        if identity.has_role("user") {
-            Ok(Customer(identity))
-        } else {
-            Err(Problem::forbidden(
-                "reading notifications needs the user role",
-            ))
-        }
-    }
-}
 
 /// A page of notifications, newest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -104,8 +67,16 @@ pub enum ListError {
     Invalid(Vec<FieldError>),
     #[error("bad query string: {0}")]
     BadQuery(String),
+    #[error("{}", .0.title)]
+    Denied(Problem),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+impl From<Problem> for ListError {
+    fn from(p: Problem) -> ListError {
+        ListError::Denied(p)
+    }
 }
 
 impl From<ListError> for Problem {
@@ -113,6 +84,7 @@ impl From<ListError> for Problem {
         match e {
             ListError::Invalid(errors) => Problem::validation(errors),
             ListError::BadQuery(detail) => Problem::bad_request(detail),
+            ListError::Denied(p) => p,
             ListError::Database(e) => Problem::internal(&e),
         }
     }
@@ -124,41 +96,6 @@ impl IntoResponse for ListError {
     }
 }
 
-fn bounded(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    raw: Option<&str>,
-    max: u32,
-    default: u32,
-) -> Option<u32> {
-    let Some(raw) = raw else {
-        return Some(default);
-    };
-    match raw.trim().parse::<u32>() {
-        Ok(n) if (1..=max).contains(&n) => Some(n),
-        _ => {
-            let message = if max == u32::MAX {
-                "must be an integer of at least 1".to_owned()
-            } else {
-                format!("must be an integer from 1 to {max}")
-            };
-            errors.push(FieldError::new(field, message));
-            None
-        }
-    }
-}
-
-/// Page and page size, checked; every bad field is reported in `errors`.
-fn paging(errors: &mut Vec<FieldError>, page: Option<&str>, per_page: Option<&str>) -> (u32, u32) {
-    let page = bounded(errors, "page", page, u32::MAX, 1);
-    let per_page = bounded(errors, "per_page", per_page, MAX_PER_PAGE, DEFAULT_PER_PAGE);
-    (page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE))
-}
-
-fn offset(page: u32, per_page: u32) -> i64 {
-    i64::from(page - 1) * i64::from(per_page)
-}
-
 /// The caller's notifications
 #[utoipa::path(
     get,
@@ -167,23 +104,20 @@ fn offset(page: u32, per_page: u32) -> i64 {
     params(IdentityHeaders, NotificationQuery),
     responses(
         (status = 200, description = "A page of the caller's notifications, newest first", body = NotificationPage),
-        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller lacks the user role", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad page, per_page or order_id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No (valid) x-user-id"),
+        (status = 403, description = "The caller lacks the user role"),
+        (status = 422, description = "Bad page, per_page or order_id"),
     )
 )]
 pub async fn list_notifications(
     State(state): State<AppState>,
-    Customer(caller): Customer,
+    caller: Identity,
     query: Result<Query<NotificationQuery>, QueryRejection>,
 ) -> Result<Json<NotificationPage>, ListError> {
+    caller.require("user", "reading notifications needs the user role")?;
     let Query(query) = query.map_err(|e| ListError::BadQuery(e.body_text()))?;
     let mut errors = Vec::new();
-    let (page, per_page) = paging(
-        &mut errors,
-        query.page.as_deref(),
-        query.per_page.as_deref(),
-    );
+    let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), &mut errors);
     let order_id = match query.order_id.as_deref() {
         None => None,
         Some(raw) => match Uuid::parse_str(raw.trim()) {
@@ -201,14 +135,14 @@ pub async fn list_notifications(
         &state.pool,
         caller.user_id,
         order_id,
-        i64::from(per_page),
-        offset(page, per_page),
+        paging.limit(),
+        paging.offset(),
     )
     .await?;
     Ok(Json(NotificationPage {
         items: found.items,
-        page,
-        per_page,
+        page: paging.page,
+        per_page: paging.per_page,
         total: found.total,
     }))
 }
@@ -221,9 +155,9 @@ pub async fn list_notifications(
     params(IdentityHeaders, PageQuery),
     responses(
         (status = 200, description = "A page of the messages that failed every attempt, newest first", body = DeadLetterPage),
-        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad page or per_page", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No (valid) x-user-id"),
+        (status = 403, description = "The caller is not an admin"),
+        (status = 422, description = "Bad page or per_page"),
     )
 )]
 pub async fn list_dead_letters(
@@ -233,20 +167,15 @@ pub async fn list_dead_letters(
 ) -> Result<Json<DeadLetterPage>, ListError> {
     let Query(query) = query.map_err(|e| ListError::BadQuery(e.body_text()))?;
     let mut errors = Vec::new();
-    let (page, per_page) = paging(
-        &mut errors,
-        query.page.as_deref(),
-        query.per_page.as_deref(),
-    );
+    let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(ListError::Invalid(errors));
     }
-    let found =
-        store::dead_letters(&state.pool, i64::from(per_page), offset(page, per_page)).await?;
+    let found = store::dead_letters(&state.pool, paging.limit(), paging.offset()).await?;
     Ok(Json(DeadLetterPage {
         items: found.items,
-        page,
-        per_page,
+        page: paging.page,
+        per_page: paging.per_page,
         total: found.total,
     }))
 }
