@@ -12,6 +12,7 @@
 use crate::{keys, validation};
 use kit::config::{ConfigError, Env};
 
+pub const SERVICE: &str = "user-service";
 pub const DEFAULT_PORT: u16 = 8001;
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@shop.local";
 pub const DEFAULT_ADMIN_PASSWORD: &str = "admin-password-1";

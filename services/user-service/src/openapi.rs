@@ -1,20 +1,8 @@
-//! The OpenAPI document (served at `/openapi.json`, kept in `docs/api/user-service.openapi.json`).
+//! The OpenAPI document: the title, description, tags and the token claims schema here, the
+//! paths from the documented handlers the router serves (`routes::router`). Served at
+//! `/openapi.json`; its snapshot is `docs/api/user-service.openapi.snap`.
 
-use utoipa::{IntoParams, OpenApi};
-use uuid::Uuid;
-
-/// The identity the gateway forwards (see [`crate::auth`]).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct CallerHeaders {
-    /// The caller's user id (the token's `sub`), set by the gateway; required.
-    #[param(rename = "x-user-id")]
-    x_user_id: Uuid,
-    /// The caller's roles, comma-separated (`user,admin`), set by the gateway.
-    #[param(rename = "x-user-roles", value_type = String, required = false, example = "user")]
-    x_user_roles: Option<String>,
-}
+use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,33 +13,20 @@ register, login and the JWKS trust the `x-user-id` / `x-user-roles` headers the 
 after verifying the access token; the service is reachable only on the private network.",
         license(name = "MIT OR Apache-2.0"),
     ),
-    paths(
-        crate::routes::users::register,
-        crate::routes::tokens::login,
-        crate::routes::tokens::jwks,
-        crate::routes::users::me,
-        crate::routes::users::list,
-        crate::routes::users::get,
-        crate::routes::users::update,
-        crate::routes::users::delete,
-    ),
-    components(schemas(
-        kit::Problem,
-        kit::FieldError,
-        crate::routes::tokens::Claims,
-    )),
+    components(schemas(crate::routes::tokens::Claims)),
     tags(
         (name = "users", description = "Accounts"),
         (name = "auth", description = "Access tokens and their verification keys"),
     )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
-/// The document, pretty-printed with a final newline (the form kept in `docs/api/`).
-pub fn pretty() -> String {
-    let mut json = ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes");
-    json.push('\n');
-    json
+/// The document's title, description, tags and the token claims schema.
+pub fn info() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The complete document, as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    kit::openapi::split(info(), crate::routes::router()).1
 }

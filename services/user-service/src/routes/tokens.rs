@@ -3,14 +3,14 @@
 use crate::keys::Jwks;
 use crate::passwords::HashError;
 use crate::validation;
-use crate::AppState;
+use super::AppState;
+use crate::store;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kit::{Json, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 pub const ISSUER: &str = "shop-users";
 pub const AUDIENCE: &str = "shop";
@@ -93,9 +93,9 @@ impl IntoResponse for LoginError {
     responses(
         (status = 200, description = "An access token", body = TokenResponse,
             headers(("cache-control" = String, description = "no-store"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 401, description = "Wrong email or password"),
+        (status = 422, description = "Missing email or password"),
     )
 )]
 pub async fn login(
@@ -103,11 +103,7 @@ pub async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<Response, LoginError> {
     let email = validation::normalize_email(&body.email);
-    let account: Option<(Uuid, String, Vec<String>)> =
-        sqlx::query_as("SELECT id, password_hash, roles FROM users WHERE lower(email) = $1")
-            .bind(&email)
-            .fetch_optional(&state.pool)
-            .await?;
+    let account = store::credentials(&state.pool, &email).await?;
     let (id, hash, roles) = match account {
         Some((id, hash, roles)) => (Some(id), Some(hash), roles),
         None => (None, None, Vec::new()),

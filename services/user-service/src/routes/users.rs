@@ -1,38 +1,20 @@
 //! Accounts: register, me, list (admin), get/update/delete (self or admin).
 
-use crate::auth::Caller;
+use super::AppState;
+use crate::store::{self, User};
 use crate::passwords::HashError;
 use crate::validation::{self, Errors};
-use crate::AppState;
+use kit::identity::{Identity, IdentityHeaders};
+use kit::paging::Paging;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use kit::{FieldError, Json, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub const DEFAULT_PER_PAGE: u32 = 20;
-pub const MAX_PER_PAGE: u32 = 100;
-const USER_COLUMNS: &str = "id, email, name, roles, created_at, updated_at";
-
-/// An account as the API shows it (never the password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
-pub struct User {
-    pub id: Uuid,
-    /// Lowercased.
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    #[schema(example = "Ada Lovelace")]
-    pub name: String,
-    /// `["user"]` or `["user","admin"]`.
-    #[schema(example = json!(["user"]))]
-    pub roles: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// Registration. Every field is checked and every bad one listed in the 422 problem.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -175,10 +157,10 @@ fn is_duplicate_email(e: &sqlx::Error) -> bool {
     responses(
         (status = 201, description = "Created", body = User,
             headers(("location" = String, description = "/users/{id}"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Email already registered (case-insensitive)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 409, description = "Email already registered (case-insensitive)"),
+        (status = 415, description = "Body is not JSON"),
+        (status = 422, description = "Invalid fields, each listed in `errors`"),
     )
 )]
 pub async fn register(
@@ -196,17 +178,9 @@ pub async fn register(
         return Err(RegisterError::Invalid(errors.0));
     }
     let password_hash = state.hasher.hash(body.password).await?;
-    let user: User = sqlx::query_as(&format!(
-        "INSERT INTO users (id, email, name, password_hash, roles) \
-         VALUES ($1, $2, $3, $4, ARRAY['user']) RETURNING {USER_COLUMNS}"
-    ))
-    .bind(Uuid::new_v4())
-    .bind(&email)
-    .bind(&name)
-    .bind(&password_hash)
-    .fetch_one(&state.pool)
-    .await
-    .map_err(|e| {
+    let user = store::insert(&state.pool, &email, &name, &password_hash)
+        .await
+        .map_err(|e| {
         if is_duplicate_email(&e) {
             RegisterError::DuplicateEmail
         } else {
@@ -228,15 +202,15 @@ pub async fn register(
     get,
     path = "/users/me",
     tag = "users",
-    params(crate::openapi::CallerHeaders),
+    params(IdentityHeaders),
     responses(
         (status = 200, description = "The caller's account", body = User),
-        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The account no longer exists", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No (valid) x-user-id"),
+        (status = 404, description = "The account no longer exists"),
     )
 )]
-pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<User>, AccountError> {
-    find(&state, caller.id).await.map(Json)
+pub async fn me(State(state): State<AppState>, caller: Identity) -> Result<Json<User>, AccountError> {
+    find(&state, caller.user_id).await.map(Json)
 }
 
 /// List users (admin)
@@ -244,17 +218,17 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Us
     get,
     path = "/users",
     tag = "users",
-    params(crate::openapi::CallerHeaders, ListQuery),
+    params(IdentityHeaders, ListQuery),
     responses(
         (status = 200, description = "A page of users, oldest first", body = UserPage),
-        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad page or per_page", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No (valid) x-user-id"),
+        (status = 403, description = "The caller is not an admin"),
+        (status = 422, description = "Bad page or per_page"),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Identity,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<UserPage>, AccountError> {
     if !caller.is_admin() {
@@ -263,63 +237,37 @@ pub async fn list(
         ));
     }
     let Query(query) = query.map_err(|e| AccountError::BadQuery(e.body_text()))?;
-    let mut errors = Errors::default();
-    let page = errors.check("page", parse_bounded(query.page.as_deref(), 1, u32::MAX, 1));
-    let per_page = errors.check(
-        "per_page",
-        parse_bounded(query.per_page.as_deref(), 1, MAX_PER_PAGE, DEFAULT_PER_PAGE),
-    );
-    let (Some(page), Some(per_page)) = (page, per_page) else {
-        return Err(AccountError::Invalid(errors.0));
-    };
-    let offset = i64::from(page - 1) * i64::from(per_page);
-    let mut tx = state.pool.begin().await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&mut *tx)
-        .await?;
-    let items: Vec<User> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
-    ))
-    .bind(i64::from(per_page))
-    .bind(offset)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let mut errors = Vec::new();
+    let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), &mut errors);
+    if !errors.is_empty() {
+        return Err(AccountError::Invalid(errors));
+    }
+    let (items, total) = store::page(&state.pool, paging).await?;
     Ok(Json(UserPage {
         items,
-        page,
-        per_page,
+        page: paging.page,
+        per_page: paging.per_page,
         total,
     }))
 }
 
-fn parse_bounded(raw: Option<&str>, min: u32, max: u32, default: u32) -> Result<u32, String> {
-    let Some(raw) = raw else {
-        return Ok(default);
-    };
-    match raw.trim().parse::<u32>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ if max == u32::MAX => Err(format!("must be an integer of at least {min}")),
-        _ => Err(format!("must be an integer from {min} to {max}")),
-    }
-}
 
 /// A user (self or admin)
 #[utoipa::path(
     get,
     path = "/users/{id}",
     tag = "users",
-    params(("id" = Uuid, Path, description = "User id"), crate::openapi::CallerHeaders),
+    params(("id" = Uuid, Path, description = "User id"), IdentityHeaders),
     responses(
         (status = 200, description = "The account", body = User),
-        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the account's owner nor an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No (valid) x-user-id"),
+        (status = 403, description = "Neither the account's owner nor an admin"),
+        (status = 404, description = "No such user"),
     )
 )]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Identity,
     Path(id): Path<String>,
 ) -> Result<Json<User>, AccountError> {
     let id = authorize(&caller, &id)?;
@@ -333,21 +281,21 @@ pub async fn get(
     put,
     path = "/users/{id}",
     tag = "users",
-    params(("id" = Uuid, Path, description = "User id"), crate::openapi::CallerHeaders),
+    params(("id" = Uuid, Path, description = "User id"), IdentityHeaders),
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The updated account", body = User),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the owner nor an admin, or `roles` sent by a non-admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Email already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each listed in `errors`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 401, description = "No (valid) x-user-id"),
+        (status = 403, description = "Neither the owner nor an admin, or `roles` sent by a non-admin"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "Email already registered"),
+        (status = 422, description = "Invalid fields, each listed in `errors`"),
     )
 )]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Identity,
     Path(id): Path<String>,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<Json<User>, AccountError> {
@@ -380,19 +328,15 @@ pub async fn update(
         Some(password) => Some(state.hasher.hash(password).await?),
         None => None,
     };
-    let user: Option<User> = sqlx::query_as(&format!(
-        "UPDATE users SET email = COALESCE($2, email), name = COALESCE($3, name), \
-         password_hash = COALESCE($4, password_hash), roles = COALESCE($5, roles), \
-         updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(id)
-    .bind(email)
-    .bind(name)
-    .bind(password_hash)
-    .bind(roles)
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(|e| {
+    let changes = store::Changes {
+        email,
+        name,
+        password_hash,
+        roles,
+    };
+    let user = store::update(&state.pool, id, changes)
+        .await
+        .map_err(|e| {
         if is_duplicate_email(&e) {
             AccountError::DuplicateEmail
         } else {
@@ -400,7 +344,7 @@ pub async fn update(
         }
     })?;
     let user = user.ok_or(AccountError::NotFound)?;
-    tracing::info!(user_id = %user.id, by = %caller.id, "user updated");
+    tracing::info!(user_id = %user.id, by = %caller.user_id, "user updated");
     Ok(Json(user))
 }
 
@@ -409,35 +353,30 @@ pub async fn update(
     delete,
     path = "/users/{id}",
     tag = "users",
-    params(("id" = Uuid, Path, description = "User id"), crate::openapi::CallerHeaders),
+    params(("id" = Uuid, Path, description = "User id"), IdentityHeaders),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No (valid) x-user-id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the owner nor an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No (valid) x-user-id"),
+        (status = 403, description = "Neither the owner nor an admin"),
+        (status = 404, description = "No such user"),
     )
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Identity,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AccountError> {
     let id = authorize(&caller, &id)?;
-    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(id)
-        .execute(&state.pool)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !store::delete(&state.pool, id).await? {
         return Err(AccountError::NotFound);
     }
-    tracing::info!(user_id = %id, by = %caller.id, "user deleted");
+    tracing::info!(user_id = %id, by = %caller.user_id, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The id in the path, if the caller may manage that account. Not being allowed comes first, so
 /// a non-admin learns nothing about other ids (not even whether they exist).
-fn authorize(caller: &Caller, raw_id: &str) -> Result<Uuid, AccountError> {
+fn authorize(caller: &Identity, raw_id: &str) -> Result<Uuid, AccountError> {
     let id = Uuid::parse_str(raw_id).ok();
     match id {
         Some(id) if caller.may_manage(id) => Ok(id),
@@ -449,9 +388,7 @@ fn authorize(caller: &Caller, raw_id: &str) -> Result<Uuid, AccountError> {
 }
 
 async fn find(state: &AppState, id: Uuid) -> Result<User, AccountError> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
+    store::find(&state.pool, id)
         .await?
         .ok_or(AccountError::NotFound)
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 use user_service::routes::tokens::Claims;
-use user_service::Config;
+use user_service::{startup, Config};
 use uuid::Uuid;
 
 pub const ADMIN_EMAIL: &str = user_service::config::DEFAULT_ADMIN_EMAIL;
@@ -51,17 +51,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Migrates `config.database_url` and serves the app on 127.0.0.1:0.
 pub async fn spawn_with(config: Config) -> TestApp {
-    let pool = kit::db::connect_and_migrate(&config.database_url, &user_service::MIGRATOR)
+    let pool = startup::connect(&config).await.expect("migrate");
+    let service = startup::build(&config, pool.clone())
         .await
-        .expect("migrate");
-    let router = user_service::service(&config, pool.clone())
-        .await
-        .expect("start-up")
-        .router();
+        .expect("start-up");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
+        service.serve_on(listener).await.unwrap();
     });
     TestApp {
         address,

@@ -54,7 +54,7 @@ async fn generated_key_is_stored_and_reused_across_restarts() {
 #[tokio::test]
 async fn concurrent_first_starts_agree_on_one_key() {
     let database_url = testkit::fresh_database().await;
-    let pool = kit::db::connect_and_migrate(&database_url, &user_service::MIGRATOR)
+    let pool = kit::db::connect_and_migrate(&database_url, &user_service::startup::MIGRATOR)
         .await
         .unwrap();
     let (a, b) = tokio::join!(

@@ -4,6 +4,7 @@
 mod accounts;
 mod helpers;
 mod keys;
+mod migrations;
 mod openapi;
 mod register;
 mod tokens;

@@ -1,0 +1,116 @@
+//! The users table: accounts as the API shows them (never the password hash), and every query
+//! on them. (The signing keys' table is [`crate::keys`]'s.)
+
+use chrono::{DateTime, Utc};
+use kit::paging::Paging;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// An account as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    /// Lowercased.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    /// `["user"]` or `["user","admin"]`.
+    #[schema(example = json!(["user"]))]
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const USER_COLUMNS: &str = "id, email, name, roles, created_at, updated_at";
+
+/// Registers an account with the `user` role.
+pub async fn insert(
+    pool: &PgPool,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> Result<User, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO users (id, email, name, password_hash, roles) \
+         VALUES ($1, $2, $3, $4, ARRAY['user']) RETURNING {USER_COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The id, password hash and roles of the account with this (normalised) email.
+pub async fn credentials(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<(Uuid, String, Vec<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, password_hash, roles FROM users WHERE lower(email) = $1")
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+}
+
+/// One page of accounts, oldest first, and how many there are, read in one transaction.
+pub async fn page(pool: &PgPool, paging: Paging) -> Result<(Vec<User>, i64), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut *tx)
+        .await?;
+    let items: Vec<User> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
+    ))
+    .bind(paging.limit())
+    .bind(paging.offset())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((items, total))
+}
+
+/// What an update changes; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub roles: Option<Vec<String>>,
+}
+
+/// Applies `changes` to account `id`; `None` when there is no such account.
+pub async fn update(pool: &PgPool, id: Uuid, changes: Changes) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE users SET email = COALESCE($2, email), name = COALESCE($3, name), \
+         password_hash = COALESCE($4, password_hash), roles = COALESCE($5, roles), \
+         updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(changes.email)
+    .bind(changes.name)
+    .bind(changes.password_hash)
+    .bind(changes.roles)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Deletes account `id`; false when there was none.
+pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(deleted > 0)
+}
