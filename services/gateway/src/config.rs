@@ -8,6 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub const SERVICE: &str = "gateway";
+pub const DEFAULT_PORT: u16 = 8000;
+
 /// The built-in configuration: the bundled stack's upstreams, routes and access rules.
 pub const DEFAULT_CONFIG: &str = include_str!("../gateway.json");
 

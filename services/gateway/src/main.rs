@@ -1,6 +1,9 @@
+//! `gateway`: the shop's one published port; `gateway healthcheck` probes a running one.
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    kit::serve::main("gateway", 8000, gateway::run)
+    use gateway::{startup, DEFAULT_PORT, SERVICE};
+    kit::serve::main(SERVICE, DEFAULT_PORT, startup::run)
 }

@@ -310,62 +310,6 @@ pub async fn problem(r: reqwest::Response, status: u16) -> serde_json::Value {
     body
 }
 
-/// Keeps `docs/api/<service>.openapi.json` equal to `rendered`, the document the service's code
-/// produces, so the published API docs cannot drift. With `UPDATE_OPENAPI=1` (or when the file
-/// does not exist yet) the file is rewritten instead of compared.
-pub fn assert_openapi_file(service: &str, rendered: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/api")
-        .join(format!("{service}.openapi.json"));
-    let update = std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v != "0");
-    match std::fs::read_to_string(&path) {
-        Ok(on_disk) if on_disk == rendered => {}
-        Ok(_) if !update => panic!(
-            "{} is out of date; regenerate it with `UPDATE_OPENAPI=1 cargo test -p {service} openapi`",
-            path.display()
-        ),
-        _ => std::fs::write(&path, rendered).expect("write the OpenAPI document"),
-    }
-}
-
-/// The `(METHOD, path)` pairs an OpenAPI 3.1 document describes, sorted; for comparing with
-/// the routes a service is meant to have.
-pub fn openapi_routes(rendered: &str) -> Vec<(String, String)> {
-    let doc: serde_json::Value = serde_json::from_str(rendered).expect("OpenAPI JSON");
-    assert!(
-        doc["openapi"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("3.1")),
-        "an OpenAPI 3.1 document"
-    );
-    let mut routes: Vec<(String, String)> = doc["paths"]
-        .as_object()
-        .expect("paths")
-        .iter()
-        .flat_map(|(path, ops)| {
-            let methods = ops
-                .as_object()
-                .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                .unwrap_or_default();
-            methods
-                .into_iter()
-                .map(move |m| (m.to_uppercase(), path.clone()))
-        })
-        .collect();
-    routes.sort();
-    routes
-}
-
-/// `pairs` as owned, sorted `(METHOD, path)` pairs, to compare with [`openapi_routes`].
-pub fn routes(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut routes: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
-    routes.sort();
-    routes
-}
-
 /// A loopback port nothing listens on (at the time of asking).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -437,7 +381,6 @@ pub fn assert_openapi_snapshot(service: &str, doc: &utoipa::openapi::OpenApi) {
         snapshot_path => docs,
         prepend_module_to_snapshot => false,
         omit_expression => true,
-        input_file => format!("services/{service}/tests/api/openapi.rs"),
     }, {
         insta::assert_snapshot!(format!("{service}.openapi"), rendered);
     });
