@@ -1,38 +1,68 @@
 //! Real infrastructure for the services' tests, no mocks: one PostgreSQL container and one
-//! RabbitMQ container (the same stand-in images `msctl up` runs) per test process, and a fresh
-//! database and a fresh virtual host for every test, so tests never see each other's rows or
-//! messages. The containers are removed when the test process exits.
+//! RabbitMQ container (the same stand-in images `msctl up` runs) per test process, started with
+//! [testcontainers], and a fresh database and a fresh virtual host for every test, so tests never
+//! see each other's rows or messages. The containers are removed when the test process exits.
+//!
+//! No registry is needed: `postgres:15` and `rabbitmq:3-management` are msctl's Debian stand-ins,
+//! built on this machine (`scripts/test.sh` builds them with `msctl -p shop build` before the
+//! tests). When one is missing, testkit builds it once by running the msctl binary; it does not
+//! link msctl.
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
-use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
-use bollard::Docker;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use testcontainers::bollard::models::PortBinding;
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 use tokio::sync::OnceCell;
 
 pub const POSTGRES_IMAGE: &str = "postgres:15";
 const PASSWORD: &str = "testkit";
+/// Label on every container testkit starts (as before testcontainers, which adds its own).
+const LABEL: (&str, &str) = ("msctl.test", "services");
 
-static CONTAINERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The containers of this process. Kept here, never dropped (statics are not), so they live as
+/// long as the process; [`remove_containers`] removes them at exit.
+static CONTAINERS: Mutex<Vec<ContainerAsync<GenericImage>>> = Mutex::new(Vec::new());
 static POSTGRES: OnceCell<String> = OnceCell::const_new();
 
 extern "C" fn remove_containers() {
-    let ids = CONTAINERS.lock().map(|c| c.clone()).unwrap_or_default();
+    let ids: Vec<String> = CONTAINERS
+        .lock()
+        .map(|c| c.iter().map(|c| c.id().to_owned()).collect())
+        .unwrap_or_default();
     if !ids.is_empty() {
-        let _ = std::process::Command::new("docker")
+        let _ = Command::new("docker")
             .args(["rm", "--force", "--volumes"])
             .args(&ids)
             .output();
     }
 }
 
-async fn docker() -> Docker {
-    Docker::connect_with_defaults()
-        .expect("docker client")
-        .negotiate_version()
-        .await
-        .expect("the Docker engine must be reachable for these tests")
+/// The runtime the shared containers are started (and removed) on. Each `#[tokio::test]` has its
+/// own runtime, which ends with the test; testcontainers' Docker client is shared by every
+/// container of the process, so its connections must live on a runtime that lives as long.
+fn infra() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("testkit-infra")
+            .enable_all()
+            .build()
+            .expect("testkit's runtime")
+    })
+}
+
+/// Runs `work` on [`infra`] and waits for it; a panic in it is this caller's panic.
+async fn on_infra<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> T {
+    match infra().spawn(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// A container started by [`start`]: its id and the loopback ports its ports are published on.
@@ -47,122 +77,221 @@ pub async fn start_container(image: &str, env: &[(&str, &str)], port: u16) -> u1
     start(image, env, &[port]).await.ports[0]
 }
 
-/// Starts `image` with `env`, publishing each of `ports` on a random loopback port.
+/// Starts `image` with `env`, publishing each of `ports` on a random loopback port. Builds the
+/// Debian stand-in first when the image is missing (no registry needed). Does not wait for what
+/// runs in the container to be ready.
 pub async fn start(image: &str, env: &[(&str, &str)], ports: &[u16]) -> Started {
-    let docker = docker().await;
-    if docker.inspect_image(image).await.is_err() {
-        let recipe = msctl::images::standin::recipe_for(image).expect("a stand-in recipe");
-        msctl::images::standin::ensure(&docker, image, &recipe, &indicatif::ProgressBar::hidden())
-            .await
-            .expect("stand-in image");
+    let mut request = ContainerRequest::from(generic(image, ports));
+    for (key, value) in env {
+        request = request.with_env_var(*key, *value);
     }
+    run(image, request, ports).await
+}
+
+/// `reference` (`name:tag`) exposing `ports`.
+fn generic(reference: &str, ports: &[u16]) -> GenericImage {
+    let (name, tag) = reference
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/')) // `registry:5000/name` has no tag
+        .unwrap_or((reference, "latest"));
+    ports.iter().fold(GenericImage::new(name, tag), |image, p| {
+        image.with_exposed_port(p.tcp())
+    })
+}
+
+/// Starts `request` (of `image`) with `ports` published on random loopback ports and keeps the
+/// container until the process exits; returns when its wait conditions hold.
+async fn run(image: &str, request: ContainerRequest<GenericImage>, ports: &[u16]) -> Started {
+    ensure_image(image).await;
     let keys: Vec<String> = ports.iter().map(|p| format!("{p}/tcp")).collect();
-    let loopback = || {
-        Some(vec![PortBinding {
-            host_ip: Some("127.0.0.1".into()),
-            host_port: Some(String::new()),
-        }])
-    };
-    let body = ContainerCreateBody {
-        image: Some(image.to_owned()),
-        env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-        labels: Some(HashMap::from([(
-            "msctl.test".to_string(),
-            "services".to_string(),
-        )])),
-        exposed_ports: Some(keys.clone()),
-        host_config: Some(HostConfig {
-            port_bindings: Some(keys.iter().map(|k| (k.clone(), loopback())).collect()),
-            ..Default::default()
-        }),
-        tty: Some(false),
-        ..Default::default()
-    };
-    let name = format!(
-        "testkit-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let created = docker
-        .create_container(
-            Some(CreateContainerOptions {
-                name: Some(name),
-                ..Default::default()
-            }),
-            body,
-        )
-        .await
-        .expect("create test container");
-    {
-        let mut ids = CONTAINERS.lock().unwrap();
-        if ids.is_empty() {
+    let request = request
+        .with_container_name(format!(
+            "testkit-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ))
+        .with_label(LABEL.0, LABEL.1)
+        // testcontainers publishes every exposed port on all interfaces; these are test
+        // databases with a known password, so loopback only.
+        .with_host_config_modifier(move |host| {
+            host.publish_all_ports = Some(false);
+            host.port_bindings = Some(
+                keys.iter()
+                    .map(|k| {
+                        let loopback = PortBinding {
+                            host_ip: Some("127.0.0.1".into()),
+                            host_port: Some(String::new()),
+                        };
+                        (k.clone(), Some(vec![loopback]))
+                    })
+                    .collect(),
+            );
+        })
+        .with_startup_timeout(Duration::from_secs(120));
+    let (image, ports) = (image.to_owned(), ports.to_vec());
+    on_infra(async move {
+        let container = request
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("start a `{image}` test container: {e}"));
+        let mut published = Vec::new();
+        for port in &ports {
+            published.push(
+                container
+                    .get_host_port_ipv4(port.tcp())
+                    .await
+                    .unwrap_or_else(|e| panic!("published port of {port}: {e}")),
+            );
+        }
+        let id = container.id().to_owned();
+        let mut containers = CONTAINERS.lock().unwrap();
+        if containers.is_empty() {
+            // SAFETY: registers a plain `extern "C" fn` with no arguments, as atexit(3) wants.
             unsafe { libc::atexit(remove_containers) };
         }
-        ids.push(created.id.clone());
-    }
-    docker
-        .start_container(&created.id, None)
-        .await
-        .expect("start test container");
-    let info = docker
-        .inspect_container(&created.id, None)
-        .await
-        .expect("inspect");
-    let published = info
-        .network_settings
-        .and_then(|n| n.ports)
-        .unwrap_or_default();
-    let ports = keys
-        .iter()
-        .map(|key| {
-            published
-                .get(key)
-                .cloned()
-                .flatten()
-                .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
-                .and_then(|p| p.parse().ok())
-                .expect("published port")
-        })
-        .collect();
-    Started {
-        id: created.id,
-        ports,
-    }
+        containers.push(container);
+        Started {
+            id,
+            ports: published,
+        }
+    })
+    .await
 }
 
 /// Removes a container started by [`start_container`] now (tests that stop infrastructure).
 pub async fn remove_container(id: &str) {
-    let _ = docker()
-        .await
-        .remove_container(
-            id,
-            Some(RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            }),
+    let container = {
+        let mut containers = CONTAINERS.lock().unwrap();
+        let at = containers.iter().position(|c| c.id() == id);
+        at.map(|at| containers.remove(at))
+    };
+    if let Some(container) = container {
+        let _ = on_infra(container.rm()).await;
+    }
+}
+
+/// Makes sure `image` exists locally: when it does not, builds msctl's stand-in for it by
+/// running the msctl binary (nothing can be pulled here). Concurrent builds of one image, in this
+/// process or others, wait for each other in msctl and build it once.
+async fn ensure_image(image: &str) {
+    let image = image.to_owned();
+    on_infra(async move {
+        let docker = testcontainers::core::client::docker_client_instance()
+            .await
+            .expect("the Docker engine must be reachable for these tests");
+        if docker.inspect_image(&image).await.is_err() {
+            tokio::task::spawn_blocking(move || build_standin(&image))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        }
+    })
+    .await
+}
+
+/// Where the msctl binary is: `$MSCTL_BIN`, or next to this test binary's profile directory
+/// (`target/debug/msctl` for `target/debug/deps/<test>`), or in `$CARGO_TARGET_DIR/debug`, or in
+/// the workspace's `target/debug`. The places looked at, when it is in none.
+fn msctl_binary() -> Result<PathBuf, Vec<PathBuf>> {
+    if let Some(path) = std::env::var_os("MSCTL_BIN") {
+        return Ok(path.into());
+    }
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        // target/<profile>/deps/<test binary>
+        if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
+            candidates.push(profile_dir.join("msctl"));
+        }
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(Path::new(&dir).join("debug/msctl"));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/msctl"));
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(found) => Ok(found.clone()),
+        None => Err(candidates),
+    }
+}
+
+/// Builds the stand-in for `image` with `msctl build` of a one-service stack file. Blocking;
+/// msctl's progress goes to this process's stderr.
+fn build_standin(image: &str) {
+    let msctl = msctl_binary().unwrap_or_else(|looked_in| {
+        let looked_in: Vec<String> = looked_in.iter().map(|p| p.display().to_string()).collect();
+        panic!(
+            "the image `{image}` is missing and no msctl binary was found to build its stand-in \
+             (looked for {}; MSCTL_BIN names another). From the workspace root, as root: \
+             `bash scripts/bootstrap.sh && cargo build -p msctl && target/debug/msctl -p shop \
+             build` builds msctl and the stand-ins once (or only `cargo build -p msctl`: the \
+             tests then build the stand-ins they need)",
+            looked_in.join(", ")
         )
-        .await;
+    });
+    let dir = std::env::temp_dir().join(format!(
+        "testkit-standin-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let stack = dir.join("msctl.yaml");
+    std::fs::write(
+        &stack,
+        format!(
+            "services:\n  standin:\n    image: {}\n",
+            serde_json::json!(image)
+        ),
+    )
+    .expect("write the stand-in's stack file");
+    eprintln!(
+        "testkit: `{image}` is missing; building msctl's stand-in for it with {} (once; a few \
+         minutes the first time)",
+        msctl.display()
+    );
+    let status = Command::new(&msctl)
+        .arg("-f")
+        .arg(&stack)
+        .args(["-p", "testkit-standin", "build"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!(
+            "`{} -f <stack file naming {image}> build` failed ({s}; its messages are above); \
+             build the stand-ins as root with `bash scripts/bootstrap.sh && target/debug/msctl -p \
+             shop build`",
+            msctl.display()
+        ),
+        Err(e) => panic!(
+            "run {}: {e} (build msctl with `cargo build -p msctl`, or name it in MSCTL_BIN)",
+            msctl.display()
+        ),
+    }
 }
 
 /// The admin URL of this process's PostgreSQL, started on first use.
 pub async fn postgres() -> &'static str {
     POSTGRES
         .get_or_init(|| async {
-            let port =
-                start_container(POSTGRES_IMAGE, &[("POSTGRES_PASSWORD", PASSWORD)], 5432).await;
+            // The entrypoint first runs a server for initdb's scripts, on the socket only,
+            // logging to stdout; the real server logs to stderr.
+            let ready =
+                WaitFor::message_on_stderr("database system is ready to accept connections");
+            let request = generic(POSTGRES_IMAGE, &[5432])
+                .with_wait_for(ready)
+                .with_env_var("POSTGRES_PASSWORD", PASSWORD);
+            let port = run(POSTGRES_IMAGE, request, &[5432]).await.ports[0];
             let url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres");
-            // The entrypoint's init server listens on the socket only, so a TCP answer means
-            // the real server is up.
-            let deadline = Instant::now() + Duration::from_secs(90);
+            // The log says the server is ready; a TCP connection proves it.
+            let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 match sqlx::PgPool::connect(&url).await {
                     Ok(pool) => {
                         pool.close().await;
                         break;
                     }
-                    Err(e) if Instant::now() < deadline => {
-                        let _ = e;
+                    Err(_) if Instant::now() < deadline => {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                     Err(e) => panic!("PostgreSQL did not come up: {e}"),
@@ -221,24 +350,22 @@ impl Rabbit {
 pub async fn rabbitmq() -> &'static Rabbit {
     RABBITMQ
         .get_or_init(|| async {
-            let started = start(
-                RABBITMQ_IMAGE,
-                &[
-                    ("RABBITMQ_DEFAULT_USER", RABBIT_USER),
-                    ("RABBITMQ_DEFAULT_PASS", PASSWORD),
-                ],
-                &[5672, 15672],
-            )
-            .await;
+            let ports = [5672, 15672];
+            // Logged once every boot step has run (the default user exists) and every plugin
+            // (the management listener) has started.
+            let request = generic(RABBITMQ_IMAGE, &ports)
+                .with_wait_for(WaitFor::message_on_either_std("Server startup complete"))
+                .with_env_var("RABBITMQ_DEFAULT_USER", RABBIT_USER)
+                .with_env_var("RABBITMQ_DEFAULT_PASS", PASSWORD);
+            let started = run(RABBITMQ_IMAGE, request, &ports).await;
             let rabbit = Rabbit {
                 id: started.id,
                 amqp_port: started.ports[0],
                 management_port: started.ports[1],
             };
-            // The management API answers only once the broker has booted (and the default user
-            // exists), so it is the readiness probe.
+            // fresh_vhost needs the management API and the user: prove both answer.
             let client = reqwest::Client::new();
-            let deadline = Instant::now() + Duration::from_secs(120);
+            let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let ok = client
                     .get(rabbit.management("overview"))
@@ -251,7 +378,7 @@ pub async fn rabbitmq() -> &'static Rabbit {
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "RabbitMQ did not come up in 120 s"
+                    "RabbitMQ's management API did not answer within 30 s of its startup"
                 );
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
