@@ -1,7 +1,10 @@
 //! Configuration: a JSON file (`GATEWAY_CONFIG`, else the built-in `gateway.json`), merged over
-//! the built-in default (objects merge key by key, lists and values replace), then environment
-//! overrides. Every problem is collected and reported at once. `docs/gateway.md` documents each
-//! setting.
+//! the built-in default (objects merge key by key, lists and values replace), then the routing
+//! table (`GATEWAY_ROUTES`: upstreams, routes and access rules, which msctl renders from the
+//! `routes:` blocks of the stack file's services), then environment overrides. Every problem is
+//! collected and reported at once. `docs/gateway.md` documents each setting.
+//!
+//! The built-in configuration holds no routes: a service declares its own, in the stack file.
 
 use kit::config::{ConfigError, Env};
 use serde::Deserialize;
@@ -11,7 +14,7 @@ use std::collections::BTreeMap;
 pub const SERVICE: &str = "gateway";
 pub const DEFAULT_PORT: u16 = 8000;
 
-/// The built-in configuration: the bundled stack's upstreams, routes and access rules.
+/// The built-in configuration: timeouts, retries, breaker, rate limit, auth; no routes.
 pub const DEFAULT_CONFIG: &str = include_str!("../gateway.json");
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,10 +167,24 @@ pub struct AuthConfig {
     pub jwks_max_age_secs: u64,
 }
 
-impl Default for Config {
-    fn default() -> Config {
-        Config::from_json("{}").expect("the built-in configuration is valid")
+/// The configuration `json` with the routing table `routes` (a JSON object of `upstreams`,
+/// `routes` and `access`) merged over it.
+fn with_routes(json: &str, routes: &str) -> Result<String, String> {
+    let mut config: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let table: Value = serde_json::from_str(routes).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(table) = table else {
+        return Err("must be a JSON object".into());
+    };
+    if let Some(key) = table
+        .keys()
+        .find(|k| !["upstreams", "routes", "access"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "{key:?} is not part of a routing table (upstreams, routes, access)"
+        ));
     }
+    merge(&mut config, Value::Object(table));
+    Ok(config.to_string())
 }
 
 /// Merges `over` into `base`: objects key by key, anything else replaces.
@@ -208,12 +225,18 @@ impl Config {
     pub fn load() -> Result<Config, ConfigError> {
         let mut env = Env::new();
         let path: String = env.or("GATEWAY_CONFIG", String::new());
+        let fail = |p: String| ConfigError { problems: vec![p] };
         let json = if path.is_empty() {
             "{}".to_owned()
         } else {
-            std::fs::read_to_string(&path).map_err(|e| ConfigError {
-                problems: vec![format!("GATEWAY_CONFIG={path}: {e}")],
-            })?
+            std::fs::read_to_string(&path)
+                .map_err(|e| fail(format!("GATEWAY_CONFIG={path}: {e}")))?
+        };
+        let routes: String = env.or("GATEWAY_ROUTES", String::new());
+        let json = if routes.trim().is_empty() {
+            json
+        } else {
+            with_routes(&json, &routes).map_err(|e| fail(format!("GATEWAY_ROUTES: {e}")))?
         };
         let mut config = Config::from_json(&json).map_err(|mut e| {
             if !path.is_empty() {
@@ -310,7 +333,11 @@ impl Config {
         };
         resilience(&mut problems, "resilience", &self.resilience);
         if self.upstreams.is_empty() {
-            problems.push("upstreams: at least one is needed".into());
+            problems.push(
+                "upstreams: at least one is needed (GATEWAY_ROUTES, which msctl sets from the \
+                 stack file's `routes:` blocks, or GATEWAY_CONFIG)"
+                    .into(),
+            );
         }
         for (name, u) in &self.upstreams {
             if u.urls.is_empty() {
@@ -426,15 +453,25 @@ pub fn parse_base_url(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// The bundled stack's routing table, as msctl renders it from `msctl.yaml`.
+    pub const SHOP_ROUTES: &str = include_str!("../tests/data/shop-routes.json");
+
+    pub fn shop() -> Config {
+        Config::from_json(SHOP_ROUTES).unwrap()
+    }
+
     #[test]
-    fn the_default_is_the_stack() {
-        let c = Config::default();
-        assert_eq!(c.upstreams["users"].urls, ["http://user-service:8001"]);
+    fn the_routing_table_is_the_stack_files() {
+        let c = shop();
         assert_eq!(
-            c.upstreams["products"].urls,
+            c.upstreams["user-service"].urls,
+            ["http://user-service:8001"]
+        );
+        assert_eq!(
+            c.upstreams["product-service"].urls,
             ["http://product-service:8002"]
         );
         assert_eq!(c.resilience.retry_attempts, 3);
@@ -442,70 +479,100 @@ mod tests {
     }
 
     #[test]
+    fn without_a_routing_table_the_gateway_says_where_one_comes_from() {
+        let all = Config::from_json("{}").unwrap_err().problems.join("\n");
+        assert!(all.contains("GATEWAY_ROUTES"), "{all}");
+    }
+
+    #[test]
     fn files_merge_over_the_default() {
-        let c = Config::from_json(
-            r#"{"upstreams": {"users": {"urls": ["http://a:1", "http://b:2"], "resilience": {"retry_attempts": 1}}},
+        let json = with_routes(
+            r#"{"upstreams": {"user-service": {"urls": ["http://a:1", "http://b:2"], "resilience": {"retry_attempts": 1}}},
                 "rate_limit": {"burst": 7}}"#,
+            SHOP_ROUTES,
         )
         .unwrap();
-        assert_eq!(c.upstreams["users"].urls.len(), 2);
+        let c = Config::from_json(&json).unwrap();
         assert_eq!(
-            c.upstreams["products"].urls,
+            c.upstreams["user-service"].urls,
+            ["http://user-service:8001"],
+            "the table's"
+        );
+        let c = Config::from_json(
+            &with_routes(
+                SHOP_ROUTES,
+                r#"{"upstreams": {"user-service": {"urls": ["http://a:1", "http://b:2"], "resilience": {"retry_attempts": 1}}}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(c.upstreams["user-service"].urls.len(), 2);
+        assert_eq!(
+            c.upstreams["product-service"].urls,
             ["http://product-service:8002"]
         );
-        assert_eq!(c.rate_limit.burst, 7);
-        assert_eq!(c.rate_limit.per_second, 100);
         assert_eq!(
             c.resilience
-                .with(&c.upstreams["users"].resilience)
+                .with(&c.upstreams["user-service"].resilience)
                 .retry_attempts,
             1
         );
+        let c = Config::from_json(&json).unwrap();
+        assert_eq!(c.rate_limit.burst, 7);
+        assert_eq!(c.rate_limit.per_second, 100);
     }
 
     /// The only test that touches the environment (it is process-wide).
     #[test]
     fn the_file_and_the_environment_override_the_default() {
         let file = std::env::temp_dir().join(format!("gateway-config-{}.json", std::process::id()));
-        std::fs::write(
-            &file,
-            r#"{"rate_limit": {"burst": 9}, "upstreams": {"payments": {"urls": ["http://payment-service:8004"]}}}"#,
-        )
-        .unwrap();
+        std::fs::write(&file, r#"{"rate_limit": {"burst": 9}}"#).unwrap();
         std::env::set_var("GATEWAY_CONFIG", &file);
-        std::env::set_var("UPSTREAM_USERS", "http://u1:8001, http://u2:8001");
-        std::env::set_var("UPSTREAM_PAYMENTS", "http://p:1");
+        std::env::set_var("GATEWAY_ROUTES", SHOP_ROUTES);
+        std::env::set_var("UPSTREAM_USER_SERVICE", "http://u1:8001, http://u2:8001");
+        std::env::set_var("UPSTREAM_PAYMENT_SERVICE", "http://p:1");
         std::env::set_var("RATE_LIMIT_PER_SECOND", "7");
         std::env::set_var("REQUEST_TIMEOUT_MS", "250");
         let c = Config::load().unwrap();
         assert_eq!(
-            c.upstreams["users"].urls,
+            c.upstreams["user-service"].urls,
             ["http://u1:8001", "http://u2:8001"]
         );
-        assert_eq!(c.upstreams["payments"].urls, ["http://p:1"]);
+        assert_eq!(c.upstreams["payment-service"].urls, ["http://p:1"]);
         assert_eq!(
-            c.upstreams["products"].urls,
+            c.upstreams["product-service"].urls,
             ["http://product-service:8002"]
         );
         assert_eq!((c.rate_limit.per_second, c.rate_limit.burst), (7, 9));
         assert_eq!(c.resilience.request_timeout_ms, 250);
 
         std::env::set_var("RETRY_ATTEMPTS", "many");
-        std::env::set_var("UPSTREAM_ORDERS", "ftp://x");
+        std::env::set_var("UPSTREAM_ORDER_SERVICE", "ftp://x");
         let err = Config::load().unwrap_err().to_string();
         assert!(err.contains("RETRY_ATTEMPTS=\"many\" is invalid"), "{err}");
         std::env::remove_var("RETRY_ATTEMPTS");
         let err = Config::load().unwrap_err().to_string();
-        assert!(err.contains("upstreams.orders"), "{err}");
+        assert!(err.contains("upstreams.order-service"), "{err}");
+        std::env::remove_var("UPSTREAM_ORDER_SERVICE");
+
+        std::env::set_var("GATEWAY_ROUTES", r#"{"rate_limit": {"burst": 1}}"#);
+        let err = Config::load().unwrap_err().to_string();
+        assert!(
+            err.contains("GATEWAY_ROUTES: \"rate_limit\" is not part of a routing table"),
+            "{err}"
+        );
+        std::env::set_var("GATEWAY_ROUTES", "");
+        let err = Config::load().unwrap_err().to_string();
+        assert!(err.contains("upstreams: at least one is needed"), "{err}");
 
         std::env::set_var("GATEWAY_CONFIG", "/nonexistent/gateway.json");
         let err = Config::load().unwrap_err().to_string();
         assert!(err.contains("/nonexistent/gateway.json"), "{err}");
         for var in [
             "GATEWAY_CONFIG",
-            "UPSTREAM_USERS",
-            "UPSTREAM_PAYMENTS",
-            "UPSTREAM_ORDERS",
+            "GATEWAY_ROUTES",
+            "UPSTREAM_USER_SERVICE",
+            "UPSTREAM_PAYMENT_SERVICE",
             "RATE_LIMIT_PER_SECOND",
             "REQUEST_TIMEOUT_MS",
         ] {
@@ -517,8 +584,8 @@ mod tests {
     #[test]
     fn every_problem_is_reported() {
         let err = Config::from_json(
-            r#"{"upstreams": {"users": {"urls": ["https://x"]}},
-                "routes": [{"prefix": "/metrics", "upstream": "nope"}, {"prefix": "/a", "path": "/b", "upstream": "users"}],
+            r#"{"upstreams": {"user-service": {"urls": ["https://x"]}},
+                "routes": [{"prefix": "/metrics", "upstream": "nope"}, {"prefix": "/a", "path": "/b", "upstream": "user-service"}],
                 "resilience": {"retry_attempts": 0}}"#,
         )
         .unwrap_err();

@@ -23,4 +23,3 @@ pub use config::{Config, DEFAULT_PORT, SERVICE};
 pub use proxy::Gateway;
 pub use server::{serve, ClientAddr};
 pub use startup::App;
-

@@ -124,7 +124,6 @@ pub fn has_dot_segment(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     #[test]
     fn patterns() {
@@ -148,7 +147,7 @@ mod tests {
 
     #[test]
     fn the_contract() {
-        let c = Config::default();
+        let c = crate::config::tests::shop();
         let p = Policy::new(&c.access, c.default_access);
         let get = Method::GET;
         let post = Method::POST;

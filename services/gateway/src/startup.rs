@@ -2,8 +2,8 @@
 
 use crate::config::{Config, DEFAULT_PORT, SERVICE};
 use crate::{config, openapi, serve, server, stats, Gateway};
-use kit::StartupError;
 use axum::Router;
+use kit::StartupError;
 use std::net::SocketAddr;
 
 /// The gateway: its shared state (which lives until the process ends: one per process in
@@ -61,7 +61,6 @@ impl App {
         server::Dispatch::new(gateway, routes, self.kit_router())
     }
 }
-
 
 /// The binary: configuration from the environment (`PORT`, and the gateway's own: see
 /// [`Config::load`]), then serve until SIGTERM.

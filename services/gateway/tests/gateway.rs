@@ -212,15 +212,23 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-/// Starts the gateway on 127.0.0.1:0 with `config` (JSON merged over the test defaults, which
-/// are merged over the built-in configuration).
+/// The bundled stack's routing table, as msctl renders it from `msctl.yaml` (the CLI's tests
+/// hold the two equal).
+const SHOP_ROUTES: &str = include_str!("data/shop-routes.json");
+
+/// Starts the gateway on 127.0.0.1:0 with `config` (JSON merged over the test defaults and the
+/// bundled stack's routing table, which are merged over the built-in configuration).
 async fn gateway(config: Value) -> String {
-    let mut base = json!({
-        "resilience": {"connect_timeout_ms": 500, "request_timeout_ms": 1000,
-                       "retry_backoff_ms": 20, "circuit_cooldown_ms": 300},
-        "rate_limit": {"per_second": 100000, "burst": 100000},
-        "auth": {"leeway_secs": 5, "jwks_refresh_interval_ms": 300},
-    });
+    let mut base: Value = serde_json::from_str(SHOP_ROUTES).unwrap();
+    merge(
+        &mut base,
+        json!({
+            "resilience": {"connect_timeout_ms": 500, "request_timeout_ms": 1000,
+                           "retry_backoff_ms": 20, "circuit_cooldown_ms": 300},
+            "rate_limit": {"per_second": 100000, "burst": 100000},
+            "auth": {"leeway_secs": 5, "jwks_refresh_interval_ms": 300},
+        }),
+    );
     merge(&mut base, config);
     let config = gateway::Config::from_json(&base.to_string()).expect("test configuration");
     let app = gateway::App::new(&config);
@@ -256,9 +264,9 @@ async fn stack(config: Value) -> Stack {
     let (users, products, orders) =
         tokio::join!(upstream("users"), upstream("products"), upstream("orders"));
     let mut c = json!({"upstreams": {
-        "users": {"urls": [users.url]},
-        "products": {"urls": [products.url]},
-        "orders": {"urls": [orders.url]},
+        "user-service": {"urls": [users.url]},
+        "product-service": {"urls": [products.url]},
+        "order-service": {"urls": [orders.url]},
     }});
     merge(&mut c, config);
     Stack {
@@ -359,12 +367,12 @@ async fn routes_by_prefix_and_unknown_paths_are_404_problems() {
 #[tokio::test]
 async fn an_upstream_that_is_down_is_a_502_problem_and_does_not_make_the_gateway_unready() {
     let down = closed_url().await;
-    let url = gateway(json!({"upstreams": {"products": {"urls": [down]}}})).await;
+    let url = gateway(json!({"upstreams": {"product-service": {"urls": [down]}}})).await;
     let http = client();
     let started = Instant::now();
     let r = http.get(format!("{url}/products")).send().await.unwrap();
     let body = problem(r, 502).await;
-    assert!(body["detail"].as_str().unwrap().contains("products"));
+    assert!(body["detail"].as_str().unwrap().contains("product-service"));
     assert!(started.elapsed() < Duration::from_secs(3));
     let r = http
         .get(format!("{url}/health/ready"))
@@ -383,17 +391,17 @@ async fn an_upstream_that_is_down_is_a_502_problem_and_does_not_make_the_gateway
     // A GET is retried: 3 attempts, 2 retries.
     assert!(
         metrics.contains(
-            "gateway_upstream_requests_total{upstream=\"products\",outcome=\"connect_error\"} 3"
+            "gateway_upstream_requests_total{upstream=\"product-service\",outcome=\"connect_error\"} 3"
         ),
         "{metrics}"
     );
-    assert!(metrics.contains("gateway_upstream_retries_total{upstream=\"products\"} 2"));
+    assert!(metrics.contains("gateway_upstream_retries_total{upstream=\"product-service\"} 2"));
 }
 
 #[tokio::test]
 async fn round_robin_alternates_between_replicas() {
     let (a, b) = tokio::join!(upstream("a"), upstream("b"));
-    let url = gateway(json!({"upstreams": {"products": {"urls": [a.url, b.url]}}})).await;
+    let url = gateway(json!({"upstreams": {"product-service": {"urls": [a.url, b.url]}}})).await;
     let http = client();
     let mut seen = Vec::new();
     for _ in 0..10 {
@@ -417,8 +425,8 @@ async fn pooled_connections_survive_an_upstream_restart() {
     let addr = first.url.trim_start_matches("http://").to_owned();
     let users = upstream("users").await;
     let url = gateway(json!({"upstreams": {
-        "orders": {"urls": [first.url], "resilience": {"retry_attempts": 1}},
-        "users": {"urls": [users.url]}}}))
+        "order-service": {"urls": [first.url], "resilience": {"retry_attempts": 1}},
+        "user-service": {"urls": [users.url]}}}))
     .await;
     let http = client();
     let token = user_token();
@@ -666,7 +674,7 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
 #[tokio::test]
 async fn tokens_cannot_be_checked_while_the_jwks_is_unreachable() {
     let down = closed_url().await;
-    let s = stack(json!({"upstreams": {"users": {"urls": [down]}}})).await;
+    let s = stack(json!({"upstreams": {"user-service": {"urls": [down]}}})).await;
     let r = s.get("/orders", Some(&user_token())).await;
     assert!(r.headers().contains_key("retry-after"));
     problem(r, 503).await;
@@ -764,12 +772,12 @@ async fn exceeding_the_burst_is_429_per_client() {
 
 #[tokio::test]
 async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
-    let s = stack(json!({"upstreams": {"products": {"resilience": {
+    let s = stack(json!({"upstreams": {"product-service": {"resilience": {
         "retry_attempts": 1, "circuit_failure_threshold": 5,
         "circuit_cooldown_ms": 500, "circuit_half_open_trials": 3}}}}))
     .await;
     let state = |m: &str| {
-        metric_line(m, "gateway_circuit_state{upstream=\"products\"}")
+        metric_line(m, "gateway_circuit_state{upstream=\"product-service\"}")
             .unwrap()
             .rsplit(' ')
             .next()
@@ -796,7 +804,7 @@ async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
         .unwrap();
     assert_eq!(retry_after, 1, "the remaining cool-down, rounded up");
     let body = problem(r, 503).await;
-    assert!(body["detail"].as_str().unwrap().contains("products"));
+    assert!(body["detail"].as_str().unwrap().contains("product-service"));
     assert_eq!(
         s.products.hits(),
         5,
@@ -844,22 +852,26 @@ async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
     let m = s.metrics().await;
     assert!(
         m.contains(
-            "gateway_upstream_requests_total{upstream=\"products\",outcome=\"circuit_open\"} 2"
+            "gateway_upstream_requests_total{upstream=\"product-service\",outcome=\"circuit_open\"} 2"
         ),
         "{m}"
     );
     assert!(
         m.contains(
-            "gateway_upstream_requests_total{upstream=\"products\",outcome=\"server_error\"} 6"
+            "gateway_upstream_requests_total{upstream=\"product-service\",outcome=\"server_error\"} 6"
         ),
         "{m}"
     );
     assert!(
-        m.contains("gateway_upstream_requests_total{upstream=\"products\",outcome=\"ok\"} 8"),
+        m.contains(
+            "gateway_upstream_requests_total{upstream=\"product-service\",outcome=\"ok\"} 8"
+        ),
         "{m}"
     );
     assert!(
-        m.contains("gateway_upstream_request_duration_seconds_count{upstream=\"products\"} 14"),
+        m.contains(
+            "gateway_upstream_request_duration_seconds_count{upstream=\"product-service\"} 14"
+        ),
         "{m}"
     );
 }
@@ -908,7 +920,7 @@ async fn a_post_to_an_unreachable_upstream_is_one_attempt_and_a_502() {
     let users = upstream("users").await;
     let down = closed_url().await;
     let url =
-        gateway(json!({"upstreams": {"users": {"urls": [users.url]}, "orders": {"urls": [down]}}}))
+        gateway(json!({"upstreams": {"user-service": {"urls": [users.url]}, "order-service": {"urls": [down]}}}))
             .await;
     let r = client()
         .post(format!("{url}/orders"))
@@ -928,19 +940,19 @@ async fn a_post_to_an_unreachable_upstream_is_one_attempt_and_a_502() {
         .unwrap();
     assert!(
         m.contains(
-            "gateway_upstream_requests_total{upstream=\"orders\",outcome=\"connect_error\"} 1"
+            "gateway_upstream_requests_total{upstream=\"order-service\",outcome=\"connect_error\"} 1"
         ),
         "{m}"
     );
     assert!(
-        m.contains("gateway_upstream_retries_total{upstream=\"orders\"} 0"),
+        m.contains("gateway_upstream_retries_total{upstream=\"order-service\"} 0"),
         "{m}"
     );
 }
 
 #[tokio::test]
 async fn slow_upstreams_are_504_problems() {
-    let s = stack(json!({"upstreams": {"products": {"resilience": {
+    let s = stack(json!({"upstreams": {"product-service": {"resilience": {
         "request_timeout_ms": 200, "retry_attempts": 2}}}}))
     .await;
     s.products.delay_ms.store(2000, SeqCst);
@@ -1073,7 +1085,8 @@ fn healthcheck_fails_when_nothing_listens() {
 
 #[test]
 fn the_openapi_document_in_docs_is_current() {
-    let doc = kit::openapi::with_problems(gateway::openapi::doc(&gateway::Config::default()));
+    let config = gateway::Config::from_json(SHOP_ROUTES).unwrap();
+    let doc = kit::openapi::with_problems(gateway::openapi::doc(&config));
     testkit::assert_openapi_snapshot("gateway", &doc);
 }
 
@@ -1089,7 +1102,8 @@ async fn the_binary_proxies_and_stops_on_sigterm() {
         .port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
         .env("PORT", port.to_string())
-        .env("UPSTREAM_PRODUCTS", &products.url)
+        .env("GATEWAY_ROUTES", SHOP_ROUTES)
+        .env("UPSTREAM_PRODUCT_SERVICE", &products.url)
         .env("WORKERS", "2")
         .env("RUST_LOG", "warn")
         .env_remove("GATEWAY_CONFIG")
