@@ -157,7 +157,10 @@ mod tests {
     fn flags_and_bounded_integers_parse_or_say_what_they_expect() {
         assert_eq!("Yes".parse::<Flag>(), Ok(Flag(true)));
         assert_eq!(" off ".parse::<Flag>(), Ok(Flag(false)));
-        assert_eq!("maybe".parse::<Flag>().unwrap_err(), "expected true or false");
+        assert_eq!(
+            "maybe".parse::<Flag>().unwrap_err(),
+            "expected true or false"
+        );
         assert_eq!("16".parse::<Bounded<1, 16>>(), Ok(Bounded(16)));
         assert_eq!(
             "17".parse::<Bounded<1, 16>>().unwrap_err(),

@@ -17,7 +17,9 @@ pub fn split<S>(doc: OpenApi, routes: OpenApiRouter<S>) -> (Router<S>, OpenApi)
 where
     S: Clone + Send + Sync + 'static,
 {
-    let (router, doc) = OpenApiRouter::with_openapi(doc).merge(routes).split_for_parts();
+    let (router, doc) = OpenApiRouter::with_openapi(doc)
+        .merge(routes)
+        .split_for_parts();
     (router, with_problems(doc))
 }
 
@@ -54,7 +56,10 @@ pub fn with_problems(mut doc: OpenApi) -> OpenApi {
         (Problem::name(), Problem::schema()),
         (FieldError::name(), FieldError::schema()),
     ] {
-        components.schemas.entry(name.into_owned()).or_insert(schema);
+        components
+            .schemas
+            .entry(name.into_owned())
+            .or_insert(schema);
     }
     doc
 }

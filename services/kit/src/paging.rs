@@ -27,7 +27,11 @@ impl Default for Paging {
 impl Paging {
     /// The raw query values, checked; each bad one is added to `errors` (and its default used,
     /// so the caller reports every problem of the request at once).
-    pub fn parse(page: Option<&str>, per_page: Option<&str>, errors: &mut Vec<FieldError>) -> Paging {
+    pub fn parse(
+        page: Option<&str>,
+        per_page: Option<&str>,
+        errors: &mut Vec<FieldError>,
+    ) -> Paging {
         Paging {
             page: number(errors, "page", page, 1, MAX_PAGE),
             per_page: number(errors, "per_page", per_page, DEFAULT_PER_PAGE, MAX_PER_PAGE),
@@ -45,14 +49,23 @@ impl Paging {
     }
 }
 
-fn number(errors: &mut Vec<FieldError>, field: &str, raw: Option<&str>, default: u32, max: u32) -> u32 {
+fn number(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    raw: Option<&str>,
+    default: u32,
+    max: u32,
+) -> u32 {
     let Some(raw) = raw else {
         return default;
     };
     match raw.trim().parse::<u32>() {
         Ok(n) if (1..=max).contains(&n) => n,
         _ => {
-            errors.push(FieldError::new(field, format!("must be an integer from 1 to {max}")));
+            errors.push(FieldError::new(
+                field,
+                format!("must be an integer from 1 to {max}"),
+            ));
             default
         }
     }
@@ -70,7 +83,10 @@ mod tests {
         assert!(errors.is_empty());
         assert_eq!((p.limit(), p.offset()), (7, 14));
         Paging::parse(Some("0"), Some("101"), &mut errors);
-        let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        let fields: Vec<_> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
         assert_eq!(
             fields,
             [

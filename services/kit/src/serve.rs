@@ -62,7 +62,10 @@ impl Worker {
     }
 
     /// Starts the work on the current runtime; it stops when `stop` resolves.
-    pub fn spawn(self, stop: impl Future<Output = ()> + Send + 'static) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn((self.run)(Box::pin(stop)))
     }
 }

@@ -25,8 +25,8 @@
 
 use crate::clients::{Charge, Clients, Reserve, Transient};
 use crate::events::{self, EventType};
-use crate::store::{CancelReason, OrderItem, OrderStatus};
 use crate::settled::Settled;
+use crate::store::{CancelReason, OrderItem, OrderStatus};
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

@@ -1,8 +1,8 @@
 //! From configuration to a running service: connect and migrate, build, serve.
 
 use crate::config::{Config, SERVICE};
-use crate::routes::{self, AppState};
 use crate::routes::payments::PaymentMetrics;
+use crate::routes::{self, AppState};
 use kit::StartupError;
 use sqlx::PgPool;
 

@@ -106,7 +106,8 @@ mod tests {
         // Every seed product passes the same validation as the admin's input.
         let raw: Vec<serde_json::Value> = serde_json::from_str(CATALOGUE_JSON).unwrap();
         for (p, v) in products.iter().zip(raw) {
-            let input: crate::routes::products::ProductInputRaw = serde_json::from_value(v).unwrap();
+            let input: crate::routes::products::ProductInputRaw =
+                serde_json::from_value(v).unwrap();
             let valid = input
                 .validate()
                 .unwrap_or_else(|e| panic!("{}: {e:?}", p.name));

@@ -137,7 +137,11 @@ pub async fn insert(pool: &PgPool, p: &NewProduct) -> Result<Product, sqlx::Erro
 }
 
 /// Writes every field of product `id`; `None` when there is no such product.
-pub async fn replace(pool: &PgPool, id: Uuid, p: &NewProduct) -> Result<Option<Product>, sqlx::Error> {
+pub async fn replace(
+    pool: &PgPool,
+    id: Uuid,
+    p: &NewProduct,
+) -> Result<Option<Product>, sqlx::Error> {
     sqlx::query_as::<_, Product>(&format!(
         "UPDATE products SET name = $2, description = $3, price = $4, stock = $5,
                 category = $6, tags = $7, images = $8, updated_at = now()

@@ -517,7 +517,10 @@ pub fn assert_openapi_snapshot(service: &str, doc: &utoipa::openapi::OpenApi) {
 /// a nil UUID, no body) and fails on any the router does not serve: the kit's "no such route"
 /// 404 or a 405. The document comes from the router's own handler list, so this proves the
 /// two agree end to end.
-pub async fn assert_every_documented_route_is_served(base_url: &str, doc: &utoipa::openapi::OpenApi) {
+pub async fn assert_every_documented_route_is_served(
+    base_url: &str,
+    doc: &utoipa::openapi::OpenApi,
+) {
     let json = serde_json::to_value(doc).expect("the document serialises");
     let client = reqwest::Client::new();
     let mut checked = 0;
@@ -562,5 +565,8 @@ pub async fn assert_served_openapi(base_url: &str, doc: &utoipa::openapi::OpenAp
         .json()
         .await
         .expect("JSON");
-    assert_eq!(served, serde_json::to_value(doc).expect("the document serialises"));
+    assert_eq!(
+        served,
+        serde_json::to_value(doc).expect("the document serialises")
+    );
 }

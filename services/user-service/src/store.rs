@@ -90,7 +90,11 @@ pub struct Changes {
 }
 
 /// Applies `changes` to account `id`; `None` when there is no such account.
-pub async fn update(pool: &PgPool, id: Uuid, changes: Changes) -> Result<Option<User>, sqlx::Error> {
+pub async fn update(
+    pool: &PgPool,
+    id: Uuid,
+    changes: Changes,
+) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE users SET email = COALESCE($2, email), name = COALESCE($3, name), \
          password_hash = COALESCE($4, password_hash), roles = COALESCE($5, roles), \

@@ -117,7 +117,11 @@ pub async fn list_notifications(
     caller.require("user", "reading notifications needs the user role")?;
     let Query(query) = query.map_err(|e| ListError::BadQuery(e.body_text()))?;
     let mut errors = Vec::new();
-    let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), &mut errors);
+    let paging = Paging::parse(
+        query.page.as_deref(),
+        query.per_page.as_deref(),
+        &mut errors,
+    );
     let order_id = match query.order_id.as_deref() {
         None => None,
         Some(raw) => match Uuid::parse_str(raw.trim()) {
@@ -167,7 +171,11 @@ pub async fn list_dead_letters(
 ) -> Result<Json<DeadLetterPage>, ListError> {
     let Query(query) = query.map_err(|e| ListError::BadQuery(e.body_text()))?;
     let mut errors = Vec::new();
-    let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), &mut errors);
+    let paging = Paging::parse(
+        query.page.as_deref(),
+        query.per_page.as_deref(),
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(ListError::Invalid(errors));
     }

@@ -1,9 +1,9 @@
 //! The orders API. The caller is the identity the gateway vouches for (`kit::identity`).
 
-use crate::events::{self, EventType, OUTBOX_COLUMNS};
-use crate::store::{self, Order, OrderItem, OrderStatus};
-use crate::saga::{SagaRow, SAGA_COLUMNS};
 use super::AppState;
+use crate::events::{self, EventType, OUTBOX_COLUMNS};
+use crate::saga::{SagaRow, SAGA_COLUMNS};
+use crate::store::{self, Order, OrderItem, OrderStatus};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -60,7 +60,6 @@ impl IntoResponse for OrderError {
         Problem::from(self).into_response()
     }
 }
-
 
 /// An order request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -482,7 +481,6 @@ pub struct OrderPage {
     /// The caller's orders over all pages.
     pub total: i64,
 }
-
 
 /// The caller's orders, newest first.
 #[utoipa::path(

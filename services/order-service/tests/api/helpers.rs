@@ -162,7 +162,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
         port: 0,
         seed_demo_catalogue: false,
     };
-    let product_pool = product_service::startup::connect(&product_config).await.unwrap();
+    let product_pool = product_service::startup::connect(&product_config)
+        .await
+        .unwrap();
     let product_service = product_service::startup::build(&product_config, product_pool.clone());
     let products = partner(product_service.await.unwrap(), product_pool).await;
     let payment_config = payment_service::Config {
@@ -173,7 +175,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
             ..Default::default()
         },
     };
-    let payment_pool = payment_service::startup::connect(&payment_config).await.unwrap();
+    let payment_pool = payment_service::startup::connect(&payment_config)
+        .await
+        .unwrap();
     let payment_service = payment_service::startup::build(&payment_config, payment_pool.clone());
     let payments = partner(payment_service.await.unwrap(), payment_pool).await;
     let amqp_url = testkit::fresh_vhost().await;

@@ -1,8 +1,8 @@
 //! Integration tests: the order service with its real partners (product and payment services,
 //! each on its own fresh PostgreSQL database) and a real RabbitMQ virtual host per test.
 
-mod helpers;
 mod events;
+mod helpers;
 mod openapi;
 mod orders;
 mod saga;

@@ -16,6 +16,9 @@ async fn served_document_is_the_same() {
 
 #[tokio::test]
 async fn every_documented_route_is_served() {
-    testkit::assert_every_documented_route_is_served(&spawn_app().await.orders.address, &document())
-        .await;
+    testkit::assert_every_documented_route_is_served(
+        &spawn_app().await.orders.address,
+        &document(),
+    )
+    .await;
 }

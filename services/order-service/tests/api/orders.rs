@@ -253,7 +253,10 @@ async fn an_order_with_an_unknown_status_is_a_500_not_pending() {
     let app = spawn_app().await;
     let a = app.product("3.00", 5).await;
     let id = app.order(&[(a, 1)], "tok_visa").await;
-    assert_eq!(app.settled(id, Duration::from_secs(15)).await["status"], "CONFIRMED");
+    assert_eq!(
+        app.settled(id, Duration::from_secs(15)).await["status"],
+        "CONFIRMED"
+    );
     sqlx::query("ALTER TABLE orders DROP CONSTRAINT orders_status_check")
         .execute(&app.pool)
         .await
@@ -264,7 +267,10 @@ async fn an_order_with_an_unknown_status_is_a_500_not_pending() {
         .await
         .unwrap();
     for path in [format!("/orders/{id}"), "/orders".to_owned()] {
-        let r = as_user(app.client.get(app.url(&path)), USER_ID).send().await.unwrap();
+        let r = as_user(app.client.get(app.url(&path)), USER_ID)
+            .send()
+            .await
+            .unwrap();
         testkit::problem(r, 500).await;
     }
 }

@@ -372,7 +372,10 @@ pub async fn list_payments(
         }
     };
     Ok(axum::Json(
-        store::by_order(&state.pool, order_id).await?.into_iter().collect(),
+        store::by_order(&state.pool, order_id)
+            .await?
+            .into_iter()
+            .collect(),
     ))
 }
 

@@ -255,7 +255,12 @@ async fn slow_token_answers_late_then_succeeds() {
 async fn a_payment_with_an_unknown_status_is_a_500_not_a_refund() {
     let app = spawn_app().await;
     let order = Uuid::new_v4();
-    let created: Value = app.pay(order, "5.00", "tok_visa").await.json().await.unwrap();
+    let created: Value = app
+        .pay(order, "5.00", "tok_visa")
+        .await
+        .json()
+        .await
+        .unwrap();
     let path = format!("/payments/{}", created["id"].as_str().unwrap());
     for status in ["pending", "chargeback"] {
         sqlx::query("ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_status_check")

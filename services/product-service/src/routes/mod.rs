@@ -21,7 +21,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(p::list_products, p::create_product))
         .routes(routes!(p::search_products))
-        .routes(routes!(p::get_product, p::update_product, p::delete_product))
+        .routes(routes!(
+            p::get_product,
+            p::update_product,
+            p::delete_product
+        ))
         .routes(routes!(r::create_reservation))
         .routes(routes!(r::get_reservation))
         .routes(routes!(r::release_reservation))

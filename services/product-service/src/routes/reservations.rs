@@ -155,4 +155,3 @@ pub async fn return_reservation(
     state.reservations.count("return", &result, "ok");
     Ok(Json(result?))
 }
-

@@ -390,7 +390,10 @@ async fn a_reservation_with_an_unknown_status_is_a_500_not_a_committed_one() {
     let app = spawn_app().await;
     let p = app.product("Vase", "12.00", 5).await;
     let order = Uuid::new_v4();
-    assert_eq!(app.reserve(order, &[(p.id, 2)]).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.reserve(order, &[(p.id, 2)]).await.status(),
+        StatusCode::CREATED
+    );
     sqlx::query("ALTER TABLE reservations DROP CONSTRAINT reservations_status_check")
         .execute(&app.pool)
         .await

@@ -1,10 +1,10 @@
 //! Login (access tokens) and the JWKS that verifies them.
 
+use super::AppState;
 use crate::keys::Jwks;
 use crate::passwords::HashError;
-use crate::validation;
-use super::AppState;
 use crate::store;
+use crate::validation;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

@@ -1,20 +1,19 @@
 //! Accounts: register, me, list (admin), get/update/delete (self or admin).
 
 use super::AppState;
-use crate::store::{self, User};
 use crate::passwords::HashError;
+use crate::store::{self, User};
 use crate::validation::{self, Errors};
-use kit::identity::{Identity, IdentityHeaders};
-use kit::paging::Paging;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kit::identity::{Identity, IdentityHeaders};
+use kit::paging::Paging;
 use kit::{FieldError, Json, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
 
 /// Registration. Every field is checked and every bad one listed in the 422 problem.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -181,12 +180,12 @@ pub async fn register(
     let user = store::insert(&state.pool, &email, &name, &password_hash)
         .await
         .map_err(|e| {
-        if is_duplicate_email(&e) {
-            RegisterError::DuplicateEmail
-        } else {
-            RegisterError::Database(e)
-        }
-    })?;
+            if is_duplicate_email(&e) {
+                RegisterError::DuplicateEmail
+            } else {
+                RegisterError::Database(e)
+            }
+        })?;
     state.metrics.registrations.inc();
     tracing::info!(user_id = %user.id, "user registered");
     Ok((
@@ -209,7 +208,10 @@ pub async fn register(
         (status = 404, description = "The account no longer exists"),
     )
 )]
-pub async fn me(State(state): State<AppState>, caller: Identity) -> Result<Json<User>, AccountError> {
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Identity,
+) -> Result<Json<User>, AccountError> {
     find(&state, caller.user_id).await.map(Json)
 }
 
@@ -238,7 +240,11 @@ pub async fn list(
     }
     let Query(query) = query.map_err(|e| AccountError::BadQuery(e.body_text()))?;
     let mut errors = Vec::new();
-    let paging = Paging::parse(query.page.as_deref(), query.per_page.as_deref(), &mut errors);
+    let paging = Paging::parse(
+        query.page.as_deref(),
+        query.per_page.as_deref(),
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(AccountError::Invalid(errors));
     }
@@ -250,7 +256,6 @@ pub async fn list(
         total,
     }))
 }
-
 
 /// A user (self or admin)
 #[utoipa::path(
@@ -334,9 +339,7 @@ pub async fn update(
         password_hash,
         roles,
     };
-    let user = store::update(&state.pool, id, changes)
-        .await
-        .map_err(|e| {
+    let user = store::update(&state.pool, id, changes).await.map_err(|e| {
         if is_duplicate_email(&e) {
             AccountError::DuplicateEmail
         } else {

@@ -12,7 +12,9 @@ async fn a_database_migrated_under_the_old_numbers_still_starts() {
         .execute(&pool)
         .await
         .unwrap();
-    let pool = startup::connect(&config).await.expect("start after the rename");
+    let pool = startup::connect(&config)
+        .await
+        .expect("start after the rename");
     let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY 1")
         .fetch_all(&pool)
         .await
