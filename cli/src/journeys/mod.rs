@@ -13,7 +13,6 @@ pub mod matcher;
 pub mod model;
 pub mod report;
 pub mod run;
-pub mod session;
 pub mod targets;
 pub mod template;
 

@@ -1,14 +1,16 @@
 //! `msctl test journeys`: options, the checks before anything is sent (files valid, stack
 //! up), rounds (`--repeat`, `--every`), and what is printed or written.
 
-use super::report::{self, JourneyReport};
-use super::run::Runner;
-use super::targets::Targets;
-use super::{discover, render_tallies, round, Tallies};
+use crate::commands::{print_json, StackArgs};
 use crate::error::{Error, Result};
+use crate::journeys::load::Loaded;
+use crate::journeys::report::{self, JourneyReport};
+use crate::journeys::run::Runner;
+use crate::journeys::targets::Targets;
+use crate::journeys::{discover, render_tallies, round, Tallies};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -52,7 +54,7 @@ struct Listed<'a> {
     exclusive: bool,
 }
 
-fn list(journeys: &[super::load::Loaded], json: bool) {
+fn list(journeys: &[Loaded], json: bool) {
     let rows: Vec<Listed> = journeys
         .iter()
         .map(|l| Listed {
@@ -65,10 +67,7 @@ fn list(journeys: &[super::load::Loaded], json: bool) {
         })
         .collect();
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("serializable")
-        );
+        print_json(&rows);
         return;
     }
     let table: Vec<Vec<String>> = rows
@@ -101,8 +100,10 @@ fn parse_urls(urls: &[String]) -> Result<HashMap<String, String>> {
         .collect()
 }
 
-pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> {
-    let journeys = discover(dir, &args.journeys)?;
+pub async fn exec(args: &JourneyArgs, stack: &StackArgs) -> Result<()> {
+    let project = stack.project()?;
+    let dir = stack.beside(crate::journeys::DIR);
+    let journeys = discover(&dir, &args.journeys)?;
     if args.list {
         list(&journeys, args.json);
         return Ok(());
@@ -186,10 +187,7 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
             "journeys": tallies,
             "runs": all,
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("serializable")
-        );
+        print_json(&value);
     } else {
         if rounds > 1 && args.every.is_none() {
             print!("{}", render_tallies(&tallies));
@@ -222,7 +220,7 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
 
 async fn with_progress(
     runner: &Runner,
-    journeys: &[super::load::Loaded],
+    journeys: &[Loaded],
     args: &JourneyArgs,
 ) -> Vec<JourneyReport> {
     // indicatif draws on stderr and hides itself when that is not a terminal (CI logs).
