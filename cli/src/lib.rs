@@ -4,6 +4,8 @@
 //!
 //! - [`commands`] is the command line: one module per command, each with its arguments and an
 //!   `exec` that makes one library call and prints the result; `main.rs` only calls it.
+//! - [`diag`] is how every file msctl reads reports its problems: `file:line:column`, a help
+//!   line, "did you mean"; values keep their positions ([`diag::Spanned`]).
 //! - [`stack`] loads `msctl.yaml`: typed model, `${VAR:-default}` interpolation, `.env`/`*_FILE`
 //!   secrets, and validation that reports `file:line:column` before Docker is touched.
 //! - [`graph`] orders services into dependency levels and names cycles.
@@ -21,6 +23,7 @@
 
 pub mod commands;
 pub mod compose;
+pub mod diag;
 pub mod docker;
 pub mod doctor;
 pub mod engine;

@@ -15,6 +15,7 @@ mod schema;
 mod test;
 mod up;
 
+use crate::diag::FileErrors;
 use crate::error::{Error, Result};
 use crate::stack::{self, Stack};
 use clap::{Parser, Subcommand};
@@ -151,12 +152,8 @@ pub fn main() -> ExitCode {
 /// Prints an error on stderr; every problem of an input file gets a line of its own.
 fn report(e: &Error) {
     let prefix = style("error:").red().bold();
-    let file = |errors: &stack::StackErrors| {
-        for d in &errors.diagnostics {
-            let one = stack::StackErrors {
-                file: errors.file.clone(),
-                diagnostics: vec![d.clone()],
-            };
+    let file = |errors: &FileErrors| {
+        for one in errors.each() {
             eprintln!("{prefix} {one}");
         }
     };

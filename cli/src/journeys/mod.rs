@@ -16,8 +16,8 @@ pub mod run;
 pub mod targets;
 pub mod template;
 
+use crate::diag::{did_you_mean, pos, Diagnostic, FileErrors};
 use crate::error::{Error, Result};
-use crate::stack::{suggest, Diagnostic, StackErrors};
 use futures_util::stream::{self, StreamExt};
 use load::Loaded;
 use report::JourneyReport;
@@ -83,17 +83,17 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
     }
     for (i, l) in loaded.iter().enumerate() {
         if let Some(first) = loaded[..i].iter().find(|o| o.name() == l.name()) {
-            errors.push(StackErrors {
-                file: l.file.clone(),
-                diagnostics: vec![Diagnostic::new(
-                    crate::stack::spanned::pos(&l.journey.name),
+            errors.push(FileErrors::one(
+                &l.file,
+                Diagnostic::new(
+                    pos(&l.journey.name),
                     format!(
                         "journey `{}` is also defined in {}",
                         l.name(),
                         first.file.display()
                     ),
-                )],
-            });
+                ),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -118,10 +118,9 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
     for n in &names {
         if !loaded.iter().any(|l| l.name() == n.as_str()) {
             let known: Vec<&str> = loaded.iter().map(Loaded::name).collect();
-            let help = match suggest(n, known.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("journeys: {}", known.join(", ")),
-            };
+            let help = did_you_mean(n, known.iter().copied(), || {
+                format!("journeys: {}", known.join(", "))
+            });
             return Err(Error::Usage(format!(
                 "no journey named `{n}` in {} (nor a file of that name); {help}",
                 dir.display()
