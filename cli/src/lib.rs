@@ -32,6 +32,7 @@ pub mod graph;
 pub mod images;
 pub mod journeys;
 pub mod stack;
+pub mod testing;
 pub mod ui;
 
 pub use error::Error;

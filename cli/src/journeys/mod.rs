@@ -4,8 +4,9 @@
 //! [`model`] is the file as written; [`load`] parses and checks it before anything is sent
 //! (templates, matchers, paths, durations: `file:line:column`); [`run`] executes one journey
 //! with [`template`], [`matcher`], [`broker`] (temporary queues for `expect_message`) and
-//! [`targets`] (where services are, through Docker); [`report`] renders the outcome as text,
-//! JSON or JUnit. This module finds the journeys and runs rounds of them.
+//! [`Targets`](crate::testing::targets::Targets) (where services are, through Docker);
+//! [`report`] renders the outcome as text, JSON or JUnit suites. This module finds the journeys
+//! and runs rounds of them.
 
 pub mod broker;
 pub mod load;
@@ -13,7 +14,6 @@ pub mod matcher;
 pub mod model;
 pub mod report;
 pub mod run;
-pub mod targets;
 pub mod template;
 
 use crate::diag::{did_you_mean, pos, Diagnostic, FileErrors};
