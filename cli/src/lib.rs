@@ -16,18 +16,19 @@
 //! - [`engine`] turns the stack into desired containers, compares them with what is running
 //!   (config hash + image id labels), and applies the difference level by level.
 //! - [`journeys`] checks and runs synthetic user journeys against a running stack.
-//! - [`doctor`] checks the machine, [`compose`] writes a Compose file, and [`ui`] draws progress
-//!   and tables.
+//! - [`testing`] is what every `msctl test …` command shares: where the services are, JUnit.
+//! - [`export`] writes the stack in other formats (a Compose file), [`doctor`] checks the
+//!   machine, and [`ui`] draws progress and tables.
 //!
 //! Every failure is an [`Error`], which knows its exit code.
 
 pub mod commands;
-pub mod compose;
 pub mod diag;
 pub mod docker;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod images;
 pub mod journeys;

@@ -13,7 +13,7 @@ pub struct ComposeArgs {
 
 pub fn exec(args: &ComposeArgs, stack: &StackArgs) -> Result<()> {
     let stack = stack.load()?;
-    let yaml = crate::compose::to_yaml(&stack);
+    let yaml = crate::export::compose::to_yaml(&stack);
     match &args.output {
         Some(path) => {
             std::fs::write(path, yaml).map_err(Error::io(format!("writing {}", path.display())))?
