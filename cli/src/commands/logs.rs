@@ -27,21 +27,7 @@ pub async fn exec(args: &LogsArgs, stack: &StackArgs) -> Result<()> {
         None => 0,
     };
     let docker = crate::docker::connect().await?;
-    let existing = engine::existing(&docker, &project).await?;
-    if let Some(unknown) = args
-        .services
-        .iter()
-        .find(|s| !existing.iter().any(|e| &e.service == *s))
-    {
-        return Err(Error::Usage(format!(
-            "no container of service `{unknown}` in project `{project}`"
-        )));
-    }
-    let containers: Vec<String> = existing
-        .into_iter()
-        .filter(|e| args.services.is_empty() || args.services.contains(&e.service))
-        .map(|e| e.name)
-        .collect();
+    let containers = engine::logs::containers(&docker, &project, &args.services).await?;
     let opts = LogsOptionsCli {
         follow: args.follow,
         since,

@@ -28,6 +28,29 @@ const COLOURS: [Color; 6] = [
     Color::Red,
 ];
 
+/// The containers of `services` (all when empty) in `project`, by name; a service without
+/// containers is a usage error (a typo, most likely).
+pub async fn containers(
+    docker: &Docker,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<String>> {
+    let existing = super::existing(docker, project).await?;
+    if let Some(unknown) = services
+        .iter()
+        .find(|s| !existing.iter().any(|e| &e.service == *s))
+    {
+        return Err(Error::Usage(format!(
+            "no container of service `{unknown}` in project `{project}`"
+        )));
+    }
+    Ok(existing
+        .into_iter()
+        .filter(|e| services.is_empty() || services.contains(&e.service))
+        .map(|e| e.name)
+        .collect())
+}
+
 /// Streams the logs of `containers` (names) to stdout.
 pub async fn logs(docker: &Docker, containers: &[String], opts: &LogsOptionsCli) -> Result<()> {
     let width = containers.iter().map(String::len).max().unwrap_or(0);
