@@ -7,7 +7,9 @@ use crate::ui::{self, Ui};
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
+    /// Only the images of these services, and of what they depend on (default: all).
     services: Vec<String>,
+    /// Also build for services of this profile.
     #[arg(long = "profile")]
     profiles: Vec<String>,
 }

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
+    /// Machine-readable checks on stdout.
     #[arg(long)]
     json: bool,
 }

@@ -5,8 +5,10 @@ use crate::error::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct DownArgs {
+    /// Also remove the project's volumes (their data is lost).
     #[arg(short = 'v', long)]
     volumes: bool,
+    /// Machine-readable report on stdout.
     #[arg(long)]
     json: bool,
 }

@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct LogsArgs {
+    /// Only these services' containers (default: all).
     services: Vec<String>,
+    /// Keep printing new lines until Ctrl-C.
     #[arg(short = 'f', long)]
     follow: bool,
     /// Only lines since this time (RFC 3339) or duration ago (10m).

@@ -6,6 +6,7 @@ use crate::error::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct PsArgs {
+    /// Machine-readable list on stdout.
     #[arg(long)]
     json: bool,
 }

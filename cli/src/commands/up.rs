@@ -8,6 +8,7 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
+    /// Only these services, and what they depend on (default: all).
     services: Vec<String>,
     /// Print what would change and why; change nothing.
     #[arg(long)]
