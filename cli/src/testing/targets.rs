@@ -23,8 +23,11 @@ pub struct Targets {
     amqp_url: Option<String>,
     /// Addresses found recently: every step asks, and asking Docker each time would add its
     /// latency to every step. Short-lived, because a restarted container moves.
-    found: Mutex<HashMap<(String, Option<u16>), (Instant, Found)>>,
+    found: Mutex<FoundCache>,
 }
+
+/// What was found for (service, port), and when.
+type FoundCache = HashMap<(String, Option<u16>), (Instant, Found)>;
 
 const FOUND_TTL: Duration = Duration::from_secs(5);
 
