@@ -2,17 +2,17 @@
 //! exit code: 2 for input that is wrong (nothing was touched), 3 for an environment that is not
 //! ready (Docker unreachable, a port taken), 1 for a failure while working, 130 for Ctrl-C.
 
+use crate::diag::FileErrors;
 use crate::images::standin::StandInError;
-use crate::stack::StackErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
-    Stack(#[from] StackErrors),
+    Stack(#[from] FileErrors),
 
     /// Other input files (journeys) that are wrong: every problem of every file.
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
-    Files(Vec<StackErrors>),
+    Files(Vec<FileErrors>),
 
     /// Journeys ran and some failed (the report says which and why).
     #[error("{failed} of {total} journey runs failed")]

@@ -68,7 +68,7 @@ pub fn select<'a>(
         for name in names {
             if stack.service(name).is_none() {
                 let names = stack.services.iter().map(|s| s.name.as_str());
-                return Err(match crate::stack::suggest(name, names) {
+                return Err(match crate::diag::suggest(name, names) {
                     Some(close) => format!(
                         "no service named `{name}` in {} (did you mean `{close}`?)",
                         stack.file.display()

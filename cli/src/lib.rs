@@ -2,7 +2,10 @@
 //!
 //! The layout follows the path of a command:
 //!
-//! - [`cli`] parses arguments and dispatches; `main.rs` only maps the result to an exit code.
+//! - [`commands`] is the command line: one module per command, each with its arguments and an
+//!   `exec` that makes one library call and prints the result; `main.rs` only calls it.
+//! - [`diag`] is how every file msctl reads reports its problems: `file:line:column`, a help
+//!   line, "did you mean"; values keep their positions ([`diag::Spanned`]).
 //! - [`stack`] loads `msctl.yaml`: typed model, `${VAR:-default}` interpolation, `.env`/`*_FILE`
 //!   secrets, and validation that reports `file:line:column` before Docker is touched.
 //! - [`graph`] orders services into dependency levels and names cycles.
@@ -12,21 +15,25 @@
 //!   cargo and packed onto a runtime base, and images that cannot be pulled get a Debian stand-in.
 //! - [`engine`] turns the stack into desired containers, compares them with what is running
 //!   (config hash + image id labels), and applies the difference level by level.
-//! - [`journeys`] runs synthetic user journeys (`msctl test journeys`) against a running stack.
-//! - [`doctor`], [`compose`] and [`ui`] are the edges users see.
+//! - [`journeys`] checks and runs synthetic user journeys against a running stack.
+//! - [`testing`] is what every `msctl test …` command shares: where the services are, JUnit.
+//! - [`export`] writes the stack in other formats (a Compose file), [`doctor`] checks the
+//!   machine, and [`ui`] draws progress and tables.
 //!
 //! Every failure is an [`Error`], which knows its exit code.
 
-pub mod cli;
-pub mod compose;
+pub mod commands;
+pub mod diag;
 pub mod docker;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod images;
 pub mod journeys;
 pub mod stack;
+pub mod testing;
 pub mod ui;
 
 pub use error::Error;

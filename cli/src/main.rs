@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    msctl::cli::main()
+    msctl::commands::main()
 }

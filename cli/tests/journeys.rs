@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use msctl::journeys::load::{self, Loaded};
 use msctl::journeys::report::{JourneyReport, Outcome};
 use msctl::journeys::run::Runner;
-use msctl::journeys::targets::Targets;
+use msctl::testing::targets::Targets;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,6 +1,8 @@
-//! `msctl logs`: every selected container's output as one stream, each line prefixed with its
-//! container in a colour of its own. Without `--follow` lines are merged in time order.
+//! Containers' output: `msctl logs` (every selected container's output as one stream, each line
+//! prefixed with its container in a colour of its own; without `--follow` merged in time
+//! order), and the lines error messages and test reports quote ([`tail`], [`since`]).
 
+use crate::docker::short;
 use crate::error::{Error, Result};
 use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptions;
@@ -25,6 +27,29 @@ const COLOURS: [Color; 6] = [
     Color::Blue,
     Color::Red,
 ];
+
+/// The containers of `services` (all when empty) in `project`, by name; a service without
+/// containers is a usage error (a typo, most likely).
+pub async fn containers(
+    docker: &Docker,
+    project: &str,
+    services: &[String],
+) -> Result<Vec<String>> {
+    let existing = super::existing(docker, project).await?;
+    if let Some(unknown) = services
+        .iter()
+        .find(|s| !existing.iter().any(|e| &e.service == *s))
+    {
+        return Err(Error::Usage(format!(
+            "no container of service `{unknown}` in project `{project}`"
+        )));
+    }
+    Ok(existing
+        .into_iter()
+        .filter(|e| services.is_empty() || services.contains(&e.service))
+        .map(|e| e.name)
+        .collect())
+}
 
 /// Streams the logs of `containers` (names) to stdout.
 pub async fn logs(docker: &Docker, containers: &[String], opts: &LogsOptionsCli) -> Result<()> {
@@ -84,6 +109,57 @@ fn print_line(prefix: &str, stamp: &str, body: &str, timestamps: bool) {
     } else {
         println!("{prefix} {body}");
     }
+}
+
+/// The last `n` lines a container wrote, for error messages.
+pub async fn tail(docker: &Docker, container: &str, n: usize) -> Vec<String> {
+    let options = LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: n.to_string(),
+        ..Default::default()
+    };
+    let (mut lines, error) = read_lines(docker, container, options).await;
+    if let Some(e) = error {
+        lines.push(format!("(logs unavailable: {})", short(&e)));
+    }
+    let skip = lines.len().saturating_sub(n);
+    lines.split_off(skip)
+}
+
+/// A container's log lines since `since` (Unix seconds), each starting with Docker's RFC 3339
+/// timestamp and a space; what could be read when the engine fails half-way.
+pub async fn since(docker: &Docker, container: &str, since: i64) -> Vec<String> {
+    let options = LogsOptions {
+        stdout: true,
+        stderr: true,
+        since: since as i32,
+        // Docker's own time on every line, so lines of all services can be merged in order.
+        timestamps: true,
+        ..Default::default()
+    };
+    read_lines(docker, container, options).await.0
+}
+
+/// The lines of a finite log stream, and the error that ended it early, if one did.
+async fn read_lines(
+    docker: &Docker,
+    container: &str,
+    options: LogsOptions,
+) -> (Vec<String>, Option<bollard::errors::Error>) {
+    let mut stream = docker.logs(container, Some(options));
+    let mut lines = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(out) => lines.extend(
+                String::from_utf8_lossy(&out.into_bytes())
+                    .lines()
+                    .map(str::to_owned),
+            ),
+            Err(e) => return (lines, Some(e)),
+        }
+    }
+    (lines, None)
 }
 
 /// `--since` as Unix seconds: an RFC 3339 time or a duration back from now (`10m`).

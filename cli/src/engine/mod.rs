@@ -14,16 +14,15 @@ pub mod ps;
 pub mod up;
 pub mod wait;
 
-use crate::docker::{is_not_found, project_filter, short};
+use crate::docker::{is_not_found, project_filter};
 use crate::error::{Error, Result};
 use bollard::query_parameters::{
-    ListContainersOptions, LogsOptions, RemoveContainerOptions, StopContainerOptions,
+    ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
 use plan::Existing;
 
-/// All containers of `project`, running or not.
+/// All containers of `project`, running or not, by service and replica.
 pub async fn existing(docker: &Docker, project: &str) -> Result<Vec<Existing>> {
     let list = list_project(docker, project).await?;
     let mut found: Vec<Existing> = list.iter().filter_map(Existing::from_summary).collect();
@@ -45,33 +44,6 @@ pub async fn list_project(
         .list_containers(Some(options))
         .await
         .map_err(Error::docker("listing the project's containers"))
-}
-
-/// The last `n` lines a container wrote, for error messages.
-pub async fn log_tail(docker: &Docker, container: &str, n: usize) -> Vec<String> {
-    let options = LogsOptions {
-        stdout: true,
-        stderr: true,
-        tail: n.to_string(),
-        ..Default::default()
-    };
-    let mut stream = docker.logs(container, Some(options));
-    let mut lines = Vec::new();
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(out) => lines.extend(
-                String::from_utf8_lossy(&out.into_bytes())
-                    .lines()
-                    .map(str::to_owned),
-            ),
-            Err(e) => {
-                lines.push(format!("(logs unavailable: {})", short(&e)));
-                break;
-            }
-        }
-    }
-    let skip = lines.len().saturating_sub(n);
-    lines.split_off(skip)
 }
 
 /// Stops (SIGTERM, then SIGKILL after 10 s) and removes a container; one already gone is fine.

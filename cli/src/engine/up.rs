@@ -270,7 +270,7 @@ async fn apply_service(
                     wanted: want.word().into(),
                     timeout: humantime::format_duration(service.up_timeout).to_string(),
                     reason,
-                    logs: super::log_tail(docker, &c.container, 20).await,
+                    logs: super::logs::tail(docker, &c.container, 20).await,
                 });
             }
         }

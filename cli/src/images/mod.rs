@@ -6,6 +6,7 @@
 
 pub mod build;
 mod fresh;
+pub(crate) mod reference;
 pub mod standin;
 
 use crate::docker::short;
@@ -119,11 +120,9 @@ pub async fn preflight(
 
 async fn pull(docker: &Docker, reference: &str) -> std::result::Result<String, String> {
     // Without a tag the API pulls every tag of the repository; the docker CLI adds `latest`.
-    let tagged = reference.contains('@')
-        || reference
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains(':'));
+    // What does not parse is passed on as it is, for the engine to say what is wrong.
+    let tagged =
+        reference::ImageRef::parse(reference).is_none_or(|r| r.tag.is_some() || r.digest.is_some());
     let options = CreateImageOptions {
         from_image: Some(reference.to_owned()),
         tag: (!tagged).then(|| "latest".to_owned()),
@@ -162,13 +161,12 @@ async fn ensure_reference(
     ui: &Ui,
 ) -> Result<String> {
     if let Some(recipe) = standin::recipe_for(reference) {
-        // A stand-in that exists is reused; one built from an older recipe is rebuilt.
-        if let Ok(image) = docker.inspect_image(reference).await {
-            let labels = image.config.as_ref().and_then(|c| c.labels.as_ref());
-            match labels.and_then(|l| l.get(standin::LABEL_RECIPE)) {
-                Some(hash) if *hash != recipe.hash() => {}
-                _ => return Ok(image.id.unwrap_or_default()),
-            }
+        // A stand-in that exists is reused; one built from an older recipe is rebuilt. The
+        // real image (pulled earlier) is used as it is.
+        match standin::tagged(docker, reference).await {
+            Ok(standin::Tagged::Other(id)) => return Ok(id),
+            Ok(standin::Tagged::StandIn { id, hash }) if hash == recipe.hash() => return Ok(id),
+            _ => {}
         }
         let step = ui.step(reference, "pulling");
         if let Ok(id) = pull(docker, reference).await {

@@ -5,8 +5,7 @@
 use super::matcher::{self, OPERATORS};
 use super::model::{Journey, Node, Step};
 use super::template::Templates;
-use crate::stack::spanned::{pos, Pos, Spanned};
-use crate::stack::{from_yaml_error, suggest, Diagnostic, StackErrors};
+use crate::diag::{did_you_mean, parse_yaml, pos, Diagnostic, FileErrors, Pos, Spanned};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,33 +25,24 @@ impl Loaded {
     }
     /// `file:line:column` of a position in this journey's file.
     pub fn at(&self, p: Pos) -> String {
-        format!("{}:{}:{}", self.file.display(), p.line, p.column)
+        crate::diag::location(&self.file, p)
     }
 }
 
 /// Reads and checks one file.
-pub fn load(file: &Path) -> Result<Loaded, StackErrors> {
-    let fail = |d: Diagnostic| StackErrors {
-        file: file.to_path_buf(),
-        diagnostics: vec![d],
-    };
+pub fn load(file: &Path) -> Result<Loaded, FileErrors> {
     let text = std::fs::read_to_string(file).map_err(|e| {
-        fail(Diagnostic::new(
-            Pos::default(),
-            format!("cannot read the journey: {e}"),
-        ))
+        FileErrors::one(
+            file,
+            Diagnostic::new(Pos::default(), format!("cannot read the journey: {e}")),
+        )
     })?;
     parse(&text, file)
 }
 
 /// Parses and checks journey text; `file` names it in errors.
-pub fn parse(text: &str, file: &Path) -> Result<Loaded, StackErrors> {
-    let options = serde_saphyr::options! { with_snippet: false };
-    let journey: Journey =
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| StackErrors {
-            file: file.to_path_buf(),
-            diagnostics: vec![from_yaml_error(&e)],
-        })?;
+pub fn parse(text: &str, file: &Path) -> Result<Loaded, FileErrors> {
+    let journey: Journey = parse_yaml(text, file)?;
     let diagnostics = check(&journey);
     if diagnostics.is_empty() {
         Ok(Loaded {
@@ -60,7 +50,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Loaded, StackErrors> {
             journey,
         })
     } else {
-        Err(StackErrors {
+        Err(FileErrors {
             file: file.to_path_buf(),
             diagnostics,
         })
@@ -142,13 +132,15 @@ impl Checker<'_> {
                 .push(Diagnostic::new(at, format!("template error: {e}"))),
             Ok(names) => {
                 for name in names.iter().filter(|n| !known.contains(*n)) {
-                    let mut d = Diagnostic::new(at, format!("`{name}` is not defined here"));
-                    d.help = Some(match suggest(name, known.iter().map(String::as_str)) {
-                        Some(close) => format!("did you mean `{close}`?"),
-                        None if only.is_some() => "only the journey's variables and built-in names (run_id, trace_id, request_id, env) can be used here: the queue is bound before the first step".into(),
+                    let help = did_you_mean(name, known.iter().map(String::as_str), || {
+                        match only {
+                        Some(_) => "only the journey's variables and built-in names (run_id, trace_id, request_id, env) can be used here: the queue is bound before the first step".into(),
                         None => "define it under `variables`, or capture it in an earlier step".into(),
+                    }
                     });
-                    self.out.push(d);
+                    self.out.push(
+                        Diagnostic::new(at, format!("`{name}` is not defined here")).help(help),
+                    );
                 }
             }
         }
@@ -169,12 +161,11 @@ impl Checker<'_> {
     fn matcher(&mut self, node: &Spanned<Node>) {
         for (name, at, operand) in matcher::operators(node) {
             if !OPERATORS.contains(&name.as_str()) {
-                let d = Diagnostic::new(at, format!("unknown operator `{name}`"));
+                let help = did_you_mean(&name, OPERATORS.iter().copied(), || {
+                    format!("operators: {}", OPERATORS.join(", "))
+                });
                 self.out
-                    .push(match suggest(&name, OPERATORS.iter().copied()) {
-                        Some(close) => d.help(format!("did you mean `{close}`?")),
-                        None => d.help(format!("operators: {}", OPERATORS.join(", "))),
-                    });
+                    .push(Diagnostic::new(at, format!("unknown operator `{name}`")).help(help));
                 continue;
             }
             self.node(&operand);

@@ -3,7 +3,7 @@
 
 use super::model::Node;
 use super::template::{Scope, Templates};
-use crate::stack::spanned::{pos, Pos, Spanned};
+use crate::diag::{did_you_mean, pos, Pos, Spanned};
 use serde_json::Value;
 
 pub const OPERATORS: &[&str] = &[
@@ -91,10 +91,9 @@ pub fn compile(
             "contains" => Op::Contains(value),
             "length" => Op::Length(value.as_u64().ok_or_else(|| bad("a whole number"))?),
             other => {
-                let help = match crate::stack::suggest(other, OPERATORS.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("operators: {}", OPERATORS.join(", ")),
-                };
+                let help = did_you_mean(other, OPERATORS.iter().copied(), || {
+                    format!("operators: {}", OPERATORS.join(", "))
+                });
                 return Err((at, format!("unknown operator `{other}`; {help}")));
             }
         });

@@ -4,8 +4,9 @@
 //! [`model`] is the file as written; [`load`] parses and checks it before anything is sent
 //! (templates, matchers, paths, durations: `file:line:column`); [`run`] executes one journey
 //! with [`template`], [`matcher`], [`broker`] (temporary queues for `expect_message`) and
-//! [`targets`] (where services are, through Docker); [`report`] renders the outcome as text,
-//! JSON or JUnit. This module finds the journeys and runs rounds of them.
+//! [`Targets`](crate::testing::targets::Targets) (where services are, through Docker);
+//! [`report`] renders the outcome as text, JSON or JUnit suites. This module finds the journeys
+//! and runs rounds of them.
 
 pub mod broker;
 pub mod load;
@@ -13,12 +14,10 @@ pub mod matcher;
 pub mod model;
 pub mod report;
 pub mod run;
-pub mod session;
-pub mod targets;
 pub mod template;
 
+use crate::diag::{did_you_mean, pos, Diagnostic, FileErrors};
 use crate::error::{Error, Result};
-use crate::stack::{suggest, Diagnostic, StackErrors};
 use futures_util::stream::{self, StreamExt};
 use load::Loaded;
 use report::JourneyReport;
@@ -84,17 +83,17 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
     }
     for (i, l) in loaded.iter().enumerate() {
         if let Some(first) = loaded[..i].iter().find(|o| o.name() == l.name()) {
-            errors.push(StackErrors {
-                file: l.file.clone(),
-                diagnostics: vec![Diagnostic::new(
-                    crate::stack::spanned::pos(&l.journey.name),
+            errors.push(FileErrors::one(
+                &l.file,
+                Diagnostic::new(
+                    pos(&l.journey.name),
                     format!(
                         "journey `{}` is also defined in {}",
                         l.name(),
                         first.file.display()
                     ),
-                )],
-            });
+                ),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -119,10 +118,9 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
     for n in &names {
         if !loaded.iter().any(|l| l.name() == n.as_str()) {
             let known: Vec<&str> = loaded.iter().map(Loaded::name).collect();
-            let help = match suggest(n, known.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("journeys: {}", known.join(", ")),
-            };
+            let help = did_you_mean(n, known.iter().copied(), || {
+                format!("journeys: {}", known.join(", "))
+            });
             return Err(Error::Usage(format!(
                 "no journey named `{n}` in {} (nor a file of that name); {help}",
                 dir.display()

@@ -2,7 +2,7 @@
 //! at load time or a failure at run time can point at `file:line:column`. Flexible values
 //! (bodies, matchers, status) are [`Node`]s, interpreted by `check` and `run`.
 
-use crate::stack::spanned::{Spanned, SpannedMap};
+use crate::diag::{Spanned, SpannedMap};
 use schemars::JsonSchema;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;

@@ -1,6 +1,8 @@
 //! What a run of journeys produced, and its three renderings: the readable report, JSON
-//! (`--json`, the same structs serialized) and JUnit XML (`--junit`).
+//! (`--json`, the same structs serialized) and JUnit suites (`--junit`, written by
+//! [`crate::testing::junit`]).
 
+use crate::testing::junit::{Case, CaseOutcome, Suite};
 use console::style;
 use serde::Serialize;
 use std::fmt::Write;
@@ -203,100 +205,54 @@ fn attempt_lines(attempts: &[Attempt]) -> Vec<String> {
     lines
 }
 
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry most control characters, even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
+/// The JUnit suites of journey runs: one suite per run, one case per step.
+pub fn junit_suites(journeys: &[JourneyReport]) -> Vec<Suite> {
+    journeys
+        .iter()
+        .map(|j| Suite {
+            name: j.name.clone(),
+            file: j.file.clone(),
+            duration_ms: j.duration_ms,
+            cases: j.steps.iter().map(|s| junit_case(j, s)).collect(),
+        })
+        .collect()
 }
 
-/// JUnit XML: one test suite per journey run, one test case per step.
-pub fn junit(journeys: &[JourneyReport]) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let steps = || journeys.iter().flat_map(|j| &j.steps);
-    let count = |o: Outcome| steps().filter(|s| s.outcome == o).count();
-    let total_ms: u64 = journeys.iter().map(|j| j.duration_ms).sum();
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"msctl journeys\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        steps().count(),
-        count(Outcome::Failed),
-        count(Outcome::Skipped),
-        total_ms as f64 / 1000.0
-    );
-    for j in journeys {
-        let failed = j
-            .steps
-            .iter()
-            .filter(|s| s.outcome == Outcome::Failed)
-            .count();
-        let skipped = j
-            .steps
-            .iter()
-            .filter(|s| s.outcome == Outcome::Skipped)
-            .count();
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\" time=\"{:.3}\" file=\"{}\">",
-            xml(&j.name),
-            j.steps.len(),
-            j.duration_ms as f64 / 1000.0,
-            xml(&j.file)
-        );
-        for s in &j.steps {
-            let name = if s.finally {
-                format!("finally: {}", s.name)
-            } else {
-                s.name.clone()
-            };
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-                xml(&j.name),
-                xml(&name),
-                s.duration_ms as f64 / 1000.0
+fn junit_case(j: &JourneyReport, s: &StepReport) -> Case {
+    let name = if s.finally {
+        format!("finally: {}", s.name)
+    } else {
+        s.name.clone()
+    };
+    let outcome = match s.outcome {
+        Outcome::Passed => CaseOutcome::Passed,
+        Outcome::Skipped => CaseOutcome::Skipped,
+        Outcome::Failed => {
+            let mut detail = format!("{}\nat {}\n", s.action, s.at);
+            for f in &s.failures {
+                let _ = writeln!(detail, "{f}");
+            }
+            if let Some(r) = &s.received {
+                let _ = writeln!(detail, "received: {r}");
+            }
+            let _ = writeln!(
+                detail,
+                "trace id {}, request id {}",
+                j.trace_id, j.request_id
             );
-            match s.outcome {
-                Outcome::Passed => out.push_str("/>\n"),
-                Outcome::Skipped => out.push_str(">\n      <skipped/>\n    </testcase>\n"),
-                Outcome::Failed => {
-                    let message = s.failures.first().cloned().unwrap_or_default();
-                    let mut detail = format!("{}\nat {}\n", s.action, s.at);
-                    for f in &s.failures {
-                        let _ = writeln!(detail, "{f}");
-                    }
-                    if let Some(r) = &s.received {
-                        let _ = writeln!(detail, "received: {r}");
-                    }
-                    let _ = writeln!(
-                        detail,
-                        "trace id {}, request id {}",
-                        j.trace_id, j.request_id
-                    );
-                    for l in &j.logs {
-                        let _ = writeln!(detail, "{l}");
-                    }
-                    let _ = write!(
-                        out,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                        xml(&message),
-                        xml(&detail)
-                    );
-                }
+            for l in &j.logs {
+                let _ = writeln!(detail, "{l}");
+            }
+            CaseOutcome::Failed {
+                message: s.failures.first().cloned().unwrap_or_default(),
+                detail,
             }
         }
-        out.push_str("  </testsuite>\n");
+    };
+    Case {
+        classname: j.name.clone(),
+        name,
+        duration_ms: s.duration_ms,
+        outcome,
     }
-    out.push_str("</testsuites>\n");
-    out
 }

@@ -6,9 +6,9 @@ use super::load::{self, Loaded, StatusRule};
 use super::matcher::{self, show, Op};
 use super::model::{Eventually, ExpectMessage, Node, Request, Step};
 use super::report::{Attempt, JourneyReport, Outcome, StepReport};
-use super::targets::Targets;
 use super::template::{Scope, Templates};
-use crate::stack::spanned::{pos, Pos, Spanned, SpannedMap};
+use crate::diag::{pos, Pos, Spanned, SpannedMap};
+use crate::testing::targets::Targets;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -66,8 +66,8 @@ impl From<(Pos, String)> for Failed {
     }
 }
 
-impl From<crate::stack::Diagnostic> for Failed {
-    fn from(d: crate::stack::Diagnostic) -> Self {
+impl From<crate::diag::Diagnostic> for Failed {
+    fn from(d: crate::diag::Diagnostic) -> Self {
         Failed(d.pos, d.message)
     }
 }

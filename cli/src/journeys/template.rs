@@ -4,7 +4,7 @@
 //! number stays a number in a JSON body; any other string renders to a string.
 
 use super::model::Node;
-use crate::stack::spanned::{pos, Pos, Spanned};
+use crate::diag::{pos, Pos, Spanned};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -2,28 +2,26 @@
 //!
 //! Loading is two-staged: [`model`] is the file as written (every value spanned), and
 //! [`resolve`] turns it into a [`Stack`] of plain values, collecting every problem as a
-//! [`Diagnostic`] with its position. Nothing here talks to Docker.
+//! [`Diagnostic`](crate::diag::Diagnostic) with its position. Nothing here talks to Docker.
 
-mod diag;
 mod interpolate;
 pub mod model;
 mod resolve;
-pub mod spanned;
 mod types;
 
-pub use diag::{from_yaml_error, suggest, Diagnostic, StackErrors};
 pub use interpolate::{interpolate, parse_dotenv, Vars};
 pub use model::Condition;
 pub use resolve::valid_name;
 pub use types::*;
 
+use crate::diag::{Diagnostic, FileErrors};
 use std::path::{Path, PathBuf};
 
 /// Default stack file name, looked up in the current directory.
 pub const DEFAULT_FILE: &str = "msctl.yaml";
 
 /// Reads, parses, interpolates and validates a stack file.
-pub fn load(path: &Path) -> Result<Stack, StackErrors> {
+pub fn load(path: &Path) -> Result<Stack, FileErrors> {
     let vars = Vars {
         env: std::env::vars().collect(),
         dotenv: Default::default(),
@@ -32,16 +30,18 @@ pub fn load(path: &Path) -> Result<Stack, StackErrors> {
 }
 
 /// As [`load`], with the process environment replaced by `vars.env` (tests).
-pub fn load_with(path: &Path, mut vars: Vars) -> Result<Stack, StackErrors> {
-    let fail = |message: String| StackErrors {
-        file: path.to_path_buf(),
-        diagnostics: vec![Diagnostic::new(Default::default(), message)],
-    };
+pub fn load_with(path: &Path, mut vars: Vars) -> Result<Stack, FileErrors> {
+    let fail =
+        |message: String| FileErrors::one(path, Diagnostic::new(Default::default(), message));
     let text = std::fs::read_to_string(path).map_err(|e| {
-        let mut errors = fail(format!("cannot read the stack file: {e}"));
-        errors.diagnostics[0].help =
-            Some("run msctl where msctl.yaml is, or name the file with -f".into());
-        errors
+        FileErrors::one(
+            path,
+            Diagnostic::new(
+                Default::default(),
+                format!("cannot read the stack file: {e}"),
+            )
+            .help("run msctl where msctl.yaml is, or name the file with -f"),
+        )
     })?;
     let abs =
         std::path::absolute(path).map_err(|e| fail(format!("cannot resolve the path: {e}")))?;
@@ -56,13 +56,8 @@ pub fn load_with(path: &Path, mut vars: Vars) -> Result<Stack, StackErrors> {
 }
 
 /// Parses stack file text; `dir` anchors relative paths.
-pub fn parse(text: &str, file: &Path, dir: &Path, vars: &Vars) -> Result<Stack, StackErrors> {
-    let options = serde_saphyr::options! { with_snippet: false };
-    let raw: model::StackFile =
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| StackErrors {
-            file: file.to_path_buf(),
-            diagnostics: vec![diag::from_yaml_error(&e)],
-        })?;
+pub fn parse(text: &str, file: &Path, dir: &Path, vars: &Vars) -> Result<Stack, FileErrors> {
+    let raw: model::StackFile = crate::diag::parse_yaml(text, file)?;
     resolve::resolve(raw, file, dir, vars)
 }
 
@@ -76,7 +71,7 @@ mod tests {
     use super::*;
     use crate::graph;
 
-    fn parse_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Result<Stack, StackErrors> {
+    fn parse_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Result<Stack, FileErrors> {
         let vars = Vars {
             env: env
                 .iter()

@@ -2,7 +2,7 @@
 //!
 //! Doc comments here become the descriptions of `msctl schema`, which editors show on hover.
 
-use super::spanned::{Spanned, SpannedMap};
+use crate::diag::{Spanned, SpannedMap};
 use schemars::JsonSchema;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;

@@ -1,10 +1,9 @@
 //! From the file as written to the [`Stack`] the engine runs, collecting every problem.
 
-use super::diag::{suggest, Diagnostic, StackErrors};
 use super::interpolate::{interpolate, Vars};
 use super::model::{self, Condition};
-use super::spanned::{pos, Pos, Spanned};
 use super::types::*;
+use crate::diag::{did_you_mean, pos, Diagnostic, FileErrors, Pos, Spanned, SpannedMap};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
@@ -92,7 +91,7 @@ pub fn resolve(
     file: &Path,
     dir: &Path,
     vars: &Vars,
-) -> Result<Stack, StackErrors> {
+) -> Result<Stack, FileErrors> {
     let mut cx = Ctx {
         vars,
         dir,
@@ -177,7 +176,7 @@ pub fn resolve(
         let mut diagnostics = cx.diags;
         diagnostics.sort_by_key(|d| (d.pos.line, d.pos.column));
         diagnostics.dedup();
-        return Err(StackErrors {
+        return Err(FileErrors {
             file: file.to_path_buf(),
             diagnostics,
         });
@@ -198,7 +197,7 @@ fn resolve_service(
     svc: &model::Service,
     service_names: &[&str],
     volume_names: &[String],
-    all: &super::spanned::SpannedMap<model::Service>,
+    all: &SpannedMap<model::Service>,
 ) -> ServiceSpec {
     let name = key.value.clone();
     cx.name("service", key);
@@ -257,17 +256,16 @@ fn resolve_service(
         let text = cx.text(v);
         match parse_mount(&text, cx.dir) {
             Ok(Mount::Volume { name: vol, .. }) if !volume_names.contains(&vol) => {
-                let mut d = Diagnostic::new(
-                    pos(v),
-                    format!("volume `{vol}` is not declared under `volumes`"),
+                let help = did_you_mean(&vol, volume_names.iter().map(String::as_str), || {
+                    format!("add it:\nvolumes:\n  {vol}: {{}}")
+                });
+                cx.diags.push(
+                    Diagnostic::new(
+                        pos(v),
+                        format!("volume `{vol}` is not declared under `volumes`"),
+                    )
+                    .help(help),
                 );
-                d.help = Some(
-                    match suggest(&vol, volume_names.iter().map(String::as_str)) {
-                        Some(close) => format!("did you mean `{close}`?"),
-                        None => format!("add it:\nvolumes:\n  {vol}: {{}}"),
-                    },
-                );
-                cx.diags.push(d);
             }
             // The engine does not create a missing bind source; say so here, not half-way up.
             Ok(Mount::Bind { source, .. }) if !source.exists() => {
@@ -292,15 +290,16 @@ fn resolve_service(
         }
         match all.get(&dep.value) {
             None => {
-                let mut d = Diagnostic::new(
-                    pos(dep),
-                    format!("`{name}` depends on unknown service `{}`", dep.value),
-                );
-                d.help = Some(match suggest(&dep.value, service_names.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("services are: {}", service_names.join(", ")),
+                let help = did_you_mean(&dep.value, service_names.iter().copied(), || {
+                    format!("services are: {}", service_names.join(", "))
                 });
-                cx.diags.push(d);
+                cx.diags.push(
+                    Diagnostic::new(
+                        pos(dep),
+                        format!("`{name}` depends on unknown service `{}`", dep.value),
+                    )
+                    .help(help),
+                );
             }
             Some(target) if cond.value == Condition::Healthy && target.healthcheck.is_none() => {
                 cx.diags.push(
@@ -380,12 +379,12 @@ fn resolve_service(
     }
     let restart = match &svc.restart {
         Some(r) if !RESTART_POLICIES.contains(&r.value.as_str()) => {
-            let mut d = Diagnostic::new(pos(r), format!("unknown restart policy `{}`", r.value));
-            d.help = Some(match suggest(&r.value, RESTART_POLICIES) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("expected one of: {}", RESTART_POLICIES.join(", ")),
+            let help = did_you_mean(&r.value, RESTART_POLICIES.iter().copied(), || {
+                format!("expected one of: {}", RESTART_POLICIES.join(", "))
             });
-            cx.diags.push(d);
+            cx.diags.push(
+                Diagnostic::new(pos(r), format!("unknown restart policy `{}`", r.value)).help(help),
+            );
             "no".into()
         }
         Some(r) => r.value.clone(),

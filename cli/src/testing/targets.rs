@@ -1,12 +1,11 @@
-//! Where a journey's services are: found through Docker by the project's labels (the port a
-//! container publishes on the host, else its address on the project network), unless given on
-//! the command line (`--url`, `--amqp-url`).
+//! Where the project's services are, for the checks that talk to them: found through Docker by
+//! the project's labels (the port a container publishes on the host, else its address on the
+//! project network), unless given on the command line (`--url`, `--amqp-url`).
 
-use crate::docker::{is_not_found, LABEL_SERVICE};
-use crate::engine::list_project;
-use bollard::query_parameters::LogsOptions;
+use crate::docker::is_not_found;
+use crate::engine;
+use crate::error::Error;
 use bollard::Docker;
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,8 +23,11 @@ pub struct Targets {
     amqp_url: Option<String>,
     /// Addresses found recently: every step asks, and asking Docker each time would add its
     /// latency to every step. Short-lived, because a restarted container moves.
-    found: Mutex<HashMap<(String, Option<u16>), (Instant, Found)>>,
+    found: Mutex<FoundCache>,
 }
+
+/// What was found for (service, port), and when.
+type FoundCache = HashMap<(String, Option<u16>), (Instant, Found)>;
 
 const FOUND_TTL: Duration = Duration::from_secs(5);
 
@@ -49,25 +51,52 @@ impl Targets {
         }
     }
 
+    /// Targets from the command line: `--url SERVICE=URL` (repeatable) and `--amqp-url`.
+    /// Docker is asked for the rest; when it cannot be reached and addresses were given, the
+    /// stack may run elsewhere and everything is taken from the command line.
+    pub async fn connect(
+        project: String,
+        urls: &[String],
+        amqp_url: Option<String>,
+    ) -> crate::error::Result<Targets> {
+        let urls = parse_urls(urls)?;
+        let docker = match crate::docker::connect().await {
+            Ok(d) => Some(d),
+            Err(_) if !urls.is_empty() => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Targets::new(project, docker, urls, amqp_url))
+    }
+
+    /// Fails when the stack is found through Docker and none of its containers runs: every
+    /// check would fail, one by one, for the same reason. `what` names the checks.
+    pub async fn check_up(&self, what: &str) -> crate::error::Result<()> {
+        if self.docker.is_none() || !self.urls.is_empty() {
+            return Ok(());
+        }
+        if self.containers().await.is_empty() {
+            return Err(Error::Environment(format!(
+                "the stack `{}` is not up (none of its containers is running): start it with `msctl up`, then run {what} again",
+                self.project
+            )));
+        }
+        Ok(())
+    }
+
     /// Running containers of the project, for log lines.
     pub async fn containers(&self) -> Vec<Container> {
         let Some(docker) = &self.docker else {
             return Vec::new();
         };
-        let Ok(list) = list_project(docker, &self.project).await else {
+        let Ok(existing) = engine::existing(docker, &self.project).await else {
             return Vec::new();
         };
-        list.into_iter()
-            .filter(|c| c.state.map(|s| s.to_string()) == Some("running".into()))
-            .filter_map(|c| {
-                let service = c.labels.as_ref()?.get(LABEL_SERVICE)?.clone();
-                let name = c
-                    .names
-                    .as_ref()?
-                    .first()?
-                    .trim_start_matches('/')
-                    .to_owned();
-                Some(Container { service, name })
+        existing
+            .into_iter()
+            .filter(|c| c.state == "running")
+            .map(|c| Container {
+                service: c.service,
+                name: c.name,
             })
             .collect()
     }
@@ -75,27 +104,10 @@ impl Targets {
     /// A container's log lines since `since` (Unix seconds), each starting with Docker's
     /// RFC 3339 timestamp and a space.
     pub async fn logs_since(&self, container: &str, since: i64) -> Vec<String> {
-        let Some(docker) = &self.docker else {
-            return Vec::new();
-        };
-        let options = LogsOptions {
-            stdout: true,
-            stderr: true,
-            since: since as i32,
-            // Docker's own time on every line, so lines of all services can be merged in order.
-            timestamps: true,
-            ..Default::default()
-        };
-        let mut stream = docker.logs(container, Some(options));
-        let mut lines = Vec::new();
-        while let Some(Ok(out)) = stream.next().await {
-            lines.extend(
-                String::from_utf8_lossy(&out.into_bytes())
-                    .lines()
-                    .map(str::to_owned),
-            );
+        match &self.docker {
+            Some(docker) => engine::logs::since(docker, container, since).await,
+            None => Vec::new(),
         }
-        lines
     }
 
     /// Base URL (`http://host:port`) of a service.
@@ -238,6 +250,20 @@ impl Found {
             .iter()
             .find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
     }
+}
+
+/// `--url SERVICE=URL` values by service.
+fn parse_urls(urls: &[String]) -> crate::error::Result<HashMap<String, String>> {
+    urls.iter()
+        .map(|u| match u.split_once('=') {
+            Some((service, url)) if url.starts_with("http://") => {
+                Ok((service.to_owned(), url.to_owned()))
+            }
+            _ => Err(Error::Usage(format!(
+                "--url {u}: expected SERVICE=http://host:port (journeys speak plain HTTP to a local stack)"
+            ))),
+        })
+        .collect()
 }
 
 /// Percent-encodes what would break a URL's user-info part.

@@ -1,8 +1,17 @@
-//! Stack file errors as users read them: `file:line:column: message`, all of them at once.
+//! Problems in the files msctl reads (the stack file, journeys), as users read them:
+//! `file:line:column: message`, an optional `help:` line, every problem of a file at once.
+//!
+//! Every file format shares this: [`span`] keeps where each value was written, [`parse_yaml`]
+//! turns YAML and shape errors into a [`Diagnostic`] (with "did you mean" for unknown keys),
+//! and [`did_you_mean`] words the suggestion the same way everywhere.
 
-use super::spanned::Pos;
+pub mod span;
+
+pub use span::{pos, Pos, Spanned, SpannedMap};
+
+use serde::de::DeserializeOwned;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -25,31 +34,46 @@ impl Diagnostic {
     }
 }
 
-/// Everything wrong with one stack file. Never empty.
+/// Everything wrong with one file. Never empty.
 #[derive(Debug)]
-pub struct StackErrors {
+pub struct FileErrors {
     pub file: PathBuf,
     pub diagnostics: Vec<Diagnostic>,
 }
 
-impl fmt::Display for StackErrors {
+impl FileErrors {
+    /// A file with one problem.
+    pub fn one(file: &Path, diagnostic: Diagnostic) -> Self {
+        FileErrors {
+            file: file.to_path_buf(),
+            diagnostics: vec![diagnostic],
+        }
+    }
+
+    /// Each problem on its own, for reports that prefix every one (`error: …`).
+    pub fn each(&self) -> impl Iterator<Item = FileErrors> + '_ {
+        self.diagnostics
+            .iter()
+            .map(|d| FileErrors::one(&self.file, d.clone()))
+    }
+}
+
+/// `file:line:column`, or `file` for a problem with the file as a whole (line 0).
+pub fn location(file: &Path, pos: Pos) -> String {
+    if pos.line == 0 {
+        file.display().to_string()
+    } else {
+        format!("{}:{}:{}", file.display(), pos.line, pos.column)
+    }
+}
+
+impl fmt::Display for FileErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, d) in self.diagnostics.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            if d.pos.line == 0 {
-                write!(f, "{}: {}", self.file.display(), d.message)?;
-            } else {
-                write!(
-                    f,
-                    "{}:{}:{}: {}",
-                    self.file.display(),
-                    d.pos.line,
-                    d.pos.column,
-                    d.message
-                )?;
-            }
+            write!(f, "{}: {}", location(&self.file, d.pos), d.message)?;
             if let Some(help) = &d.help {
                 write!(f, "\n  help: {help}")?;
             }
@@ -58,7 +82,7 @@ impl fmt::Display for StackErrors {
     }
 }
 
-impl std::error::Error for StackErrors {}
+impl std::error::Error for FileErrors {}
 
 /// The closest candidate to a misspelt word, if it is close enough to be a plausible typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -70,8 +94,29 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// The help for a word that names nothing: "did you mean `close`?" when a candidate is close,
+/// else `otherwise` (what can be written there).
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    otherwise: impl FnOnce() -> String,
+) -> String {
+    match suggest(word, candidates) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => otherwise(),
+    }
+}
+
+/// Parses YAML `text` into `T`; a syntax or shape error becomes the file's diagnostic.
+pub fn parse_yaml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, FileErrors> {
+    // The snippet would repeat the line we already point at with file:line:column.
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| FileErrors::one(file, from_yaml_error(&e)))
+}
+
 /// Turns a YAML/serde error into a diagnostic, adding "did you mean" for unknown keys and variants.
-pub fn from_yaml_error(err: &serde_saphyr::Error) -> Diagnostic {
+fn from_yaml_error(err: &serde_saphyr::Error) -> Diagnostic {
     let pos = err
         .location()
         .map(|l| Pos {
@@ -103,10 +148,9 @@ pub fn from_yaml_error(err: &serde_saphyr::Error) -> Diagnostic {
                 .map(|(_, list)| list.split(", ").map(|s| s.trim_matches('`')).collect())
                 .unwrap_or_default();
             diag.message = format!("unknown {what} `{word}`");
-            diag.help = Some(match suggest(word, expected.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("expected one of: {}", expected.join(", ")),
-            });
+            diag.help = Some(did_you_mean(word, expected.iter().copied(), || {
+                format!("expected one of: {}", expected.join(", "))
+            }));
         }
     }
     diag

@@ -1,14 +1,16 @@
 //! `msctl test journeys`: options, the checks before anything is sent (files valid, stack
 //! up), rounds (`--repeat`, `--every`), and what is printed or written.
 
-use super::report::{self, JourneyReport};
-use super::run::Runner;
-use super::targets::Targets;
-use super::{discover, render_tallies, round, Tallies};
+use super::TargetArgs;
+use crate::commands::{print_json, StackArgs};
 use crate::error::{Error, Result};
+use crate::journeys::load::Loaded;
+use crate::journeys::report::{self, JourneyReport};
+use crate::journeys::run::Runner;
+use crate::journeys::{discover, render_tallies, round, Tallies};
+use crate::testing::junit;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -31,12 +33,8 @@ pub struct JourneyArgs {
     /// How many independent journeys run at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
-    /// Reach SERVICE at URL instead of asking Docker (repeatable).
-    #[arg(long = "url", value_name = "SERVICE=URL")]
-    pub urls: Vec<String>,
-    /// The broker for `expect_message`, instead of the stack's `rabbitmq` service.
-    #[arg(long, value_name = "URL", env = "MSCTL_AMQP_URL")]
-    pub amqp_url: Option<String>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
     /// List the journeys (checked, not run); with --json as JSON.
     #[arg(long)]
     pub list: bool,
@@ -52,7 +50,7 @@ struct Listed<'a> {
     exclusive: bool,
 }
 
-fn list(journeys: &[super::load::Loaded], json: bool) {
+fn list(journeys: &[Loaded], json: bool) {
     let rows: Vec<Listed> = journeys
         .iter()
         .map(|l| Listed {
@@ -65,10 +63,7 @@ fn list(journeys: &[super::load::Loaded], json: bool) {
         })
         .collect();
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("serializable")
-        );
+        print_json(&rows);
         return;
     }
     let table: Vec<Vec<String>> = rows
@@ -88,44 +83,17 @@ fn list(journeys: &[super::load::Loaded], json: bool) {
     );
 }
 
-fn parse_urls(urls: &[String]) -> Result<HashMap<String, String>> {
-    urls.iter()
-        .map(|u| match u.split_once('=') {
-            Some((service, url)) if url.starts_with("http://") => {
-                Ok((service.to_owned(), url.to_owned()))
-            }
-            _ => Err(Error::Usage(format!(
-                "--url {u}: expected SERVICE=http://host:port (journeys speak plain HTTP to a local stack)"
-            ))),
-        })
-        .collect()
-}
-
-pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> {
-    let journeys = discover(dir, &args.journeys)?;
+pub async fn exec(args: &JourneyArgs, stack: &StackArgs) -> Result<()> {
+    let project = stack.project()?;
+    let dir = stack.beside(crate::journeys::DIR);
+    let journeys = discover(&dir, &args.journeys)?;
     if args.list {
         list(&journeys, args.json);
         return Ok(());
     }
-    let urls = parse_urls(&args.urls)?;
-    let docker = match crate::docker::connect().await {
-        Ok(d) => Some(d),
-        // Everything may be given on the command line (a stack run elsewhere).
-        Err(_) if !urls.is_empty() => None,
-        Err(e) => return Err(e),
-    };
-    let check_up = docker.is_some() && urls.is_empty();
-    let runner = Runner::new(Targets::new(
-        project.clone(),
-        docker,
-        urls,
-        args.amqp_url.clone(),
-    ));
-    if check_up && runner.targets.containers().await.is_empty() {
-        return Err(Error::Environment(format!(
-            "the stack `{project}` is not up (none of its containers is running): start it with `msctl up`, then run the journeys again"
-        )));
-    }
+    let targets = args.targets.connect(project).await?;
+    targets.check_up("the journeys").await?;
+    let runner = Runner::new(targets);
     let mut all: Vec<JourneyReport> = Vec::new();
     let mut tallies = Tallies::new();
     let started = Instant::now();
@@ -163,8 +131,7 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
         all.extend(reports);
         if let Some(path) = &args.junit {
             // Rewritten every round, so a monitor's file is current when it is stopped.
-            std::fs::write(path, report::junit(&all))
-                .map_err(Error::io(format!("writing {}", path.display())))?;
+            junit::write(path, "msctl journeys", &report::junit_suites(&all))?;
         }
         match args.every {
             Some(every) => {
@@ -186,10 +153,7 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
             "journeys": tallies,
             "runs": all,
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("serializable")
-        );
+        print_json(&value);
     } else {
         if rounds > 1 && args.every.is_none() {
             print!("{}", render_tallies(&tallies));
@@ -222,7 +186,7 @@ pub async fn run(args: &JourneyArgs, dir: &Path, project: String) -> Result<()> 
 
 async fn with_progress(
     runner: &Runner,
-    journeys: &[super::load::Loaded],
+    journeys: &[Loaded],
     args: &JourneyArgs,
 ) -> Vec<JourneyReport> {
     // indicatif draws on stderr and hides itself when that is not a terminal (CI logs).

@@ -7,7 +7,7 @@ use std::fmt;
 
 pub use serde_saphyr::Spanned;
 
-/// Line and column (1-based) of a value in the stack file.
+/// Line and column (1-based) of a value in its file; line 0 is the file as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
     pub line: u64,
@@ -22,7 +22,7 @@ pub fn pos<T>(s: &Spanned<T>) -> Pos {
 }
 
 /// A YAML mapping that keeps its keys' positions and order (services are reported and
-/// started in the order they were written when nothing else decides).
+/// started, and journey steps checked, in the order they were written).
 #[derive(Debug, Clone)]
 pub struct SpannedMap<V>(pub Vec<(Spanned<String>, V)>);
 

@@ -1,0 +1,178 @@
+//! The command line: one module per command, each with its arguments and an `exec` that makes
+//! one library call and prints what it returned. Adding a command is a module here and a
+//! variant of [`Command`].
+//!
+//! What every command shares lives here once: the global options (the stack file and `-p`),
+//! loading the stack with the project override, printing JSON, and reporting an [`Error`].
+
+mod build;
+mod doctor;
+mod down;
+mod export;
+mod logs;
+mod ps;
+mod schema;
+mod test;
+mod up;
+
+use crate::diag::FileErrors;
+use crate::error::{Error, Result};
+use crate::stack::{self, Stack};
+use clap::{Parser, Subcommand};
+use console::style;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "msctl",
+    version,
+    about = "Run and test a microservice stack on the Docker Engine"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build what needs building and start the stack (or SERVICEs and what they depend on).
+    Up(up::UpArgs),
+    /// Build or obtain every image the stack needs (stand-ins included); start nothing.
+    Build(build::BuildArgs),
+    /// Remove the project's containers and network (and volumes with --volumes).
+    Down(down::DownArgs),
+    /// List the project's containers.
+    Ps(ps::PsArgs),
+    /// Show the services' logs as one stream.
+    Logs(logs::LogsArgs),
+    /// Check what is installed and reachable, and what `up` would build.
+    Doctor(doctor::DoctorArgs),
+    /// Prove the running stack works.
+    Test(test::TestArgs),
+    /// Print a JSON Schema, for editors.
+    Schema(schema::SchemaArgs),
+    /// Export the stack in another format.
+    Export(export::ExportArgs),
+}
+
+impl Command {
+    pub async fn exec(&self, stack: &StackArgs) -> Result<()> {
+        match self {
+            Command::Up(args) => up::exec(args, stack).await,
+            Command::Build(args) => build::exec(args, stack).await,
+            Command::Down(args) => down::exec(args, stack).await,
+            Command::Ps(args) => ps::exec(args, stack).await,
+            Command::Logs(args) => logs::exec(args, stack).await,
+            Command::Doctor(args) => doctor::exec(args, stack).await,
+            Command::Test(args) => test::exec(args, stack).await,
+            Command::Schema(args) => schema::exec(args),
+            Command::Export(args) => export::exec(args, stack),
+        }
+    }
+}
+
+/// Which stack the command is about: global options, given before the command.
+#[derive(Debug, clap::Args)]
+pub struct StackArgs {
+    /// Stack file. Like compose's, it goes before the command (`logs -f` is follow).
+    #[arg(short = 'f', long = "file", env = "MSCTL_FILE", default_value = stack::DEFAULT_FILE)]
+    pub file: PathBuf,
+    /// Project name, overriding the stack file's `name` (run two copies side by side).
+    #[arg(short = 'p', long = "project", env = "MSCTL_PROJECT")]
+    pub project: Option<String>,
+}
+
+impl StackArgs {
+    /// The stack file, loaded and checked, named by `-p` when given.
+    pub fn load(&self) -> Result<Stack> {
+        let mut stack = stack::load(&self.file)?;
+        if let Some(project) = self.checked_project()? {
+            stack.name = project;
+        }
+        Ok(stack)
+    }
+
+    /// The project name, for commands that need no more of the stack file than that: with `-p`
+    /// they work without one (a stack started elsewhere).
+    pub fn project(&self) -> Result<String> {
+        match self.checked_project()? {
+            Some(p) => Ok(p),
+            None => Ok(self.load()?.name),
+        }
+    }
+
+    /// A directory next to the stack file; relative paths stay relative (they are printed).
+    pub fn beside(&self, dir: &str) -> PathBuf {
+        match self.file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join(dir),
+            _ => PathBuf::from(dir),
+        }
+    }
+
+    /// `-p` names containers, networks and image tags, so it obeys the stack file's naming rule.
+    fn checked_project(&self) -> Result<Option<String>> {
+        match &self.project {
+            Some(p) if !stack::valid_name(p) => Err(Error::Usage(format!(
+                "invalid project name `{p}`: use lowercase letters, digits, `-` and `_`, starting with a letter or digit"
+            ))),
+            other => Ok(other.clone()),
+        }
+    }
+}
+
+/// `--json` output: pretty, on stdout.
+pub fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serializable")
+    );
+}
+
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(args.command.exec(&args.stack));
+    // A cargo build still running after Ctrl-C must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Prints an error on stderr; every problem of an input file gets a line of its own.
+fn report(e: &Error) {
+    let prefix = style("error:").red().bold();
+    let file = |errors: &FileErrors| {
+        for one in errors.each() {
+            eprintln!("{prefix} {one}");
+        }
+    };
+    match e {
+        Error::Stack(errors) => file(errors),
+        Error::Files(files) => files.iter().for_each(file),
+        other => eprintln!("{prefix} {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `logs -f` once collided with a global `-f/--file`: clap only noticed at run time, and
+    /// every `msctl logs` panicked.
+    #[test]
+    fn short_flags_do_not_collide_between_global_and_command_options() {
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,44 @@
+//! `msctl test`: checks against the running stack, one module per kind of check. The options
+//! every kind shares (where the services are) are here.
+
+mod journeys;
+
+use super::StackArgs;
+use crate::error::Result;
+use crate::testing::targets::Targets;
+use clap::Subcommand;
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    #[command(subcommand)]
+    what: TestCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TestCommand {
+    /// Run the journeys in scenarios/ (or those named) against the running stack.
+    Journeys(journeys::JourneyArgs),
+}
+
+/// Where the services are, when not (only) through Docker.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Reach SERVICE at URL instead of asking Docker (repeatable).
+    #[arg(long = "url", value_name = "SERVICE=URL")]
+    pub urls: Vec<String>,
+    /// The broker for `expect_message`, instead of the stack's `rabbitmq` service.
+    #[arg(long, value_name = "URL", env = "MSCTL_AMQP_URL")]
+    pub amqp_url: Option<String>,
+}
+
+impl TargetArgs {
+    pub async fn connect(&self, project: String) -> Result<Targets> {
+        Targets::connect(project, &self.urls, self.amqp_url.clone()).await
+    }
+}
+
+pub async fn exec(args: &TestArgs, stack: &StackArgs) -> Result<()> {
+    match &args.what {
+        TestCommand::Journeys(args) => journeys::exec(args, stack).await,
+    }
+}

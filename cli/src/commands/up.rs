@@ -1,0 +1,91 @@
+//! `msctl up`: reconcile the stack's containers with its file, then show them.
+
+use super::{print_json, StackArgs};
+use crate::engine::{self, plan::Action, up::UpOptions, up::UpReport};
+use crate::error::{Error, Result};
+use crate::ui::{self, Ui};
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Only these services, and what they depend on (default: all).
+    services: Vec<String>,
+    /// Print what would change and why; change nothing.
+    #[arg(long)]
+    plan: bool,
+    /// Also start services of this profile.
+    #[arg(long = "profile")]
+    profiles: Vec<String>,
+    /// Machine-readable report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn exec(args: &UpArgs, stack: &StackArgs) -> Result<()> {
+    let stack = stack.load()?;
+    let docker = crate::docker::connect().await?;
+    let opts = UpOptions {
+        services: args.services.clone(),
+        profiles: args.profiles.clone(),
+        plan_only: args.plan,
+    };
+    let ui = Ui::new(args.json).with_names(stack.services.iter().map(|s| s.name.as_str()));
+    let started = Instant::now();
+    let report = tokio::select! {
+        r = engine::up::up(&docker, &stack, &opts, &ui) => r?,
+        _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted),
+    };
+    if args.plan {
+        if args.json {
+            print_json(&report);
+        } else {
+            print_plan(&report);
+        }
+        return Ok(());
+    }
+    let rows = engine::ps::rows(&docker, &stack.name).await?;
+    if args.json {
+        print_json(
+            &serde_json::json!({ "project": report.project, "changes": report.changes, "containers": rows }),
+        );
+        return Ok(());
+    }
+    // Keeps, starts and creates show in the table; what was replaced or removed would not.
+    for c in report
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Recreate { .. } | Action::Remove { .. }))
+    {
+        ui.line(format!("{}: {}", c.container, c.describe()));
+    }
+    if report.is_noop() {
+        ui.line(format!(
+            "nothing to do: {} containers up to date ({:.2}s)",
+            report.changes.len(),
+            started.elapsed().as_secs_f64()
+        ));
+    } else {
+        ui.line(format!(
+            "{} is up ({:.1}s)",
+            stack.name,
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    print!("{}", engine::ps::render(&rows));
+    Ok(())
+}
+
+fn print_plan(report: &UpReport) {
+    let rows: Vec<Vec<String>> = report
+        .changes
+        .iter()
+        .map(|c| vec![c.service.clone(), c.container.clone(), c.describe()])
+        .collect();
+    print!("{}", ui::table(&["SERVICE", "CONTAINER", "ACTION"], &rows));
+    let todo = report
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Keep)
+        .count();
+    println!("{todo} of {} containers would change", report.changes.len());
+}
