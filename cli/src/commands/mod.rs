@@ -11,6 +11,7 @@ mod down;
 mod export;
 mod logs;
 mod ps;
+mod routes;
 mod schema;
 mod test;
 mod up;
@@ -50,6 +51,8 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Check what is installed and reachable, and what `up` would build.
     Doctor(doctor::DoctorArgs),
+    /// Show the gateway's routing table, gathered from the services' `routes:`.
+    Routes(routes::RoutesArgs),
     /// Prove the running stack works.
     Test(test::TestArgs),
     /// Print a JSON Schema, for editors.
@@ -67,6 +70,7 @@ impl Command {
             Command::Ps(args) => ps::exec(args, stack).await,
             Command::Logs(args) => logs::exec(args, stack).await,
             Command::Doctor(args) => doctor::exec(args, stack).await,
+            Command::Routes(args) => routes::exec(args, stack),
             Command::Test(args) => test::exec(args, stack).await,
             Command::Schema(args) => schema::exec(args),
             Command::Export(args) => export::exec(args, stack),

@@ -7,6 +7,7 @@
 mod interpolate;
 pub mod model;
 mod resolve;
+pub mod routes;
 mod types;
 
 pub use interpolate::{interpolate, parse_dotenv, Vars};

@@ -88,6 +88,60 @@ pub struct Service {
     /// Default `120s`.
     #[schemars(with = "Option<String>")]
     pub up_timeout: Option<Spanned<String>>,
+    /// What the stack's gateway sends to this service, and who may call it. msctl gathers every
+    /// service's routes into one routing table for the service marked `gateway: true`.
+    pub routes: Option<Routes>,
+    /// This service is the stack's API gateway: msctl hands it the routing table of every
+    /// service's `routes` as the environment variable `GATEWAY_ROUTES` (JSON).
+    #[schemars(with = "Option<bool>")]
+    pub gateway: Option<Spanned<bool>>,
+}
+
+/// A service's routes at the gateway (Traefik's labels are the model: the service declares its
+/// own routing, no central list names it).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Routes {
+    /// The port the service listens on inside the stack network.
+    #[schemars(with = "u16")]
+    pub port: Spanned<u16>,
+    /// The paths the gateway sends here.
+    pub paths: Vec<RoutePath>,
+}
+
+/// One path the gateway sends to the service: `prefix` or `path`, and who may call it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutePath {
+    /// `/users` matches `/users` and `/users/...` (not `/usersx`).
+    #[schemars(with = "Option<String>")]
+    pub prefix: Option<Spanned<String>>,
+    /// Exactly this path.
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Spanned<String>>,
+    /// Who may call the whole path when none of `rules` matches: `public` (no token), `user`
+    /// (a valid token) or `admin`. Default: the gateway's `default_access` (`user`).
+    #[schemars(with = "Option<String>", regex(pattern = r"^(public|user|admin)$"))]
+    pub access: Option<Spanned<String>>,
+    /// Finer rules, first match wins (across the whole stack, in file order).
+    #[serde(default)]
+    pub rules: Vec<AccessRule>,
+}
+
+/// Who may call some methods on some paths.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRule {
+    /// Upper-case HTTP methods; absent or empty: every method.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub methods: Vec<Spanned<String>>,
+    /// A path pattern: literal segments, `*` for one segment, a final `**` for any rest.
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// `public`, `user` or `admin`.
+    #[schemars(with = "String", regex(pattern = r"^(public|user|admin)$"))]
+    pub access: Spanned<String>,
 }
 
 /// How to build a service's image.

@@ -151,6 +151,7 @@ pub fn resolve(
     }
 
     check_ports(&mut cx, &raw, &services);
+    let routes = super::routes::apply(&raw, &mut services, &mut cx.diags);
 
     let edges: Vec<(String, String)> = services
         .iter()
@@ -188,6 +189,7 @@ pub fn resolve(
         workspace,
         services,
         volumes: volume_names,
+        routes,
     })
 }
 

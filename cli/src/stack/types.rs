@@ -16,6 +16,8 @@ pub struct Stack {
     pub workspace: PathBuf,
     pub services: Vec<ServiceSpec>,
     pub volumes: Vec<String>,
+    /// The gateway's routing table, from the services' `routes:` blocks.
+    pub routes: super::routes::RoutingTable,
 }
 
 impl Stack {
