@@ -21,6 +21,11 @@
 //!   machine, and [`ui`] draws progress and tables.
 //!
 //! Every failure is an [`Error`], which knows its exit code.
+//!
+//! A new command is a module under `commands/` (its arguments and `exec`) and a variant of
+//! [`commands::Command`] (or of a group's enum, like `test`'s); `tests/help.rs` then asks for a
+//! snapshot of its `--help`. A new `msctl test …` kind gets its targets and JUnit from
+//! [`testing`], and reports problems in its files with [`diag`].
 
 pub mod commands;
 pub mod diag;
