@@ -161,3 +161,37 @@ fn schema_is_json_schema_of_the_stack_file() {
     assert!(service["properties"]["healthcheck"].is_object());
     assert_eq!(service["additionalProperties"], false);
 }
+
+#[test]
+fn bad_routes_are_named_before_the_gateway_starts() {
+    insta::assert_snapshot!(rejected(
+        "services:
+  gw:
+    image: gw
+    gateway: true
+  api:
+    image: api
+    routes:
+      port: 8080
+      paths:
+        - prefix: /api/
+        - prefix: /items
+          access: everyone
+          rules:
+            - { methods: [get], path: /other/*, access: admin }
+            - { path: /items/**/x, access: user }
+  web:
+    image: web
+    routes:
+      port: 80
+      paths: [{ prefix: /items }]
+"
+    ));
+}
+
+#[test]
+fn routes_without_a_gateway() {
+    insta::assert_snapshot!(rejected(
+        "services:\n  api:\n    image: api\n    routes:\n      port: 8080\n      paths: [{ prefix: /api }]\n"
+    ));
+}
