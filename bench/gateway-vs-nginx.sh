@@ -57,7 +57,9 @@ http {
 CONF
 nginx -c "$PWD/$OUT/nginx.conf" & pids+=($!)
 
-PORT=$GATEWAY_PORT UPSTREAM_PRODUCTS=http://127.0.0.1:$BACKEND_PORT UPSTREAM_USERS=http://127.0.0.1:$BACKEND_PORT \
+# The bundled stack's routing table (what msctl hands the gateway), its upstreams pointed here.
+PORT=$GATEWAY_PORT GATEWAY_ROUTES="$(target/debug/msctl routes --json 2>/dev/null || cat services/gateway/tests/data/shop-routes.json)" \
+  UPSTREAM_PRODUCT_SERVICE=http://127.0.0.1:$BACKEND_PORT UPSTREAM_USER_SERVICE=http://127.0.0.1:$BACKEND_PORT \
   RATE_LIMIT_PER_SECOND=100000000 RATE_LIMIT_BURST=100000000 RUST_LOG=warn \
   target/release/gateway > "$OUT/gateway.log" 2>&1 & pids+=($!)
 

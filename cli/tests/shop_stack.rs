@@ -244,3 +244,40 @@ async fn customer_and_admin_flows_through_the_gateway() {
         "an invariant failed under faults (report above)"
     );
 }
+
+/// The README's table of services is the bundled stack's: every service built from a crate of
+/// the workspace has a row with its port (from its `routes:` block, the gateway's from its
+/// published port) and a link to its docs page, which exists, as does its OpenAPI snapshot.
+#[test]
+fn the_readme_lists_every_service_of_the_bundled_stack() {
+    let stack = msctl::stack::load(&workspace().join("msctl.yaml")).unwrap();
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
+    let mut documented = Vec::new();
+    for service in &stack.services {
+        let msctl::stack::ImageSource::Crate { krate, .. } = &service.image else {
+            continue;
+        };
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("| `{}` |", service.name)))
+            .unwrap_or_else(|| panic!("README.md has no row for `{}`", service.name));
+        let port = match stack.routes.upstreams.get(&service.name) {
+            Some(upstream) => upstream.urls[0].rsplit(':').next().unwrap().to_owned(),
+            None => service.ports[0].container_port.to_string(),
+        };
+        assert!(row.contains(&format!("| {port}")), "port {port} in: {row}");
+        let page = if service.name == "gateway" {
+            "docs/gateway.md".to_owned()
+        } else {
+            format!("docs/api/{krate}.md")
+        };
+        assert!(row.contains(&format!("]({page})")), "a link to {page} in: {row}");
+        assert!(workspace().join(&page).exists(), "{page}");
+        let snapshot = format!("docs/api/{krate}.openapi.snap");
+        assert!(workspace().join(&snapshot).exists(), "{snapshot}");
+        documented.push(service.name.clone());
+    }
+    let services = std::fs::read_dir(workspace().join("services")).unwrap().count();
+    assert_eq!(documented.len(), services, "every crate in services/ runs in the bundled stack: {documented:?}");
+}
