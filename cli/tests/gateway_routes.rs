@@ -61,15 +61,31 @@ async fn a_service_added_with_a_routes_block_is_routed_with_its_access_rule() {
     let http = reqwest::Client::new();
     wait_ready(&http, &base).await;
 
-    let r = http.get(format!("{base}/inventory/items/7")).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/inventory/items/7"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "routed to the new service");
     assert_eq!(r.text().await.unwrap(), "GET /inventory/items/7");
-    let r = http.post(format!("{base}/inventory/items")).send().await.unwrap();
-    assert_eq!(r.status(), 401, "a write needs a token (the default access)");
+    let r = http
+        .post(format!("{base}/inventory/items"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "a write needs a token (the default access)"
+    );
     let problem: Value = r.json().await.unwrap();
     assert_eq!(problem["status"], 401);
     let r = http.get(format!("{base}/inventoryx")).send().await.unwrap();
-    assert_eq!(r.status(), 404, "a prefix is a path segment, not a string prefix");
+    assert_eq!(
+        r.status(),
+        404,
+        "a prefix is a path segment, not a string prefix"
+    );
 }
 
 /// A local upstream answering `METHOD /path` to anything.

@@ -272,12 +272,21 @@ fn the_readme_lists_every_service_of_the_bundled_stack() {
         } else {
             format!("docs/api/{krate}.md")
         };
-        assert!(row.contains(&format!("]({page})")), "a link to {page} in: {row}");
+        assert!(
+            row.contains(&format!("]({page})")),
+            "a link to {page} in: {row}"
+        );
         assert!(workspace().join(&page).exists(), "{page}");
         let snapshot = format!("docs/api/{krate}.openapi.snap");
         assert!(workspace().join(&snapshot).exists(), "{snapshot}");
         documented.push(service.name.clone());
     }
-    let services = std::fs::read_dir(workspace().join("services")).unwrap().count();
-    assert_eq!(documented.len(), services, "every crate in services/ runs in the bundled stack: {documented:?}");
+    let services = std::fs::read_dir(workspace().join("services"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        documented.len(),
+        services,
+        "every crate in services/ runs in the bundled stack: {documented:?}"
+    );
 }

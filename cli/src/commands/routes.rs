@@ -29,7 +29,10 @@ pub fn exec(args: &RoutesArgs, stack: &StackArgs) -> Result<()> {
             vec![route, r.upstream.clone(), url]
         })
         .collect();
-    print!("{}", crate::ui::table(&["ROUTE", "SERVICE", "UPSTREAM"], &routes));
+    print!(
+        "{}",
+        crate::ui::table(&["ROUTE", "SERVICE", "UPSTREAM"], &routes)
+    );
     let rules: Vec<Vec<String>> = table
         .access
         .iter()
@@ -43,7 +46,10 @@ pub fn exec(args: &RoutesArgs, stack: &StackArgs) -> Result<()> {
         })
         .collect();
     println!();
-    print!("{}", crate::ui::table(&["METHODS", "PATH", "ACCESS"], &rules));
+    print!(
+        "{}",
+        crate::ui::table(&["METHODS", "PATH", "ACCESS"], &rules)
+    );
     println!("anything else: user (a valid token); the first rule that matches decides");
     Ok(())
 }

@@ -67,14 +67,20 @@ pub fn apply(
     match (gateways.as_slice(), routed) {
         ([], None) => {}
         ([], Some(routes)) => diags.push(
-            Diagnostic::new(pos(&routes.port), "these routes have no gateway to serve them")
-                .help("mark the gateway service with `gateway: true`"),
+            Diagnostic::new(
+                pos(&routes.port),
+                "these routes have no gateway to serve them",
+            )
+            .help("mark the gateway service with `gateway: true`"),
         ),
         ([(name, at)], _) => {
             if table.routes.is_empty() {
                 diags.push(
-                    Diagnostic::new(*at, format!("the gateway `{}` has nothing to route", name.value))
-                        .help("give the services it fronts a `routes:` block"),
+                    Diagnostic::new(
+                        *at,
+                        format!("the gateway `{}` has nothing to route", name.value),
+                    )
+                    .help("give the services it fronts a `routes:` block"),
                 );
             }
             let Some(gateway) = services.iter_mut().find(|s| s.name == name.value) else {
@@ -82,8 +88,14 @@ pub fn apply(
             };
             if gateway.env.contains_key(ENV) {
                 diags.push(
-                    Diagnostic::new(*at, format!("{ENV} is set by msctl from the services' routes"))
-                        .help(format!("remove {ENV} from the environment of `{}`", name.value)),
+                    Diagnostic::new(
+                        *at,
+                        format!("{ENV} is set by msctl from the services' routes"),
+                    )
+                    .help(format!(
+                        "remove {ENV} from the environment of `{}`",
+                        name.value
+                    )),
                 );
             }
             let json = serde_json::to_string(&table).expect("serializable");
@@ -104,10 +116,16 @@ pub fn table(raw: &model::StackFile, diags: &mut Vec<Diagnostic>) -> RoutingTabl
     for (name, svc) in &raw.services.0 {
         let Some(routes) = &svc.routes else { continue };
         if routes.port.value == 0 {
-            diags.push(Diagnostic::new(pos(&routes.port), "port must be from 1 to 65535"));
+            diags.push(Diagnostic::new(
+                pos(&routes.port),
+                "port must be from 1 to 65535",
+            ));
         }
         if routes.paths.is_empty() {
-            diags.push(Diagnostic::new(pos(&routes.port), "`paths` is empty: route at least one path"));
+            diags.push(Diagnostic::new(
+                pos(&routes.port),
+                "`paths` is empty: route at least one path",
+            ));
         }
         table.upstreams.insert(
             name.value.clone(),
@@ -124,7 +142,11 @@ pub fn table(raw: &model::StackFile, diags: &mut Vec<Diagnostic>) -> RoutingTabl
                     continue;
                 }
                 (None, None) => {
-                    let at = p.rules.first().map(|r| pos(&r.path)).unwrap_or(pos(&routes.port));
+                    let at = p
+                        .rules
+                        .first()
+                        .map(|r| pos(&r.path))
+                        .unwrap_or(pos(&routes.port));
                     diags.push(Diagnostic::new(at, "a route needs a `prefix` or a `path`"));
                     continue;
                 }
@@ -137,7 +159,10 @@ pub fn table(raw: &model::StackFile, diags: &mut Vec<Diagnostic>) -> RoutingTabl
             if let Some(first) = seen.insert(literal.value.clone(), at) {
                 diags.push(Diagnostic::new(
                     at,
-                    format!("`{}` is routed twice (first at line {})", literal.value, first.line),
+                    format!(
+                        "`{}` is routed twice (first at line {})",
+                        literal.value, first.line
+                    ),
                 ));
             }
             table.routes.push(Route {
@@ -151,10 +176,16 @@ pub fn table(raw: &model::StackFile, diags: &mut Vec<Diagnostic>) -> RoutingTabl
                 if !inside {
                     diags.push(Diagnostic::new(
                         pos(&rule.path),
-                        format!("`{}` is outside this route (`{}`)", rule.path.value, literal.value),
+                        format!(
+                            "`{}` is outside this route (`{}`)",
+                            rule.path.value, literal.value
+                        ),
                     ));
                 } else if let Err(why) = pattern(&rule.path.value) {
-                    diags.push(Diagnostic::new(pos(&rule.path), format!("`{}` {why}", rule.path.value)));
+                    diags.push(Diagnostic::new(
+                        pos(&rule.path),
+                        format!("`{}` {why}", rule.path.value),
+                    ));
                 }
                 for m in &rule.methods {
                     if m.value.is_empty() || !m.value.bytes().all(|b| b.is_ascii_uppercase()) {
