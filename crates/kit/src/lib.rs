@@ -6,8 +6,8 @@
 //! - [`trace`]: W3C `traceparent` in (middleware) and out ([`trace::outgoing_headers`]).
 //! - [`health`]: `/health/live`, `/health/ready`, and the `<binary> healthcheck` probe.
 //! - [`metrics`]: `/metrics` in Prometheus text format, requests by route and status, latency.
-//! - [`identity`]: the caller the gateway vouches for (`x-user-id`, `x-user-roles`), and an
-//!   admin-only extractor.
+//! - [`identity`]: the caller the gateway vouches for (`x-user-id`, `x-user-roles`): the
+//!   `Identity` and `Admin` extractors, role checks, the headers' OpenAPI parameters.
 //! - [`amqp`]: RabbitMQ: connecting with retries, the shop's event exchange, message headers.
 //! - [`openapi`]: what every OpenAPI document shares (problem+json error bodies).
 //! - [`paging`]: `?page=&per_page=` of every listing.
@@ -15,7 +15,9 @@
 //!   rejections are problems too.
 //! - [`db`]: PostgreSQL pool with start-up retries and embedded migrations; fresh databases for
 //!   tests.
-//! - [`serve`]: put it together: the layered router, graceful shutdown on SIGTERM.
+//! - [`serve`]: put it together: the layered router (routes and OpenAPI paths from one list of
+//!   documented handlers), background workers, graceful shutdown on SIGTERM, and every
+//!   service's `main`.
 
 pub mod amqp;
 pub mod config;

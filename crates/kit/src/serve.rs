@@ -118,11 +118,6 @@ impl Service {
         self
     }
 
-    /// The OpenAPI document as served.
-    pub fn openapi_document(&self) -> Option<&utoipa::openapi::OpenApi> {
-        self.openapi.as_ref()
-    }
-
     /// Background work started with the service (see [`Worker`]).
     pub fn worker(mut self, worker: Worker) -> Service {
         self.workers.push(worker);
