@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use kit::paging::Paging;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -89,9 +89,20 @@ pub struct Changes {
     pub roles: Option<Vec<String>>,
 }
 
+/// Whether account `id` is the only one with the admin role. Locks every admin row until the
+/// caller's transaction ends, so two admins removing each other at once cannot both pass.
+pub async fn is_last_admin(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let admins: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE 'admin' = ANY(roles) ORDER BY id FOR UPDATE",
+    )
+    .fetch_all(tx)
+    .await?;
+    Ok(admins == [id])
+}
+
 /// Applies `changes` to account `id`; `None` when there is no such account.
 pub async fn update(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     id: Uuid,
     changes: Changes,
 ) -> Result<Option<User>, sqlx::Error> {
@@ -105,15 +116,15 @@ pub async fn update(
     .bind(changes.name)
     .bind(changes.password_hash)
     .bind(changes.roles)
-    .fetch_optional(pool)
+    .fetch_optional(tx)
     .await
 }
 
 /// Deletes account `id`; false when there was none.
-pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn delete(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
     let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(tx)
         .await?
         .rows_affected();
     Ok(deleted > 0)

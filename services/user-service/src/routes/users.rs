@@ -109,6 +109,8 @@ pub enum AccountError {
     BadQuery(String),
     #[error("email already registered")]
     DuplicateEmail,
+    #[error("this is the last admin account")]
+    LastAdmin,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -123,6 +125,10 @@ impl From<AccountError> for Problem {
             AccountError::Invalid(errors) => Problem::validation(errors),
             AccountError::BadQuery(why) => Problem::bad_request(why),
             AccountError::DuplicateEmail => duplicate_email(),
+            AccountError::LastAdmin => Problem::conflict(
+                "this is the last account with the admin role: make another account an admin first",
+            )
+            .kind("https://msctl.dev/problems/last-admin"),
             AccountError::Database(e) => Problem::internal(&e),
             AccountError::Hashing(e) => Problem::internal(&e),
         }
@@ -294,7 +300,7 @@ pub async fn get(
         (status = 401, description = "No (valid) x-user-id"),
         (status = 403, description = "Neither the owner nor an admin, or `roles` sent by a non-admin"),
         (status = 404, description = "No such user"),
-        (status = 409, description = "Email already registered"),
+        (status = 409, description = "Email already registered, or the change would leave no admin"),
         (status = 422, description = "Invalid fields, each listed in `errors`"),
     )
 )]
@@ -339,7 +345,15 @@ pub async fn update(
         password_hash,
         roles,
     };
-    let user = store::update(&state.pool, id, changes).await.map_err(|e| {
+    let demotes = changes
+        .roles
+        .as_ref()
+        .is_some_and(|r| !r.iter().any(|role| role == "admin"));
+    let mut tx = state.pool.begin().await?;
+    if demotes && store::is_last_admin(&mut tx, id).await? {
+        return Err(AccountError::LastAdmin);
+    }
+    let user = store::update(&mut tx, id, changes).await.map_err(|e| {
         if is_duplicate_email(&e) {
             AccountError::DuplicateEmail
         } else {
@@ -347,6 +361,7 @@ pub async fn update(
         }
     })?;
     let user = user.ok_or(AccountError::NotFound)?;
+    tx.commit().await?;
     tracing::info!(user_id = %user.id, by = %caller.user_id, "user updated");
     Ok(Json(user))
 }
@@ -362,6 +377,7 @@ pub async fn update(
         (status = 401, description = "No (valid) x-user-id"),
         (status = 403, description = "Neither the owner nor an admin"),
         (status = 404, description = "No such user"),
+        (status = 409, description = "The last account with the admin role"),
     )
 )]
 pub async fn delete(
@@ -370,9 +386,14 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AccountError> {
     let id = authorize(&caller, &id)?;
-    if !store::delete(&state.pool, id).await? {
+    let mut tx = state.pool.begin().await?;
+    if store::is_last_admin(&mut tx, id).await? {
+        return Err(AccountError::LastAdmin);
+    }
+    if !store::delete(&mut tx, id).await? {
         return Err(AccountError::NotFound);
     }
+    tx.commit().await?;
     tracing::info!(user_id = %id, by = %caller.user_id, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }

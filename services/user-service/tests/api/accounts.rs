@@ -306,3 +306,62 @@ async fn delete_by_self_and_by_admin() {
     // The email is free again.
     app.create_user("erin@example.com").await;
 }
+
+/// The last admin account could once delete itself or drop its admin role, leaving a stack no
+/// one can administer: both are 409 problems now, also when two admins remove each other at once.
+#[tokio::test]
+async fn the_last_admin_can_be_neither_deleted_nor_demoted() {
+    let app = spawn_app().await;
+    let admin = app.admin_id().await;
+    let own = format!("/users/{admin}");
+    let last_admin =
+        |body: &Value| assert_eq!(body["type"], "https://msctl.dev/problems/last-admin");
+    let r = app
+        .as_user(Method::DELETE, &own, admin, "user,admin")
+        .send()
+        .await
+        .unwrap();
+    last_admin(&problem(r, 409).await);
+    let demote = json!({"roles": ["user"]});
+    let r = app
+        .as_user(Method::PUT, &own, admin, "user,admin")
+        .json(&demote)
+        .send()
+        .await
+        .unwrap();
+    last_admin(&problem(r, 409).await);
+    let r = app
+        .as_user(Method::GET, &own, admin, "user,admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["roles"],
+        json!(["user", "admin"])
+    );
+
+    // With a second admin, either may go, but not both at once.
+    let carol = app.create_user("carol@example.com").await;
+    let promote = json!({"roles": ["user", "admin"]});
+    let path = format!("/users/{carol}");
+    let r = app
+        .as_user(Method::PUT, &path, admin, "user,admin")
+        .json(&promote)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (a, c) = tokio::join!(
+        app.as_user(Method::DELETE, &path, admin, "user,admin")
+            .send(),
+        app.as_user(Method::DELETE, &own, carol, "user,admin")
+            .send(),
+    );
+    let mut statuses = [a.unwrap().status().as_u16(), c.unwrap().status().as_u16()];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [204, 409],
+        "exactly one of the two admins is removed"
+    );
+}
