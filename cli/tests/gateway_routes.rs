@@ -117,6 +117,7 @@ impl Gateway {
     fn start(env: &[(&str, &str)]) -> Gateway {
         let child = Command::new(gateway_binary())
             .envs(env.iter().copied())
+            .env("IDENTITY_SIGNING_KEY", testkit::identity::SIGNING_KEY)
             .env_remove("GATEWAY_CONFIG")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

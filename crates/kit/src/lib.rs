@@ -10,6 +10,8 @@
 //!   `Identity` and `Admin` extractors, role checks, the headers' OpenAPI parameters.
 //! - [`amqp`]: RabbitMQ: connecting with retries, the shop's event exchange, message headers.
 //! - [`openapi`]: what every OpenAPI document shares (problem+json error bodies).
+//! - [`input`]: text no service takes (control characters, NUL, bytes that are not UTF-8) in
+//!   paths, query strings and JSON bodies, refused with a 4xx before any handler runs.
 //! - [`paging`]: `?page=&per_page=` of every listing.
 //! - [`problem`]: RFC 9457 `application/problem+json` errors, and a JSON extractor whose
 //!   rejections are problems too.
@@ -24,6 +26,7 @@ pub mod config;
 pub mod db;
 pub mod health;
 pub mod identity;
+pub mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;

@@ -98,7 +98,7 @@ pub async fn middleware(State(metrics): State<Metrics>, request: Request, next: 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     metrics
@@ -117,6 +117,24 @@ pub async fn middleware(State(metrics): State<Metrics>, request: Request, next: 
         })
         .inc();
     response
+}
+
+/// A method as a label: the standard ones by name, anything else `OTHER`, so requests with
+/// made-up methods (`ZZSEC1 /nope`) cannot create series without limit (issue #12).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
 }
 
 pub async fn endpoint(State(metrics): State<Metrics>) -> impl IntoResponse {

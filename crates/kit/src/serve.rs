@@ -77,6 +77,7 @@ pub struct Service {
     openapi: Option<utoipa::openapi::OpenApi>,
     metrics: Metrics,
     workers: Vec<Worker>,
+    identity: Option<crate::identity::Verifier>,
 }
 
 impl Service {
@@ -88,6 +89,7 @@ impl Service {
             openapi: None,
             metrics: Metrics::new(),
             workers: Vec::new(),
+            identity: None,
         }
     }
 
@@ -129,6 +131,13 @@ impl Service {
         std::mem::take(&mut self.workers)
     }
 
+    /// Verifies the gateway's identity tokens with `verifier` (see [`crate::identity`]);
+    /// without one, every request that claims an identity is refused.
+    pub fn identity(mut self, verifier: crate::identity::Verifier) -> Service {
+        self.identity = Some(verifier);
+        self
+    }
+
     /// Shares a registry the service has already added its own metrics to.
     pub fn metrics(mut self, metrics: Metrics) -> Service {
         self.metrics = metrics;
@@ -151,6 +160,14 @@ impl Service {
         let name = self.name;
         app.fallback(problem::not_found)
             .method_not_allowed_fallback(problem::method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                crate::identity::Gate {
+                    audience: name,
+                    verifier: self.identity,
+                },
+                crate::identity::middleware,
+            ))
+            .layer(axum::middleware::from_fn(crate::input::middleware))
             .layer(axum::middleware::from_fn_with_state(
                 self.metrics,
                 metrics::middleware,

@@ -8,6 +8,9 @@
 //! tests). When one is missing, testkit builds it once by running the msctl binary; it does not
 //! link msctl.
 
+pub mod hostile;
+pub mod identity;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -6,7 +6,7 @@
 use crate::config::AuthConfig;
 use crate::proxy::HttpClient;
 use axum::body::Body;
-use http::{HeaderMap, HeaderValue, Request, Uri};
+use http::{HeaderMap, Request, Uri};
 use http_body_util::BodyExt;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 pub struct Identity {
     pub sub: String,
     pub roles: Vec<String>,
-    /// `x-user-id` and `x-user-roles` as forwarded.
-    pub id_header: HeaderValue,
-    pub roles_header: HeaderValue,
+    /// `sub` as the user id the services know (the user service's ids are UUIDs).
+    pub user_id: uuid::Uuid,
 }
 
 impl Identity {
@@ -178,10 +177,8 @@ impl Authenticator {
             })
         })?;
         let Claims { sub, roles } = data.claims;
-        let id_header = HeaderValue::from_str(&sub)
-            .ok()
-            .filter(|_| !sub.is_empty() && sub.len() <= 128)
-            .ok_or(AuthError::Invalid("the token's sub is not a valid id"))?;
+        let user_id = uuid::Uuid::parse_str(&sub)
+            .map_err(|_| AuthError::Invalid("the token's sub is not a valid id"))?;
         let role_ok = |r: &String| {
             !r.is_empty()
                 && r.len() <= 64
@@ -191,13 +188,10 @@ impl Authenticator {
         if !roles.iter().all(role_ok) {
             return Err(AuthError::Invalid("the token's roles are invalid"));
         }
-        let roles_header = HeaderValue::from_str(&roles.join(","))
-            .map_err(|_| AuthError::Invalid("the token's roles are invalid"))?;
         Ok(Identity {
             sub,
             roles,
-            id_header,
-            roles_header,
+            user_id,
         })
     }
 

@@ -1,13 +1,20 @@
-//! A circuit breaker per upstream.
+//! A circuit breaker per upstream, judging the upstream's health by its failure *rate*.
 //!
-//! Closed: requests pass; `failure_threshold` consecutive failures open it. Open: requests fail
-//! fast for `cooldown`, then the next request moves it to half-open. Half-open: up to `trials`
-//! requests are admitted; when they have all succeeded it closes, and any failure opens it again.
+//! Closed: requests pass; every outcome is counted in a sliding window (`window`, in ten
+//! buckets). When the window holds at least `min_calls` outcomes and `failure_rate` percent or
+//! more of them failed, the circuit opens. (Issue #12: with "five consecutive failures", five
+//! bad requests from one anonymous client opened it for everyone; now a handful of failures
+//! among good calls never does, and a quiet upstream is not judged on a few calls. The models
+//! are resilience4j's sliding window with `minimumNumberOfCalls` and Envoy's outlier detection.)
+//! Open: requests fail fast for `cooldown`, then the next request moves it to half-open.
+//! Half-open: up to `trials` requests are admitted; when they have all succeeded it closes (with
+//! an empty window), and any failure opens it again.
 //!
 //! The closed state, which is where a healthy gateway spends its life, takes no lock: admission
-//! is one atomic load and a success one more. Outcomes are tagged with the generation (state
-//! change count) they were admitted in, so a slow request admitted before a transition cannot
-//! move the new state.
+//! is one atomic load, an outcome two or three more. The window's counts are approximate under
+//! races (a bucket being recycled may lose a count), which a rate does not notice. Outcomes are
+//! tagged with the generation (state change count) they were admitted in, so a slow request
+//! admitted before a transition cannot move the new state.
 
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::SeqCst};
@@ -18,14 +25,101 @@ pub const CLOSED: u8 = 0;
 pub const OPEN: u8 = 1;
 pub const HALF_OPEN: u8 = 2;
 
+/// Buckets of the sliding window: the window slides in steps of a tenth.
+const BUCKETS: usize = 10;
+
+/// When a circuit opens.
+#[derive(Debug, Clone, Copy)]
+pub struct Trip {
+    /// The sliding window the failure rate is measured over.
+    pub window: Duration,
+    /// Outcomes the window must hold before the rate is judged.
+    pub min_calls: u32,
+    /// Failed share, in percent, that opens the circuit.
+    pub failure_rate: u32,
+}
+
+struct Bucket {
+    /// Which step of time this bucket counts (`elapsed / bucket length`); 0 = never used.
+    step: AtomicU64,
+    calls: AtomicU32,
+    failures: AtomicU32,
+}
+
+/// Outcomes over the last `window`, in [`BUCKETS`] buckets.
+struct Window {
+    started: Instant,
+    bucket_ms: u64,
+    buckets: [Bucket; BUCKETS],
+}
+
+impl Window {
+    fn new(window: Duration) -> Window {
+        Window {
+            started: Instant::now(),
+            bucket_ms: (window.as_millis() as u64 / BUCKETS as u64).max(1),
+            buckets: std::array::from_fn(|_| Bucket {
+                step: AtomicU64::new(0),
+                calls: AtomicU32::new(0),
+                failures: AtomicU32::new(0),
+            }),
+        }
+    }
+
+    fn step(&self) -> u64 {
+        // Steps count from 1, so 0 marks a bucket never used.
+        self.started.elapsed().as_millis() as u64 / self.bucket_ms + 1
+    }
+
+    fn record(&self, failed: bool) {
+        let step = self.step();
+        let bucket = &self.buckets[step as usize % BUCKETS];
+        let seen = bucket.step.load(SeqCst);
+        if seen != step
+            && bucket
+                .step
+                .compare_exchange(seen, step, SeqCst, SeqCst)
+                .is_ok()
+        {
+            bucket.calls.store(0, SeqCst);
+            bucket.failures.store(0, SeqCst);
+        }
+        bucket.calls.fetch_add(1, SeqCst);
+        if failed {
+            bucket.failures.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// (calls, failures) over the window.
+    fn totals(&self) -> (u32, u32) {
+        let now = self.step();
+        self.buckets
+            .iter()
+            .filter(|b| {
+                let step = b.step.load(SeqCst);
+                step != 0 && step + (BUCKETS as u64) > now
+            })
+            .fold((0, 0), |(c, f), b| {
+                (c + b.calls.load(SeqCst), f + b.failures.load(SeqCst))
+            })
+    }
+
+    fn clear(&self) {
+        for b in &self.buckets {
+            b.step.store(0, SeqCst);
+            b.calls.store(0, SeqCst);
+            b.failures.store(0, SeqCst);
+        }
+    }
+}
+
 pub struct Breaker {
-    threshold: u32,
+    trip: Trip,
     cooldown: Duration,
     trials: u32,
     state: AtomicU8,
     generation: AtomicU64,
-    /// Consecutive failures while closed.
-    failures: AtomicU32,
+    window: Window,
     inner: Mutex<Inner>,
     gauge: Gauge,
 }
@@ -47,15 +141,19 @@ pub struct Permit<'a> {
 
 impl Breaker {
     /// `gauge` shows the state: 0 closed, 1 open, 2 half-open.
-    pub fn new(threshold: u32, cooldown: Duration, trials: u32, gauge: Gauge) -> Breaker {
+    pub fn new(trip: Trip, cooldown: Duration, trials: u32, gauge: Gauge) -> Breaker {
         gauge.set(CLOSED as i64);
         Breaker {
-            threshold: threshold.max(1),
+            trip: Trip {
+                min_calls: trip.min_calls.max(1),
+                failure_rate: trip.failure_rate.clamp(1, 100),
+                ..trip
+            },
             cooldown,
             trials: trials.max(1),
             state: AtomicU8::new(CLOSED),
             generation: AtomicU64::new(0),
-            failures: AtomicU32::new(0),
+            window: Window::new(trip.window),
             inner: Mutex::new(Inner {
                 opened_at: Instant::now(),
                 admitted: 0,
@@ -111,7 +209,7 @@ impl Breaker {
     /// Call with the lock held.
     fn transition(&self, to: u8) {
         self.generation.fetch_add(1, SeqCst);
-        self.failures.store(0, SeqCst);
+        self.window.clear();
         self.state.store(to, SeqCst);
         self.gauge.set(to as i64);
         match to {
@@ -127,8 +225,7 @@ impl Breaker {
 
     fn on_success(&self, generation: u64) {
         match self.state.load(SeqCst) {
-            // A store only when needed: the common case is a read-only cache line.
-            CLOSED if self.failures.load(SeqCst) != 0 => self.failures.store(0, SeqCst),
+            CLOSED if self.current(generation) => self.window.record(false),
             HALF_OPEN => {
                 let mut inner = self.inner.lock().expect("breaker lock");
                 if self.state.load(SeqCst) == HALF_OPEN && self.current(generation) {
@@ -144,10 +241,7 @@ impl Breaker {
 
     fn on_failure(&self, generation: u64) {
         match self.state.load(SeqCst) {
-            CLOSED
-                if self.current(generation)
-                    && self.failures.fetch_add(1, SeqCst) + 1 >= self.threshold =>
-            {
+            CLOSED if self.current(generation) && self.tripped() => {
                 let mut inner = self.inner.lock().expect("breaker lock");
                 if self.state.load(SeqCst) == CLOSED && self.current(generation) {
                     inner.opened_at = Instant::now();
@@ -163,6 +257,14 @@ impl Breaker {
             }
             _ => {}
         }
+    }
+
+    /// Records a failure while closed and says whether the window now opens the circuit.
+    fn tripped(&self) -> bool {
+        self.window.record(true);
+        let (calls, failures) = self.window.totals();
+        calls >= self.trip.min_calls
+            && u64::from(failures) * 100 >= u64::from(self.trip.failure_rate) * u64::from(calls)
     }
 
     fn on_cancel(&self, generation: u64) {
@@ -199,21 +301,49 @@ impl Drop for Permit<'_> {
 mod tests {
     use super::*;
 
+    const TRIP: Trip = Trip {
+        window: Duration::from_secs(10),
+        min_calls: 20,
+        failure_rate: 50,
+    };
+
     fn breaker(cooldown_ms: u64) -> Breaker {
-        Breaker::new(5, Duration::from_millis(cooldown_ms), 3, Gauge::default())
+        Breaker::new(
+            TRIP,
+            Duration::from_millis(cooldown_ms),
+            3,
+            Gauge::default(),
+        )
+    }
+
+    fn open(b: &Breaker) {
+        for _ in 0..TRIP.min_calls {
+            b.acquire().unwrap().failure();
+        }
+        assert_eq!(b.state(), OPEN);
     }
 
     #[test]
-    fn opens_after_consecutive_failures_only() {
+    fn a_handful_of_failures_among_successes_never_opens_it() {
         let b = breaker(10_000);
-        for _ in 0..4 {
+        for round in 0..50 {
+            for _ in 0..10 {
+                b.acquire().unwrap().success();
+            }
+            for _ in 0..5 {
+                b.acquire().unwrap().failure();
+            }
+            assert_eq!(b.state(), CLOSED, "round {round}");
+        }
+    }
+
+    #[test]
+    fn too_few_calls_are_not_judged() {
+        let b = breaker(10_000);
+        for _ in 0..TRIP.min_calls - 1 {
             b.acquire().unwrap().failure();
         }
-        b.acquire().unwrap().success();
-        for _ in 0..4 {
-            b.acquire().unwrap().failure();
-        }
-        assert_eq!(b.state(), CLOSED);
+        assert_eq!(b.state(), CLOSED, "19 failures are not yet a rate");
         b.acquire().unwrap().failure();
         assert_eq!(b.state(), OPEN);
         let wait = b.acquire().err().expect("open circuit rejects");
@@ -222,11 +352,42 @@ mod tests {
     }
 
     #[test]
-    fn half_open_admits_trials_then_closes() {
-        let b = breaker(20);
-        for _ in 0..5 {
+    fn the_rate_opens_it_when_it_reaches_the_threshold() {
+        let b = breaker(10_000);
+        for _ in 0..15 {
+            b.acquire().unwrap().success();
+        }
+        for _ in 0..14 {
             b.acquire().unwrap().failure();
         }
+        assert_eq!(b.state(), CLOSED, "14 of 29 is under half");
+        b.acquire().unwrap().failure();
+        assert_eq!(b.state(), OPEN, "15 of 30 is half");
+    }
+
+    #[test]
+    fn old_outcomes_slide_out_of_the_window() {
+        let trip = Trip {
+            window: Duration::from_millis(200),
+            ..TRIP
+        };
+        let b = Breaker::new(trip, Duration::from_secs(10), 3, Gauge::default());
+        for _ in 0..19 {
+            b.acquire().unwrap().failure();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        b.acquire().unwrap().failure();
+        assert_eq!(
+            b.state(),
+            CLOSED,
+            "the 19 earlier failures are out of the window"
+        );
+    }
+
+    #[test]
+    fn half_open_admits_trials_then_closes_with_an_empty_window() {
+        let b = breaker(20);
+        open(&b);
         std::thread::sleep(Duration::from_millis(30));
         let trials: Vec<_> = (0..3).map(|_| b.acquire().unwrap()).collect();
         assert_eq!(b.state(), HALF_OPEN);
@@ -236,14 +397,18 @@ mod tests {
         }
         assert_eq!(b.state(), CLOSED);
         assert_eq!(b.gauge.get(), 0);
+        b.acquire().unwrap().failure();
+        assert_eq!(
+            b.state(),
+            CLOSED,
+            "the failures that opened it are forgotten"
+        );
     }
 
     #[test]
     fn a_failed_trial_reopens_and_abandoned_trials_free_their_slot() {
         let b = breaker(20);
-        for _ in 0..5 {
-            b.acquire().unwrap().failure();
-        }
+        open(&b);
         std::thread::sleep(Duration::from_millis(30));
         drop(b.acquire().unwrap());
         let t: Vec<_> = (0..3).map(|_| b.acquire().unwrap()).collect();
@@ -261,9 +426,7 @@ mod tests {
     fn stale_outcomes_are_ignored() {
         let b = breaker(20);
         let slow = b.acquire().unwrap();
-        for _ in 0..5 {
-            b.acquire().unwrap().failure();
-        }
+        open(&b);
         std::thread::sleep(Duration::from_millis(30));
         let trial = b.acquire().unwrap();
         slow.failure(); // admitted while closed: does not reopen the half-open circuit

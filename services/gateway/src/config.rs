@@ -42,6 +42,11 @@ pub struct Config {
     pub access_log: bool,
     /// Worker threads, each with its own runtime and upstream connections (0: one per CPU).
     pub workers: usize,
+    /// Signs the identity forwarded upstream (`IDENTITY_SIGNING_KEY`, a secret, so never in the
+    /// JSON file). Without it no identity is forwarded and the services refuse every caller;
+    /// the binary does not start without it.
+    #[serde(skip)]
+    pub identity_signer: Option<kit::identity::Signer>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,8 +104,14 @@ pub struct Resilience {
     pub retry_attempts: u32,
     /// Wait before the first retry; doubles for each further retry.
     pub retry_backoff_ms: u64,
-    /// Consecutive failures that open the circuit.
-    pub circuit_failure_threshold: u32,
+    /// The sliding window over which the circuit judges the failure rate.
+    pub circuit_window_ms: u64,
+    /// Attempts the window must hold before the rate is judged.
+    pub circuit_min_calls: u32,
+    /// Failed share of the window's attempts, in percent (1 to 100), that opens the circuit.
+    /// A failure is an upstream that could not be reached, timed out, or answered 502, 503 or
+    /// 504; any other answer (a 500 included) shows the upstream alive.
+    pub circuit_failure_rate_percent: u32,
     /// How long an open circuit fails fast before it admits trial requests.
     pub circuit_cooldown_ms: u64,
     /// Trial requests a half-open circuit admits; all must succeed to close it.
@@ -114,7 +125,9 @@ pub struct ResilienceOverrides {
     pub request_timeout_ms: Option<u64>,
     pub retry_attempts: Option<u32>,
     pub retry_backoff_ms: Option<u64>,
-    pub circuit_failure_threshold: Option<u32>,
+    pub circuit_window_ms: Option<u64>,
+    pub circuit_min_calls: Option<u32>,
+    pub circuit_failure_rate_percent: Option<u32>,
     pub circuit_cooldown_ms: Option<u64>,
     pub circuit_half_open_trials: Option<u32>,
 }
@@ -127,9 +140,11 @@ impl Resilience {
             request_timeout_ms: o.request_timeout_ms.unwrap_or(self.request_timeout_ms),
             retry_attempts: o.retry_attempts.unwrap_or(self.retry_attempts),
             retry_backoff_ms: o.retry_backoff_ms.unwrap_or(self.retry_backoff_ms),
-            circuit_failure_threshold: o
-                .circuit_failure_threshold
-                .unwrap_or(self.circuit_failure_threshold),
+            circuit_window_ms: o.circuit_window_ms.unwrap_or(self.circuit_window_ms),
+            circuit_min_calls: o.circuit_min_calls.unwrap_or(self.circuit_min_calls),
+            circuit_failure_rate_percent: o
+                .circuit_failure_rate_percent
+                .unwrap_or(self.circuit_failure_rate_percent),
             circuit_cooldown_ms: o.circuit_cooldown_ms.unwrap_or(self.circuit_cooldown_ms),
             circuit_half_open_trials: o
                 .circuit_half_open_trials
@@ -247,7 +262,13 @@ impl Config {
             e
         })?;
         config.apply_env(&mut env);
+        let signing_key = env.required_secret(kit::identity::SIGNING_KEY_VAR);
         env.finish()?;
+        config.identity_signer = match signing_key.map(|k| k.parse()) {
+            Some(Ok(signer)) => Some(signer),
+            Some(Err(why)) => return Err(fail(format!("IDENTITY_SIGNING_KEY is invalid: {why}"))),
+            None => None,
+        };
         config.validate()?;
         Ok(config)
     }
@@ -281,8 +302,12 @@ impl Config {
         r.request_timeout_ms = env.or("REQUEST_TIMEOUT_MS", r.request_timeout_ms);
         r.retry_attempts = env.or("RETRY_ATTEMPTS", r.retry_attempts);
         r.retry_backoff_ms = env.or("RETRY_BACKOFF_MS", r.retry_backoff_ms);
-        r.circuit_failure_threshold =
-            env.or("CIRCUIT_FAILURE_THRESHOLD", r.circuit_failure_threshold);
+        r.circuit_window_ms = env.or("CIRCUIT_WINDOW_MS", r.circuit_window_ms);
+        r.circuit_min_calls = env.or("CIRCUIT_MIN_CALLS", r.circuit_min_calls);
+        r.circuit_failure_rate_percent = env.or(
+            "CIRCUIT_FAILURE_RATE_PERCENT",
+            r.circuit_failure_rate_percent,
+        );
         r.circuit_cooldown_ms = env.or("CIRCUIT_COOLDOWN_MS", r.circuit_cooldown_ms);
         r.circuit_half_open_trials = env.or("CIRCUIT_HALF_OPEN_TRIALS", r.circuit_half_open_trials);
         let l = &mut self.rate_limit;
@@ -313,9 +338,11 @@ impl Config {
                 ("connect_timeout_ms", r.connect_timeout_ms),
                 ("request_timeout_ms", r.request_timeout_ms),
                 ("retry_attempts", r.retry_attempts as u64),
+                ("circuit_window_ms", r.circuit_window_ms),
+                ("circuit_min_calls", r.circuit_min_calls as u64),
                 (
-                    "circuit_failure_threshold",
-                    r.circuit_failure_threshold as u64,
+                    "circuit_failure_rate_percent",
+                    r.circuit_failure_rate_percent as u64,
                 ),
                 ("circuit_cooldown_ms", r.circuit_cooldown_ms),
                 (
@@ -329,6 +356,11 @@ impl Config {
             }
             if r.retry_attempts > 10 {
                 p.push(format!("{at}.retry_attempts must be at most 10"));
+            }
+            if r.circuit_failure_rate_percent > 100 {
+                p.push(format!(
+                    "{at}.circuit_failure_rate_percent must be at most 100"
+                ));
             }
         };
         resilience(&mut problems, "resilience", &self.resilience);
@@ -533,7 +565,19 @@ pub(crate) mod tests {
         std::env::set_var("UPSTREAM_PAYMENT_SERVICE", "http://p:1");
         std::env::set_var("RATE_LIMIT_PER_SECOND", "7");
         std::env::set_var("REQUEST_TIMEOUT_MS", "250");
+        std::env::remove_var("IDENTITY_SIGNING_KEY");
+        let err = Config::load().unwrap_err().to_string();
+        assert!(err.contains("IDENTITY_SIGNING_KEY is required"), "{err}");
+        std::env::set_var("IDENTITY_SIGNING_KEY", "not a key");
+        let err = Config::load().unwrap_err().to_string();
+        assert!(err.contains("IDENTITY_SIGNING_KEY is invalid"), "{err}");
+        assert!(!err.contains("not a key"), "a secret is not echoed: {err}");
+        std::env::set_var(
+            "IDENTITY_SIGNING_KEY",
+            "MC4CAQAwBQYDK2VwBCIEIDH5FqVltZSF0kyhyuermgFB4GWDnQFc4zBjvBGbjSMP",
+        );
         let c = Config::load().unwrap();
+        assert!(c.identity_signer.is_some());
         assert_eq!(
             c.upstreams["user-service"].urls,
             ["http://u1:8001", "http://u2:8001"]

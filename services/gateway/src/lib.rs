@@ -1,6 +1,6 @@
 //! The API gateway: the one published port of the shop. It routes by path prefix to the
 //! upstream services, verifies bearer tokens against the user service's JWKS, enforces the
-//! access rules, forwards the verified identity (`x-user-id`, `x-user-roles`), limits request
+//! access rules, forwards the verified identity as a token it signs for that upstream (`x-identity`), limits request
 //! rates per client, and protects itself and the upstreams with timeouts, retries of idempotent
 //! requests, round-robin load balancing and a circuit breaker per upstream.
 //!
@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod breaker;
 pub mod config;
+pub mod identity;
 pub mod openapi;
 pub mod policy;
 pub mod pool;

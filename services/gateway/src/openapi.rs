@@ -57,7 +57,8 @@ pub fn doc(config: &Config) -> utoipa::openapi::OpenApi {
     let mut d = String::from(
         "The shop's single entry point. Requests are routed by path to the upstream services; \
          bearer tokens (RS256 JWTs from the user service) are verified here and the identity is \
-         forwarded as `x-user-id` / `x-user-roles` (client-sent copies are always removed). \
+         forwarded as `x-identity`, a one-minute EdDSA token the gateway signs for that upstream \
+         only (client-sent identity headers are always removed). \
          Errors are `application/problem+json`: 401 (missing/invalid token, with \
          `WWW-Authenticate: Bearer`), 403 (role), 404 (no route), 413 (body too large), 429 \
          (rate limited, `Retry-After`), 502 (upstream unreachable), 503 (circuit open, \

@@ -2,7 +2,7 @@
 //! upstream call with load balancing, timeouts, retries and the circuit breaker.
 
 use crate::auth::{AuthError, Authenticator, Identity, JwksSource};
-use crate::breaker::Breaker;
+use crate::breaker::{Breaker, Trip};
 use crate::config::{parse_base_url, Access, Config, Resilience};
 use crate::policy::{has_dot_segment, Policy};
 use crate::pool::{ConnPool, SendError};
@@ -29,6 +29,7 @@ pub type HttpClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 static X_USER_ROLES: HeaderName = HeaderName::from_static("x-user-roles");
+static X_IDENTITY: HeaderName = HeaderName::from_static(kit::identity::TOKEN_HEADER);
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -206,7 +207,11 @@ impl Upstream {
             attempts: r.retry_attempts.max(1),
             backoff: Duration::from_millis(r.retry_backoff_ms),
             breaker: Breaker::new(
-                r.circuit_failure_threshold,
+                Trip {
+                    window: Duration::from_millis(r.circuit_window_ms),
+                    min_calls: r.circuit_min_calls,
+                    failure_rate: r.circuit_failure_rate_percent,
+                },
                 Duration::from_millis(r.circuit_cooldown_ms),
                 r.circuit_half_open_trials,
                 stats.circuit.clone(),
@@ -328,19 +333,27 @@ impl Upstream {
             let retry_reason = match self.attempt(replica, request).await {
                 Attempt::Response(mut response) => {
                     let status = response.status();
-                    if status.is_server_error() {
-                        self.stats.server_error.inc();
-                        permit.failure();
-                    } else {
-                        self.stats.ok.inc();
-                        permit.success();
-                    }
-                    let retry = matches!(
+                    // The breaker judges the upstream's health, not the request: a 502, 503
+                    // or 504 says the upstream (or what it depends on) is failing; a 500 is an
+                    // answer, and counting it let a client open the circuit for everyone with
+                    // requests that made the service fail (issue #12).
+                    let unhealthy = matches!(
                         status,
                         StatusCode::BAD_GATEWAY
                             | StatusCode::SERVICE_UNAVAILABLE
                             | StatusCode::GATEWAY_TIMEOUT
                     );
+                    if status.is_server_error() {
+                        self.stats.server_error.inc();
+                    } else {
+                        self.stats.ok.inc();
+                    }
+                    if unhealthy {
+                        permit.failure();
+                    } else {
+                        permit.success();
+                    }
+                    let retry = unhealthy;
                     if !retry || last {
                         strip_hop_by_hop(response.headers_mut());
                         response.headers_mut().reserve(2);
@@ -446,6 +459,8 @@ pub struct Gateway {
     access_log: bool,
     /// Spans are exported (OTLP): give each proxied request one, parented on the caller's.
     otel: bool,
+    /// Signs the identity forwarded upstream (none configured: none forwarded).
+    minter: Option<crate::identity::Minter>,
 }
 
 impl Gateway {
@@ -501,6 +516,10 @@ impl Gateway {
             families,
             access_log: config.access_log,
             otel: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|e| !e.is_empty()),
+            minter: config
+                .identity_signer
+                .clone()
+                .map(crate::identity::Minter::new),
         }
     }
 
@@ -527,6 +546,12 @@ impl Gateway {
         }
         let i = entries.len().saturating_sub(self.trusted_hops);
         entries[i].parse().unwrap_or(peer)
+    }
+
+    /// The 429 for a request from `peer` to the gateway's own endpoints, when its client
+    /// (address) is over the limit.
+    pub fn limit_client(&self, peer: &Peer, headers: &HeaderMap) -> Option<Response> {
+        self.rate_limited(&ClientKey::ip(self.client_ip(peer.ip, headers)))
     }
 
     fn rate_limited(&self, key: &ClientKey) -> Option<Response> {
@@ -681,7 +706,8 @@ impl Gateway {
 
         // Headers: nothing hop-by-hop, no client-supplied identity, proxy and trace headers.
         // The host is forwarded as X-Forwarded-Host; Expect was answered by the gateway's own
-        // server when it read the body; identity headers only ever come from a verified token.
+        // server when it read the body; the identity only ever comes from a verified token, as
+        // a token the gateway signs for this upstream.
         // Room for the headers added below, in one allocation rather than several.
         headers.reserve(8);
         let host = headers.remove(header::HOST);
@@ -690,6 +716,7 @@ impl Gateway {
             n == header::EXPECT
                 || n == X_USER_ID
                 || n == X_USER_ROLES
+                || n == X_IDENTITY
                 || (untrusted && n == FORWARDED)
         });
         let peer_value = peer.header.clone();
@@ -723,9 +750,8 @@ impl Gateway {
         }
         headers.insert(&TRACEPARENT, ids.traceparent.clone());
         headers.insert(&X_REQUEST_ID, ids.request_id.clone());
-        if let Some(id) = identity {
-            headers.insert(&X_USER_ID, id.id_header);
-            headers.insert(&X_USER_ROLES, id.roles_header);
+        if let (Some(id), Some(minter)) = (&identity, &self.minter) {
+            headers.insert(&X_IDENTITY, minter.token(&upstream.name, id));
         }
 
         upstream

@@ -89,6 +89,11 @@ impl Dispatch {
                 })
             }
             None => {
+                // The gateway's own endpoints and its 404s are reachable from outside without
+                // a token: limited per client like everything else (issue #12).
+                if let Some(limited) = self.gateway.limit_client(&peer, request.headers()) {
+                    return Ok(limited);
+                }
                 request
                     .extensions_mut()
                     .insert(ConnectInfo(ClientAddr(addr)));

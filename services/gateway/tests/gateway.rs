@@ -144,8 +144,30 @@ async fn echo(State(u): State<Upstream>, request: Request) -> Response {
         "uri": parts.uri.to_string(),
         "headers": headers,
         "body_len": body.len(),
+        "identity": forwarded_identity(&parts.headers),
     }))
     .into_response()
+}
+
+/// The identity the gateway forwarded, as a service sees it: `x-identity` verified with the
+/// tests' key for the audience it names (`null` without one; a bad token fails the test).
+fn forwarded_identity(headers: &axum::http::HeaderMap) -> Value {
+    let Some(token) = headers.get("x-identity") else {
+        return Value::Null;
+    };
+    let token = token.to_str().unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let aud = claims["aud"].as_str().unwrap();
+    let identity = testkit::identity::verifier()
+        .verify(aud, token)
+        .expect("the gateway signs what it forwards");
+    json!({"aud": aud, "sub": identity.user_id.to_string(), "roles": identity.roles})
 }
 
 async fn jwks(State(u): State<Upstream>) -> Response {
@@ -230,7 +252,8 @@ async fn gateway(config: Value) -> String {
         }),
     );
     merge(&mut base, config);
-    let config = gateway::Config::from_json(&base.to_string()).expect("test configuration");
+    let mut config = gateway::Config::from_json(&base.to_string()).expect("test configuration");
+    config.identity_signer = Some(testkit::identity::signer());
     let app = gateway::App::new(&config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -472,12 +495,14 @@ async fn forwarded_headers_identity_and_trace_context() {
         .send()
         .await
         .unwrap();
-    let h = echoed(r).await["headers"].clone();
+    let e = echoed(r).await;
+    let h = e["headers"].clone();
     assert_eq!(
-        h["x-user-id"], USER,
-        "the verified id, never the spoofed one"
+        e["identity"],
+        json!({"aud": "user-service", "sub": USER, "roles": ["user"]}),
+        "the verified id, signed for this upstream, never the spoofed one"
     );
-    assert_eq!(h["x-user-roles"], "user");
+    assert!(h.get("x-user-id").is_none() && h.get("x-user-roles").is_none());
     assert_eq!(h["x-request-id"], "req-123");
     let tp = h["traceparent"].as_str().unwrap();
     assert!(
@@ -500,23 +525,29 @@ async fn forwarded_headers_identity_and_trace_context() {
     assert!(h.get("connection").is_none() || h["connection"] != "x-secret");
     assert!(h["host"].as_str().unwrap() != h["x-forwarded-host"].as_str().unwrap());
 
-    // Admin roles pass through as a comma-separated list.
-    let h = echoed(s.get("/orders", Some(&admin_token())).await).await["headers"].clone();
-    assert_eq!(h["x-user-id"], ADMIN);
-    assert_eq!(h["x-user-roles"], "user,admin");
+    // Admin roles pass through, in a token for the order service only.
+    let e = echoed(s.get("/orders", Some(&admin_token())).await).await;
+    assert_eq!(
+        e["identity"],
+        json!({"aud": "order-service", "sub": ADMIN, "roles": ["user", "admin"]})
+    );
 
-    // Public route, no token: spoofed identity headers are stripped all the same.
+    // Public route, no token: spoofed identity headers and tokens are stripped all the same.
+    let forged = testkit::identity::header("product-service", ADMIN, "user,admin").1;
     let r = s
         .http
         .get(format!("{}/products", s.url))
         .header("x-user-id", USER)
         .header("x-user-roles", "admin")
+        .header("x-identity", forged)
         .send()
         .await
         .unwrap();
-    let h = echoed(r).await["headers"].clone();
+    let e = echoed(r).await;
+    let h = &e["headers"];
     assert!(h.get("x-user-id").is_none(), "{h}");
     assert!(h.get("x-user-roles").is_none(), "{h}");
+    assert_eq!(e["identity"], Value::Null, "{h}");
 }
 
 #[tokio::test]
@@ -551,10 +582,10 @@ async fn public_routes_pass_without_a_token() {
         assert_eq!(r.status(), StatusCode::OK, "{method} {path}");
     }
     // A bad token on a public route is ignored (never a 401 there); a valid one is used.
-    let h = echoed(s.get("/products", Some("not.a.token")).await).await["headers"].clone();
-    assert!(h.get("x-user-id").is_none());
-    let h = echoed(s.get("/products", Some(&user_token())).await).await["headers"].clone();
-    assert_eq!(h["x-user-id"], USER);
+    let e = echoed(s.get("/products", Some("not.a.token")).await).await;
+    assert_eq!(e["identity"], Value::Null);
+    let e = echoed(s.get("/products", Some(&user_token())).await).await;
+    assert_eq!(e["identity"]["sub"], USER);
     for path in ["/health/live", "/health/ready", "/metrics", "/openapi.json"] {
         assert_eq!(s.get(path, None).await.status(), StatusCode::OK, "{path}");
     }
@@ -657,7 +688,7 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
     tokio::time::sleep(Duration::from_millis(450)).await;
     let rotated = sign(USER, &["user"], "k2", &k.other, json!({}));
     assert_eq!(
-        echoed(s.get("/orders", Some(&rotated)).await).await["headers"]["x-user-id"],
+        echoed(s.get("/orders", Some(&rotated)).await).await["identity"]["sub"],
         USER
     );
     assert_eq!(s.users.jwks_hits(), 3);
@@ -702,7 +733,7 @@ async fn roles_decide_admin_routes() {
         let r = s.send(method, path, Some(&admin)).await;
         let e = echoed(r).await;
         assert_eq!(e["method"], method);
-        assert_eq!(e["headers"]["x-user-roles"], "user,admin");
+        assert_eq!(e["identity"]["roles"], json!(["user", "admin"]));
     }
     // A token without the user role cannot use user routes.
     let none = sign(USER, &[], "k1", &keys().main, json!({}));
@@ -711,6 +742,73 @@ async fn roles_decide_admin_routes() {
         s.users.hits() + s.products.hits(),
         4,
         "only the admin's requests went through"
+    );
+}
+
+/// Issue #12: a rule that listed six methods let a user's `OPTIONS`, `TRACE` or `FOO` through
+/// to the payment service. A rule without methods covers every method, made-up ones included.
+#[tokio::test]
+async fn a_rule_without_methods_covers_every_method() {
+    let s = stack(json!({})).await;
+    let user = user_token();
+    for method in ["GET", "POST", "OPTIONS", "TRACE", "FOO", "ZZSEC1"] {
+        for path in ["/payments", "/payments/1/refund", "/products/1"] {
+            if path == "/products/1" && method == "GET" {
+                continue; // public: reading the catalogue
+            }
+            let r = s.send(method, path, Some(&user)).await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        }
+    }
+    // (A forwarded payments request would be a 502: no payment upstream runs here.)
+    assert_eq!(s.products.hits(), 0, "nothing reached the services");
+}
+
+/// Issue #12: the gateway labelled metrics with the raw method, so made-up methods on paths
+/// anyone can reach created series without limit. Every label is bounded now.
+#[tokio::test]
+async fn metric_series_stay_bounded_whatever_the_methods_and_paths() {
+    let s = stack(json!({})).await;
+    let series = |m: &str| m.lines().filter(|l| !l.starts_with('#')).count();
+    // Every kind of request once, so the series that exist by design exist.
+    for (method, path) in [
+        ("GET", "/health/live"),
+        ("ZZ0", "/nope/0"),
+        ("ZZ0", "/products/0"),
+    ] {
+        s.send(method, path, None).await;
+    }
+    let before = series(&s.metrics().await);
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for i in 0..1000 {
+        let method = format!("ZZ{:X}", next() % 100_000);
+        let path = match i % 4 {
+            0 => format!("/nope/{}", next()),
+            1 => format!("/health/{}", next()),
+            2 => format!("/products/{}", next()),
+            _ => format!("/metrics/{}", next()),
+        };
+        let status = s.send(&method, &path, None).await.status();
+        assert!(
+            status.is_client_error() || status.is_success(),
+            "{method} {path}: {status}"
+        );
+    }
+    let metrics = s.metrics().await;
+    let after = series(&metrics);
+    assert!(
+        after <= before + 40,
+        "{before} series before, {after} after 1,000 made-up requests:\n{metrics}"
+    );
+    assert!(
+        !metrics.contains("ZZ"),
+        "no method of a client's invention is a label"
     );
 }
 
@@ -732,6 +830,9 @@ async fn exceeding_the_burst_is_429_per_client() {
     assert!(retry_after >= 1);
     problem(r, 429).await;
     assert_eq!(s.products.hits(), 3);
+    // So are the gateway's own endpoints and its 404s, reachable without a token (issue #12).
+    problem(s.get("/health/live", None).await, 429).await;
+    problem(s.get("/no-such-route", None).await, 429).await;
 
     // Another address is a different client (Linux routes all of 127/8 to loopback).
     let other_ip = reqwest::Client::builder()
@@ -760,9 +861,16 @@ async fn exceeding_the_burst_is_429_per_client() {
         StatusCode::OK
     );
 
-    let metrics = s.metrics().await;
+    let metrics = other_ip
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
-        metrics.contains("gateway_rate_limited_total 2"),
+        metrics.contains("gateway_rate_limited_total 4"),
         "{metrics}"
     );
 }
@@ -773,7 +881,7 @@ async fn exceeding_the_burst_is_429_per_client() {
 #[tokio::test]
 async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
     let s = stack(json!({"upstreams": {"product-service": {"resilience": {
-        "retry_attempts": 1, "circuit_failure_threshold": 5,
+        "retry_attempts": 1, "circuit_min_calls": 5,
         "circuit_cooldown_ms": 500, "circuit_half_open_trials": 3}}}}))
     .await;
     let state = |m: &str| {
@@ -873,6 +981,63 @@ async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
             "gateway_upstream_request_duration_seconds_count{upstream=\"product-service\"} 14"
         ),
         "{m}"
+    );
+}
+
+/// Issue #12: five `search?q=%00` (each a 500 then) opened the product service's circuit for
+/// everyone. The circuit now judges a failure rate over a window with a minimum of calls, and
+/// only failures that say the upstream is unhealthy (unreachable, timeouts, 502/503/504).
+#[tokio::test]
+async fn a_few_failures_among_good_calls_never_open_the_circuit_a_failing_upstream_does() {
+    let s = stack(json!({"resilience": {"retry_attempts": 1}})).await;
+    let state = |m: &str| {
+        metric_line(m, "gateway_circuit_state{upstream=\"product-service\"}")
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    // A client's bad requests answered 500, as many as it likes: the upstream is alive.
+    s.products.fail_status.store(500, SeqCst);
+    s.products.failing.store(true, SeqCst);
+    for _ in 0..60 {
+        assert_eq!(s.get("/products", None).await.status(), 500);
+    }
+    assert_eq!(state(&s.metrics().await), "0", "500s do not open it");
+    // Five 503s among good answers, repeatedly: under the failure rate, never open.
+    s.products.failing.store(false, SeqCst);
+    s.products.fail_status.store(503, SeqCst);
+    for _ in 0..6 {
+        s.products.fail_next.store(5, SeqCst);
+        for _ in 0..5 {
+            assert_eq!(s.get("/products", None).await.status(), 503);
+        }
+        for _ in 0..8 {
+            assert_eq!(s.get("/products", None).await.status(), StatusCode::OK);
+        }
+        assert_eq!(state(&s.metrics().await), "0");
+    }
+    assert_eq!(
+        s.products.hits(),
+        60 + 6 * 13,
+        "every request reached the upstream"
+    );
+    // The upstream fails for real: the rate crosses 50% and the circuit opens.
+    s.products.failing.store(true, SeqCst);
+    let mut sent = 0;
+    while state(&s.metrics().await) == "0" {
+        sent += 1;
+        assert!(sent <= 200, "the circuit never opened");
+        s.get("/products", None).await;
+    }
+    assert_eq!(state(&s.metrics().await), "1");
+    let before = s.products.hits();
+    problem(s.get("/products", None).await, 503).await;
+    assert_eq!(
+        s.products.hits(),
+        before,
+        "refused without reaching the upstream"
     );
 }
 
@@ -1104,6 +1269,7 @@ async fn the_binary_proxies_and_stops_on_sigterm() {
         .env("PORT", port.to_string())
         .env("GATEWAY_ROUTES", SHOP_ROUTES)
         .env("UPSTREAM_PRODUCT_SERVICE", &products.url)
+        .env("IDENTITY_SIGNING_KEY", testkit::identity::SIGNING_KEY)
         .env("WORKERS", "2")
         .env("RUST_LOG", "warn")
         .env_remove("GATEWAY_CONFIG")

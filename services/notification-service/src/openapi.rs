@@ -10,9 +10,9 @@ use utoipa::OpenApi;
         title = "notification-service",
         description = "Customer notifications of the reference shop. The service consumes the \
             order events (`order.*` on the `shop.events` RabbitMQ exchange) and stores the email \
-            each would send; these routes list them. The routes trust the `x-user-id` / \
-            `x-user-roles` headers the gateway sets after verifying the access token (the \
-            service is reachable only on the private network). Errors are RFC 9457 problem \
+            each would send; these routes list them. The caller is the `x-identity` token the \
+            gateway signs for this service after verifying the access token; bare identity \
+            headers are refused (401). Errors are RFC 9457 problem \
             details (`application/problem+json`).",
         license(name = "MIT OR Apache-2.0"),
     ),

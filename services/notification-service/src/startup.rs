@@ -29,6 +29,7 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     let state = AppState { pool: pool.clone() };
     Ok(
         kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
+            .identity(config.identity.clone())
             .ready(kit::health::database(pool))
             .metrics(metrics)
             .worker(Worker::graceful("consumer", |stop| consumer.run(stop))),

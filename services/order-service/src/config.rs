@@ -6,6 +6,7 @@
 //! | `AMQP_URL` / `AMQP_URL_FILE` | required | RabbitMQ URL (order events) |
 //! | `PRODUCT_SERVICE_URL`, `PAYMENT_SERVICE_URL` | required | the saga's partners |
 //! | `PORT` | `8003` | |
+//! | `IDENTITY_VERIFY_KEY` | required | the gateway's public key for identity tokens (base64url Ed25519; `msctl up` generates it) |
 //! | `CURRENCY` | `EUR` | |
 //! | `SAGA_DEADLINE_MS` | `15000` | an order not settled by then is compensated |
 //! | `SAGA_LEASE_MS` | `10000` | how long a saga is held by one process |
@@ -13,6 +14,7 @@
 
 use crate::saga::SagaConfig;
 use kit::config::{ConfigError, Env};
+use kit::identity::Verifier;
 use std::time::Duration;
 
 pub const SERVICE: &str = "order-service";
@@ -28,6 +30,8 @@ pub struct Config {
     pub currency: String,
     pub saga: SagaConfig,
     pub step_timeout: Duration,
+    /// Verifies the gateway's identity tokens.
+    pub identity: Verifier,
 }
 
 impl Config {
@@ -38,6 +42,7 @@ impl Config {
         let product_service_url = env.required::<String>("PRODUCT_SERVICE_URL");
         let payment_service_url = env.required::<String>("PAYMENT_SERVICE_URL");
         let port = env.or("PORT", DEFAULT_PORT);
+        let identity = env.required::<Verifier>(kit::identity::VERIFY_KEY_VAR);
         let currency = env.or("CURRENCY", "EUR".to_owned());
         let defaults = SagaConfig::default();
         let deadline = env.or("SAGA_DEADLINE_MS", defaults.deadline.as_millis() as u64);
@@ -50,6 +55,7 @@ impl Config {
             product_service_url: product_service_url.unwrap_or_default(),
             payment_service_url: payment_service_url.unwrap_or_default(),
             port,
+            identity: identity.expect("env.finish reports a missing key"),
             currency,
             saga: SagaConfig {
                 deadline: Duration::from_millis(deadline),

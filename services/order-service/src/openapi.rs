@@ -13,8 +13,8 @@ use utoipa::OpenApi;
             (CONFIRMED), or compensates (CANCELLED with a reason: out_of_stock, \
             payment_declined, cancelled_by_user, timeout). Order events are published to \
             RabbitMQ (exchange `shop.events`; catalogue in docs/events.md). Callers are \
-            identified by the `x-user-id`/`x-user-roles` headers the gateway sets after \
-            verifying their token; the service trusts them (private network only). Errors are \
+            identified by the `x-identity` token the gateway signs for this service after \
+            verifying their access token; bare identity headers are refused (401). Errors are \
             RFC 9457 problem details (`application/problem+json`)."
     ),
     tags((name = "orders", description = "Orders and their saga"))

@@ -52,6 +52,7 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     };
     Ok(
         kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
+            .identity(config.identity.clone())
             .ready(kit::health::database(pool))
             .metrics(metrics)
             .worker(Worker::cancellable("saga sweeper", saga.sweep()))

@@ -4,9 +4,11 @@
 //! |---|---|---|
 //! | `DATABASE_URL` / `DATABASE_URL_FILE` | required | PostgreSQL URL |
 //! | `PORT` | `8002` | |
+//! | `IDENTITY_VERIFY_KEY` | required | the gateway's public key for identity tokens (base64url Ed25519; `msctl up` generates it) |
 //! | `SEED_DEMO_CATALOGUE` | `true` | load the demo catalogue at first start |
 
 use kit::config::{ConfigError, Env, Flag};
+use kit::identity::Verifier;
 
 pub const SERVICE: &str = "product-service";
 pub const DEFAULT_PORT: u16 = 8002;
@@ -16,6 +18,8 @@ pub struct Config {
     pub database_url: String,
     pub port: u16,
     pub seed_demo_catalogue: bool,
+    /// Verifies the gateway's identity tokens.
+    pub identity: Verifier,
 }
 
 impl Config {
@@ -23,11 +27,13 @@ impl Config {
         let mut env = Env::new();
         let database_url = env.required_secret("DATABASE_URL");
         let port = env.or("PORT", DEFAULT_PORT);
+        let identity = env.required::<Verifier>(kit::identity::VERIFY_KEY_VAR);
         let seed = env.or("SEED_DEMO_CATALOGUE", Flag(true));
         env.finish()?;
         Ok(Config {
             database_url: database_url.unwrap_or_default(),
             port,
+            identity: identity.expect("env.finish reports a missing key"),
             seed_demo_catalogue: seed.0,
         })
     }

@@ -9,9 +9,8 @@ use utoipa::OpenApi;
     info(
         title = "product-service",
         description = "Catalogue, full-text search and stock reservations of the reference shop. \
-            Writes to the catalogue need the `admin` role, read from the `x-user-id` and \
-            `x-user-roles` headers the gateway sets (trusted: the service is only reachable on \
-            the private network). Stock reservations are internal (called by the order service). \
+            Writes to the catalogue need the `admin` role, read from the `x-identity` token \
+            the gateway signs for this service (bare identity headers are refused: 401). Stock reservations are internal (called by the order service). \
             Errors are RFC 9457 problem details (`application/problem+json`)."
     ),
     tags(

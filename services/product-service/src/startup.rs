@@ -19,7 +19,7 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
 }
 
 /// The whole service on a migrated `pool`: what [`run`] serves and what the tests spawn.
-pub async fn build(_config: &Config, pool: PgPool) -> Result<kit::Service, StartupError> {
+pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, StartupError> {
     let metrics = kit::metrics::Metrics::new();
     let state = AppState {
         pool: pool.clone(),
@@ -27,6 +27,7 @@ pub async fn build(_config: &Config, pool: PgPool) -> Result<kit::Service, Start
     };
     Ok(
         kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
+            .identity(config.identity.clone())
             .ready(kit::health::database(pool))
             .metrics(metrics),
     )

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `DATABASE_URL` | required | PostgreSQL URL |
 //! | `PORT` | `8001` | |
+//! | `IDENTITY_VERIFY_KEY` | required | the gateway's public key for identity tokens (base64url Ed25519; `msctl up` generates it) |
 //! | `ADMIN_EMAIL` | `admin@shop.local` | admin account created at first start |
 //! | `ADMIN_PASSWORD` / `ADMIN_PASSWORD_FILE` | `admin-password-1` | its password (secret) |
 //! | `JWT_PRIVATE_KEY` / `JWT_PRIVATE_KEY_FILE` | unset | RSA signing key, PKCS#8 or PKCS#1 PEM (secret); unset: generated once and kept in the database |
@@ -11,6 +12,7 @@
 
 use crate::{keys, validation};
 use kit::config::{ConfigError, Env};
+use kit::identity::Verifier;
 
 pub const SERVICE: &str = "user-service";
 pub const DEFAULT_PORT: u16 = 8001;
@@ -32,6 +34,8 @@ pub struct Config {
     /// Argon2id cost of new password hashes. Always the `argon2` crate's default (m = 19 MiB,
     /// t = 2, p = 1) when configured from the environment; only tests lower it.
     pub password_hashing: argon2::Params,
+    /// Verifies the gateway's identity tokens.
+    pub identity: Verifier,
 }
 
 impl std::fmt::Debug for Config {
@@ -52,10 +56,11 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     /// The defaults, for a database; what tests start from.
-    pub fn new(database_url: impl Into<String>) -> Config {
+    pub fn new(database_url: impl Into<String>, identity: Verifier) -> Config {
         Config {
             database_url: database_url.into(),
             port: DEFAULT_PORT,
+            identity,
             admin_email: DEFAULT_ADMIN_EMAIL.into(),
             admin_password: DEFAULT_ADMIN_PASSWORD.into(),
             jwt_private_key: None,
@@ -68,6 +73,7 @@ impl Config {
         let mut env = Env::new();
         let database_url: Option<String> = env.required("DATABASE_URL");
         let port = env.or("PORT", DEFAULT_PORT);
+        let identity = env.required::<Verifier>(kit::identity::VERIFY_KEY_VAR);
         let admin_email = env.or("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL.to_string());
         let admin_password = env
             .secret("ADMIN_PASSWORD")
@@ -95,10 +101,11 @@ impl Config {
                 "TOKEN_TTL_SECONDS={token_ttl_seconds} is invalid: must be 1 to {MAX_TOKEN_TTL_SECONDS}"
             ));
         }
-        match database_url {
-            Some(database_url) if problems.is_empty() => Ok(Config {
+        match (database_url, identity) {
+            (Some(database_url), Some(identity)) if problems.is_empty() => Ok(Config {
                 database_url,
                 port,
+                identity,
                 admin_email,
                 admin_password,
                 jwt_private_key,
@@ -126,6 +133,7 @@ mod tests {
             "JWT_PRIVATE_KEY",
             "JWT_PRIVATE_KEY_FILE",
             "TOKEN_TTL_SECONDS",
+            "IDENTITY_VERIFY_KEY",
         ] {
             std::env::remove_var(name);
         }
@@ -134,10 +142,11 @@ mod tests {
         std::env::set_var("JWT_PRIVATE_KEY", "not a key");
         std::env::set_var("TOKEN_TTL_SECONDS", "0");
         let problems = Config::from_env().unwrap_err().problems;
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         let all = problems.join("\n");
         for expected in [
             "DATABASE_URL is required",
+            "IDENTITY_VERIFY_KEY is required",
             "ADMIN_EMAIL=\"not-an-email\" is invalid",
             "ADMIN_PASSWORD is invalid",
             "JWT_PRIVATE_KEY is invalid",
@@ -152,6 +161,10 @@ mod tests {
         }
         std::env::set_var("JWT_PRIVATE_KEY", "  \n");
         std::env::set_var("DATABASE_URL", "postgres://u:p@db/users");
+        std::env::set_var(
+            "IDENTITY_VERIFY_KEY",
+            "KY_STR-KOCZI6rRxzVB9puHAKl3mop2zwc2O-WGjBIo",
+        );
         let config = Config::from_env().unwrap();
         assert_eq!(config.port, 8001);
         assert_eq!(config.admin_email, "admin@shop.local");
@@ -162,5 +175,6 @@ mod tests {
         assert!(!format!("{config:?}").contains("admin-password-1"));
         std::env::remove_var("JWT_PRIVATE_KEY");
         std::env::remove_var("DATABASE_URL");
+        std::env::remove_var("IDENTITY_VERIFY_KEY");
     }
 }

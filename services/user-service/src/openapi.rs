@@ -9,8 +9,8 @@ use utoipa::OpenApi;
     info(
         title = "user-service",
         description = "Accounts, login and the JWKS of the reference shop. Routes other than \
-register, login and the JWKS trust the `x-user-id` / `x-user-roles` headers the gateway sets \
-after verifying the access token; the service is reachable only on the private network.",
+register, login and the JWKS take the caller from the `x-identity` token the gateway signs for \
+this service after verifying the access token; bare identity headers are refused (401).",
         license(name = "MIT OR Apache-2.0"),
     ),
     components(schemas(crate::routes::tokens::Claims)),

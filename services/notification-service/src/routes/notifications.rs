@@ -1,6 +1,6 @@
 //! The HTTP API: the caller's notifications, and the dead letters for admins.
 //!
-//! Identity comes from the headers the gateway sets (see [`kit::identity`]): no `x-user-id` →
+//! Identity comes from the token the gateway signs (see [`kit::identity`]): no `x-identity` →
 //! 401, a caller without the needed role → 403.
 
 use super::AppState;
@@ -104,7 +104,7 @@ impl IntoResponse for ListError {
     params(IdentityHeaders, NotificationQuery),
     responses(
         (status = 200, description = "A page of the caller's notifications, newest first", body = NotificationPage),
-        (status = 401, description = "No (valid) x-user-id"),
+        (status = 401, description = "No (valid) x-identity token"),
         (status = 403, description = "The caller lacks the user role"),
         (status = 422, description = "Bad page, per_page or order_id"),
     )
@@ -159,7 +159,7 @@ pub async fn list_notifications(
     params(IdentityHeaders, PageQuery),
     responses(
         (status = 200, description = "A page of the messages that failed every attempt, newest first", body = DeadLetterPage),
-        (status = 401, description = "No (valid) x-user-id"),
+        (status = 401, description = "No (valid) x-identity token"),
         (status = 403, description = "The caller is not an admin"),
         (status = 422, description = "Bad page or per_page"),
     )

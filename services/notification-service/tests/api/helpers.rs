@@ -3,6 +3,7 @@
 
 use kit::amqp::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use kit::amqp::lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use kit::identity::TOKEN_HEADER;
 use kit::Worker;
 use notification_service::consumer::Settings;
 use notification_service::topology::{self, RetryPolicy};
@@ -50,6 +51,7 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
         amqp_url: testkit::fresh_vhost().await,
         port: 0,
         consumer: settings.clone(),
+        identity: testkit::identity::verifier(),
     };
     let pool = startup::connect(&config)
         .await
@@ -204,8 +206,7 @@ impl TestApp {
     pub async fn get_as(&self, path: &str, user: Uuid, roles: &str) -> Response {
         self.client
             .get(self.url(path))
-            .header("x-user-id", user.to_string())
-            .header("x-user-roles", roles)
+            .header(TOKEN_HEADER, identity(user, roles))
             .send()
             .await
             .expect("GET")
@@ -295,4 +296,14 @@ pub fn fields(problem: &Value) -> Vec<String> {
         .unwrap_or_default();
     f.sort();
     f
+}
+
+/// The identity token the gateway would forward for `user` with `roles`.
+pub fn identity(user: Uuid, roles: &str) -> String {
+    testkit::identity::header(
+        notification_service::config::SERVICE,
+        &user.to_string(),
+        roles,
+    )
+    .1
 }

@@ -3,6 +3,7 @@
 
 mod consuming;
 mod helpers;
+mod hostile;
 mod http;
 mod openapi;
 mod retries;

@@ -53,6 +53,7 @@ async fn the_binary_consumes_serves_and_stops_on_sigterm() {
     let port = free_port();
     let mut child = Command::new(BIN)
         .env("DATABASE_URL", &database_url)
+        .env("IDENTITY_VERIFY_KEY", testkit::identity::VERIFY_KEY)
         .env("AMQP_URL", &amqp_url)
         .env("PORT", port.to_string())
         .env("MAX_ATTEMPTS", "2")
@@ -112,8 +113,10 @@ async fn the_binary_consumes_serves_and_stops_on_sigterm() {
     loop {
         let page: serde_json::Value = client
             .get(format!("{base}/notifications"))
-            .header("x-user-id", user.to_string())
-            .header("x-user-roles", "user")
+            .header(
+                kit::identity::TOKEN_HEADER,
+                crate::helpers::identity(user, "user"),
+            )
             .send()
             .await
             .unwrap()

@@ -7,7 +7,7 @@ use crate::store::{self, Order, OrderItem, OrderStatus};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kit::identity::{Admin, Identity};
+use kit::identity::{Admin, Identity, IdentityHeaders};
 use kit::paging::Paging;
 use kit::{FieldError, Json, Problem};
 use rust_decimal::Decimal;
@@ -233,7 +233,7 @@ async fn replay(
     tag = "orders",
     request_body = OrderRequest,
     params(
-        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+        IdentityHeaders,
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the same order instead of placing another"),
     ),
     responses(
@@ -425,7 +425,7 @@ async fn visible(state: &AppState, identity: &Identity, raw: &str) -> Result<Ord
     params(
         ("id" = Uuid, Path, description = "Order id"),
         ("wait" = Option<f64>, Query, description = "Seconds (0 to 4, fractions allowed) to hold the answer while the order is PENDING; answered as soon as it is not. Below the gateway's 5 s upstream timeout"),
-        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+        IdentityHeaders,
     ),
     responses(
         (status = 200, description = "The order", body = Order),
@@ -490,7 +490,7 @@ pub struct OrderPage {
     params(
         ("page" = Option<u32>, Query, description = "From 1 (default 1)"),
         ("per_page" = Option<u32>, Query, description = "1 to 100 (default 20)"),
-        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+        IdentityHeaders,
     ),
     responses(
         (status = 200, description = "One page of the caller's orders", body = OrderPage),
@@ -526,7 +526,7 @@ pub async fn list_orders(
     tag = "orders",
     params(
         ("id" = Uuid, Path, description = "Order id"),
-        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
+        IdentityHeaders,
     ),
     responses(
         (status = 200, description = "Cancelled (now or before)", body = Order),

@@ -161,6 +161,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         database_url: testkit::fresh_database().await,
         port: 0,
         seed_demo_catalogue: false,
+        identity: testkit::identity::verifier(),
     };
     let product_pool = product_service::startup::connect(&product_config)
         .await
@@ -174,6 +175,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
             slow_token_delay: options.slow_token_delay,
             ..Default::default()
         },
+        identity: testkit::identity::verifier(),
     };
     let payment_pool = payment_service::startup::connect(&payment_config)
         .await
@@ -214,6 +216,7 @@ pub fn config(amqp_url: &str, products: &str, payments: &str, options: &Options)
         currency: "EUR".into(),
         saga: options.saga.clone(),
         step_timeout: Duration::from_secs(3),
+        identity: testkit::identity::verifier(),
     }
 }
 
@@ -304,12 +307,11 @@ fn event_schema() -> &'static jsonschema::Validator {
 }
 
 pub fn as_user(rb: RequestBuilder, user: &str) -> RequestBuilder {
-    rb.header("x-user-id", user).header("x-user-roles", "user")
+    testkit::identity::as_caller(rb, order_service::config::SERVICE, user, "user")
 }
 
 pub fn as_admin(rb: RequestBuilder) -> RequestBuilder {
-    rb.header("x-user-id", ADMIN_ID)
-        .header("x-user-roles", "user,admin")
+    testkit::identity::as_caller(rb, order_service::config::SERVICE, ADMIN_ID, "user,admin")
 }
 
 impl TestApp {
@@ -319,7 +321,12 @@ impl TestApp {
 
     /// A product with `stock` units at `price`, created through the product service's API.
     pub async fn product(&self, price: &str, stock: i64) -> Uuid {
-        let r = as_admin(self.client.post(format!("{}/products", self.products.address)))
+        let r = testkit::identity::as_caller(
+            self.client.post(format!("{}/products", self.products.address)),
+            product_service::config::SERVICE,
+            ADMIN_ID,
+            "user,admin",
+        )
             .json(&json!({"name": format!("p-{}", Uuid::new_v4()), "price": price, "stock": stock, "category": "test"}))
             .send()
             .await

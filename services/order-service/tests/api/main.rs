@@ -3,6 +3,7 @@
 
 mod events;
 mod helpers;
+mod hostile;
 mod openapi;
 mod orders;
 mod saga;

@@ -31,6 +31,7 @@ pub async fn spawn_on(database_url: String, provider: Provider) -> TestApp {
         database_url: database_url.clone(),
         port: 0,
         provider,
+        identity: testkit::identity::verifier(),
     };
     let pool = startup::connect(&config)
         .await

@@ -16,6 +16,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
     let port = free_port();
     let mut child = Command::new(BIN)
         .env("DATABASE_URL", &url)
+        .env("IDENTITY_VERIFY_KEY", testkit::identity::VERIFY_KEY)
         .env("PORT", port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

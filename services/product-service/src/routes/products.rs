@@ -8,7 +8,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kit::identity::Admin;
+use kit::identity::{Admin, IdentityHeaders};
 use kit::{FieldError, Json, Problem};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -409,8 +409,7 @@ pub async fn get_product(
     path = "/products",
     tag = "products",
     params(
-        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
-        ("x-user-roles" = String, Header, description = "Caller's roles, comma-separated; must include `admin`"),
+        IdentityHeaders,
     ),
     request_body = ProductInput,
     responses(
@@ -448,8 +447,7 @@ pub async fn create_product(
     tag = "products",
     params(
         ("id" = Uuid, Path, description = "Product id"),
-        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
-        ("x-user-roles" = String, Header, description = "Caller's roles, comma-separated; must include `admin`"),
+        IdentityHeaders,
     ),
     request_body = ProductInput,
     responses(
@@ -482,8 +480,7 @@ pub async fn update_product(
     tag = "products",
     params(
         ("id" = Uuid, Path, description = "Product id"),
-        ("x-user-id" = Uuid, Header, description = "Caller, set by the gateway"),
-        ("x-user-roles" = String, Header, description = "Caller's roles, comma-separated; must include `admin`"),
+        IdentityHeaders,
     ),
     responses(
         (status = 204, description = "Deleted"),

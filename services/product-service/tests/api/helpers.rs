@@ -29,6 +29,7 @@ pub async fn spawn_on(database_url: String, seed: bool) -> TestApp {
         database_url: database_url.clone(),
         port: 0,
         seed_demo_catalogue: seed,
+        identity: testkit::identity::verifier(),
     };
     let pool = startup::connect(&config)
         .await
@@ -50,13 +51,11 @@ pub async fn spawn_on(database_url: String, seed: bool) -> TestApp {
 }
 
 pub fn admin(rb: RequestBuilder) -> RequestBuilder {
-    rb.header("x-user-id", ADMIN_ID)
-        .header("x-user-roles", "user,admin")
+    testkit::identity::as_caller(rb, product_service::config::SERVICE, ADMIN_ID, "user,admin")
 }
 
 pub fn user(rb: RequestBuilder) -> RequestBuilder {
-    rb.header("x-user-id", USER_ID)
-        .header("x-user-roles", "user")
+    testkit::identity::as_caller(rb, product_service::config::SERVICE, USER_ID, "user")
 }
 
 impl TestApp {

@@ -2,6 +2,7 @@
 //! (one PostgreSQL container for the whole test binary).
 
 mod helpers;
+mod hostile;
 mod openapi;
 mod products;
 mod reservations;

@@ -343,26 +343,30 @@ async fn writes_need_an_admin() {
             who(app.client.delete(app.url(&path))),
         ]
     };
-    // Anonymous (no identity, or an identity header that is not a UUID) → 401.
+    // Anonymous, or bare identity headers without the gateway's signed token (whatever they
+    // claim), or a token signed for another service → 401.
     for rb in requests(&|rb| rb)
         .into_iter()
         .chain(requests(&|rb| {
-            rb.header("x-user-id", "admin")
-                .header("x-user-roles", "admin")
+            rb.header("x-user-id", ADMIN_ID)
+                .header("x-user-roles", "user,admin")
         }))
         .chain(requests(&|rb| rb.header("x-user-roles", "admin")))
+        .chain(requests(&|rb| {
+            testkit::identity::as_caller(rb, "order-service", ADMIN_ID, "user,admin")
+        }))
     {
         problem(rb.send().await.unwrap(), 401).await;
     }
     // A user without the admin role → 403 (roles match exactly).
-    for rb in requests(&user)
-        .into_iter()
-        .chain(requests(&|rb| rb.header("x-user-id", USER_ID)))
-        .chain(requests(&|rb| {
-            rb.header("x-user-id", USER_ID)
-                .header("x-user-roles", "administrator,user")
-        }))
-    {
+    for rb in requests(&user).into_iter().chain(requests(&|rb| {
+        testkit::identity::as_caller(
+            rb,
+            product_service::config::SERVICE,
+            USER_ID,
+            "administrator,user",
+        )
+    })) {
         problem(rb.send().await.unwrap(), 403).await;
     }
     // Authorisation comes before the body is even read.

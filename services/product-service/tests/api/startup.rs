@@ -96,6 +96,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
 
     let mut child = Command::new(BIN)
         .env("DATABASE_URL", &url)
+        .env("IDENTITY_VERIFY_KEY", testkit::identity::VERIFY_KEY)
         .env("PORT", port.to_string())
         .env_remove("SEED_DEMO_CATALOGUE")
         .stdout(Stdio::null())

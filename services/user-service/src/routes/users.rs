@@ -210,7 +210,7 @@ pub async fn register(
     params(IdentityHeaders),
     responses(
         (status = 200, description = "The caller's account", body = User),
-        (status = 401, description = "No (valid) x-user-id"),
+        (status = 401, description = "No (valid) x-identity token"),
         (status = 404, description = "The account no longer exists"),
     )
 )]
@@ -229,7 +229,7 @@ pub async fn me(
     params(IdentityHeaders, ListQuery),
     responses(
         (status = 200, description = "A page of users, oldest first", body = UserPage),
-        (status = 401, description = "No (valid) x-user-id"),
+        (status = 401, description = "No (valid) x-identity token"),
         (status = 403, description = "The caller is not an admin"),
         (status = 422, description = "Bad page or per_page"),
     )
@@ -271,7 +271,7 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "User id"), IdentityHeaders),
     responses(
         (status = 200, description = "The account", body = User),
-        (status = 401, description = "No (valid) x-user-id"),
+        (status = 401, description = "No (valid) x-identity token"),
         (status = 403, description = "Neither the account's owner nor an admin"),
         (status = 404, description = "No such user"),
     )
@@ -297,7 +297,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The updated account", body = User),
         (status = 400, description = "Malformed JSON"),
-        (status = 401, description = "No (valid) x-user-id"),
+        (status = 401, description = "No (valid) x-identity token"),
         (status = 403, description = "Neither the owner nor an admin, or `roles` sent by a non-admin"),
         (status = 404, description = "No such user"),
         (status = 409, description = "Email already registered, or the change would leave no admin"),
@@ -374,7 +374,7 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "User id"), IdentityHeaders),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No (valid) x-user-id"),
+        (status = 401, description = "No (valid) x-identity token"),
         (status = 403, description = "Neither the owner nor an admin"),
         (status = 404, description = "No such user"),
         (status = 409, description = "The last account with the admin role"),

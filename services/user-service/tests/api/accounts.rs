@@ -30,6 +30,24 @@ async fn me_needs_x_user_id() {
         .await
         .unwrap();
     problem(response, 401).await;
+    // Bare identity headers are not trusted, whoever they name (issue #12: from the host, a
+    // service's bridge address answered `x-user-roles: user,admin` with admin data).
+    let response = app
+        .client
+        .get(app.url("/users"))
+        .header("x-user-id", id.to_string())
+        .header("x-user-roles", "user,admin")
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 401).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signed x-identity"),
+        "{body}"
+    );
     // A well-formed id of an account that is gone.
     let response = app
         .as_user(Method::GET, "/users/me", Uuid::new_v4(), "user")

@@ -1,6 +1,7 @@
 //! `spawn_app()`: a fresh database on the test PostgreSQL, the real router on a real port.
 
 use jsonwebtoken::{Algorithm, DecodingKey, TokenData, Validation};
+use kit::identity::TOKEN_HEADER;
 use reqwest::Response;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -28,7 +29,7 @@ impl Drop for TestApp {
 
 /// Cheap argon2id for tests (the real default costs 19 MiB and two passes per hash).
 pub fn test_config(database_url: &str) -> Config {
-    let mut config = Config::new(database_url);
+    let mut config = Config::new(database_url, testkit::identity::verifier());
     config.password_hashing = argon2::Params::new(1024, 1, 1, None).unwrap();
     config
 }
@@ -141,8 +142,7 @@ impl TestApp {
     ) -> reqwest::RequestBuilder {
         self.client
             .request(method, self.url(path))
-            .header("x-user-id", user.to_string())
-            .header("x-user-roles", roles)
+            .header(TOKEN_HEADER, identity(user, roles))
     }
 }
 
@@ -192,4 +192,9 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         .collect();
     fields.sort();
     fields
+}
+
+/// The identity token the gateway would forward for `user` with `roles`.
+pub fn identity(user: Uuid, roles: &str) -> String {
+    testkit::identity::header(user_service::config::SERVICE, &user.to_string(), roles).1
 }

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod helpers;
+mod hostile;
 mod keys;
 mod migrations;
 mod openapi;

@@ -6,7 +6,10 @@ use user_service::{startup, Config};
 /// renumbers them instead of refusing to migrate.
 #[tokio::test]
 async fn a_database_migrated_under_the_old_numbers_still_starts() {
-    let config = Config::new(testkit::fresh_database().await);
+    let config = Config::new(
+        testkit::fresh_database().await,
+        testkit::identity::verifier(),
+    );
     let pool = startup::connect(&config).await.expect("first start");
     sqlx::query("UPDATE _sqlx_migrations SET version = version - 20240101000000")
         .execute(&pool)

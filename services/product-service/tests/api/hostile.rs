@@ -1,0 +1,20 @@
+//! Issue #12: hostile text (NUL and other control characters, very long strings, invalid
+//! escapes, bytes that are not UTF-8) in every string parameter and field of every operation the
+//! published OpenAPI document lists, through the real service on a real database: a 4xx
+//! problem+json or a success, never a 5xx.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn hostile_text_anywhere_is_a_4xx_problem_never_a_5xx() {
+    let app = spawn_app().await;
+    let product = app.product("Kept", "1.00", 5).await;
+    let sent = testkit::hostile::assert_hostile_input_is_refused(
+        product_service::config::SERVICE,
+        &app.address,
+        &[("id", product.id.to_string()), ("q", "tea".into())],
+        admin,
+    )
+    .await;
+    assert!(sent > 300, "{sent} requests");
+}
