@@ -5,7 +5,8 @@
 #
 #   scripts/e2e.sh            (after `cargo build`; scripts/test.sh runs it last)
 #
-# Environment: JUNIT (default target/journeys.xml).
+# Then schemathesis against every service's OpenAPI document through the gateway
+# (scripts/schemathesis.sh). Environment: JUNIT (default target/journeys.xml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MSCTL=target/debug/msctl
@@ -40,3 +41,6 @@ echo "e2e: msctl up (the bundled stack)"
 "$MSCTL" up
 echo "e2e: msctl test journeys --junit $JUNIT"
 "$MSCTL" test journeys --junit "$JUNIT"
+# After the journeys, so a fuzzer's leftovers cannot disturb them; bounded (under 3 minutes).
+echo "e2e: schemathesis through the gateway (scripts/schemathesis.sh)"
+bash scripts/schemathesis.sh

@@ -12,6 +12,10 @@
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
+/// Real values by parameter or field name (an existing product's id), so requests get past
+/// "not found" into the handlers' deeper code.
+type Fixtures<'a> = BTreeMap<&'a str, String>;
+
 /// String values that must never make a service fail.
 pub const HOSTILE_STRINGS: &[&str] = &[
     "\u{0}",
@@ -72,7 +76,10 @@ fn types(schema: &Value) -> Vec<&str> {
 }
 
 /// A plausible value for a field, so that the request is otherwise valid.
-fn sample(doc: &Value, schema: &Value, name: &str, depth: usize) -> Value {
+fn sample(doc: &Value, schema: &Value, name: &str, depth: usize, fixtures: &Fixtures) -> Value {
+    if let Some(value) = fixtures.get(name) {
+        return json!(value);
+    }
     let schema = resolve(doc, schema);
     if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
         return first.clone();
@@ -83,7 +90,7 @@ fn sample(doc: &Value, schema: &Value, name: &str, depth: usize) -> Value {
                 .iter()
                 .find(|o| !types(resolve(doc, o)).contains(&"null"))
             {
-                return sample(doc, s, name, depth);
+                return sample(doc, s, name, depth, fixtures);
             }
         }
     }
@@ -109,13 +116,13 @@ fn sample(doc: &Value, schema: &Value, name: &str, depth: usize) -> Value {
         "integer" => json!(1),
         "number" => json!(1),
         "boolean" => json!(true),
-        "array" if depth < 4 => json!([sample(doc, &schema["items"], name, depth + 1)]),
+        "array" if depth < 4 => json!([sample(doc, &schema["items"], name, depth + 1, fixtures)]),
         "array" => json!([]),
         _ if depth < 4 => {
             let mut object = Map::new();
             if let Some(props) = schema["properties"].as_object() {
                 for (field, s) in props {
-                    object.insert(field.clone(), sample(doc, s, field, depth + 1));
+                    object.insert(field.clone(), sample(doc, s, field, depth + 1, fixtures));
                 }
             }
             Value::Object(object)
@@ -149,7 +156,7 @@ struct Parameter {
     sample: String,
 }
 
-fn parameters(doc: &Value, operation: &Value, fixtures: &BTreeMap<&str, String>) -> Vec<Parameter> {
+fn parameters(doc: &Value, operation: &Value, fixtures: &Fixtures) -> Vec<Parameter> {
     operation["parameters"]
         .as_array()
         .into_iter()
@@ -164,7 +171,7 @@ fn parameters(doc: &Value, operation: &Value, fixtures: &BTreeMap<&str, String>)
             let schema = resolve(doc, &p["schema"]);
             let value = match fixtures.get(name.as_str()) {
                 Some(v) => v.clone(),
-                None => match sample(doc, schema, &name, 0) {
+                None => match sample(doc, schema, &name, 0, fixtures) {
                     Value::String(s) => s,
                     other => other.to_string(),
                 },
@@ -194,8 +201,8 @@ fn encode(value: &str) -> String {
 
 /// Runs every hostile case against the service at `base_url` (`service` names its document),
 /// each request passed through `caller` (to add an identity), and fails listing every case that
-/// got a 5xx or a non-problem error. `fixtures` gives path parameters real values (an existing
-/// product's id), so requests reach the handlers' deeper code. Returns the number of requests.
+/// got a 5xx or a non-problem error. `fixtures` gives parameters and body fields real values by
+/// name (`id`, `product_id`). Returns the number of requests.
 pub async fn assert_hostile_input_is_refused(
     service: &str,
     base_url: &str,
@@ -203,7 +210,7 @@ pub async fn assert_hostile_input_is_refused(
     caller: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
 ) -> usize {
     let doc = published_document(service);
-    let fixtures: BTreeMap<&str, String> = fixtures.iter().cloned().collect();
+    let fixtures: Fixtures = fixtures.iter().cloned().collect();
     let client = reqwest::Client::new();
     let long = long_string();
     let mut failures = Vec::new();
@@ -212,7 +219,7 @@ pub async fn assert_hostile_input_is_refused(
         for (method, operation) in operations.as_object().expect("operations") {
             let params = parameters(&doc, operation, &fixtures);
             let body_schema = &operation["requestBody"]["content"]["application/json"]["schema"];
-            let body = (!body_schema.is_null()).then(|| sample(&doc, body_schema, "", 0));
+            let body = (!body_schema.is_null()).then(|| sample(&doc, body_schema, "", 0, &fixtures));
             // Each case: (parameter name or body pointer, raw parameter value or body).
             let mut cases: Vec<(String, Option<(String, String)>, Option<Vec<u8>>)> = Vec::new();
             for p in params.iter().filter(|p| p.string && p.place != "header") {

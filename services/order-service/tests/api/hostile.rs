@@ -8,10 +8,12 @@ use crate::helpers::*;
 #[tokio::test]
 async fn hostile_text_anywhere_is_a_4xx_problem_never_a_5xx() {
     let app = spawn_app().await;
+    // A product in stock, so an order with hostile text gets as far as being stored.
+    let product = app.product("2.00", 1000).await;
     let sent = testkit::hostile::assert_hostile_input_is_refused(
         order_service::config::SERVICE,
         &app.orders.address,
-        &[],
+        &[("product_id", product.to_string())],
         as_admin,
     )
     .await;

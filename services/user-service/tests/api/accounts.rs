@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 #[tokio::test]
-async fn me_needs_x_user_id() {
+async fn me_needs_the_gateways_identity_and_bare_identity_headers_are_401() {
     let app = spawn_app().await;
     let id = app.create_user("me@example.com").await;
 
