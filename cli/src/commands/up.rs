@@ -21,9 +21,20 @@ pub struct UpArgs {
     json: bool,
 }
 
-pub async fn exec(args: &UpArgs, stack: &StackArgs) -> Result<()> {
-    let stack = stack.load()?;
+pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
+    let mut stack = stack_args.load()?;
     let docker = crate::docker::connect().await?;
+    if !args.plan {
+        // Before anything else: what `secrets:` lacks goes into .env, then the stack is read
+        // again so that `${NAME}` finds it.
+        let secrets = crate::secrets::ensure(&docker, &stack).await?;
+        for note in &secrets.notes {
+            eprintln!("{note}");
+        }
+        if !secrets.written.is_empty() {
+            stack = stack_args.load()?;
+        }
+    }
     let opts = UpOptions {
         services: args.services.clone(),
         profiles: args.profiles.clone(),
