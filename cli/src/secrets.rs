@@ -199,30 +199,30 @@ pub fn ensure_in(
 struct Current {
     bytes: Vec<u8>,
     meta: Option<std::fs::Metadata>,
+    /// A link is read (what it names may set everything) but never written through.
+    symlink: bool,
 }
 
 fn read_dotenv(path: &Path) -> Result<Current> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(Error::Environment(format!(
-            "{} is a symbolic link: msctl writes generated secrets only into a regular file (set the stack's `secrets:` variables yourself, or replace the link by a file)",
-            path.display()
-        ))),
+    let symlink = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() => Err(Error::Environment(format!(
             "{} is not a regular file",
             path.display()
         ))),
         Ok(meta) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Error::Environment(format!("cannot read {}: {e}", path.display()))
-            })?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::Environment(format!("cannot read {}: {e}", path.display())))?;
             Ok(Current {
                 bytes,
                 meta: Some(meta),
+                symlink,
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Current {
             bytes: Vec::new(),
             meta: None,
+            symlink,
         }),
         Err(e) => Err(Error::Environment(format!(
             "cannot read {}: {e}",
@@ -241,6 +241,12 @@ fn append(path: &Path, current: &Current, block: &str) -> Result<()> {
             path.display()
         ))
     };
+    if current.symlink {
+        return Err(Error::Environment(format!(
+            "{} is a symbolic link: msctl writes generated secrets only into a regular file (set the stack's `secrets:` variables yourself, or replace the link by a file)",
+            path.display()
+        )));
+    }
     if current
         .meta
         .as_ref()
@@ -528,6 +534,12 @@ mod tests {
         let err = run(dir.path(), &[admin()], &[], &[]).unwrap_err();
         assert_eq!(err.exit_code(), 3);
         assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        // A link is read, though: when what it names sets everything, nothing is to be written.
+        std::fs::write(dir.path().join("real"), "ADMIN_PASSWORD=mine-12345\n").unwrap();
+        assert!(run(dir.path(), &[admin()], &[], &[])
+            .unwrap()
+            .written
+            .is_empty());
 
         let dir = tempfile::tempdir().unwrap();
         let env = dir.path().join(".env");
