@@ -74,7 +74,7 @@ async fn customer_and_admin_flows_through_the_gateway() {
     let stderr = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "msctl up failed:\n{stderr}");
     assert!(
-        !stderr.contains("generated"),
+        !stderr.contains("msctl: generated"),
         "every secret was given: {stderr}"
     );
 
