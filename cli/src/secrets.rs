@@ -80,7 +80,8 @@ pub struct Outcome {
 
 /// Generates what the stack's `secrets:` lack, asking the engine which `with_volume` volumes
 /// exist. When `written` is not empty, `.env` changed and the stack must be loaded again.
-pub async fn ensure(docker: &Docker, stack: &Stack) -> Result<Outcome> {
+/// With `dry_run` (`up --plan`), `written` names what would be generated and nothing is.
+pub async fn ensure(docker: &Docker, stack: &Stack, dry_run: bool) -> Result<Outcome> {
     if stack.secrets.is_empty() {
         return Ok(Outcome::default());
     }
@@ -96,7 +97,14 @@ pub async fn ensure(docker: &Docker, stack: &Stack) -> Result<Outcome> {
         }
     }
     let env: HashMap<String, String> = std::env::vars().collect();
-    ensure_in(&stack.dir, &stack.name, &stack.secrets, &env, &existing)
+    ensure_in(
+        &stack.dir,
+        &stack.name,
+        &stack.secrets,
+        &env,
+        &existing,
+        dry_run,
+    )
 }
 
 /// Where a variable is set.
@@ -115,6 +123,7 @@ pub fn ensure_in(
     secrets: &[SecretSpec],
     env: &HashMap<String, String>,
     existing: &BTreeSet<String>,
+    dry_run: bool,
 ) -> Result<Outcome> {
     let path = dir.join(".env");
     let current = read_dotenv(&path)?;
@@ -172,7 +181,7 @@ pub fn ensure_in(
                         }
                     }
                 }
-                if secret.show {
+                if secret.show && !dry_run {
                     let (_, value) = lines.iter().rev().find(|(n, _)| n == name).expect("pushed");
                     outcome.notes.push(format!(
                         "msctl: generated {name}={value} (stored in {}, shown once)",
@@ -182,7 +191,8 @@ pub fn ensure_in(
             }
         }
     }
-    if lines.is_empty() {
+    if lines.is_empty() || dry_run {
+        outcome.written = lines.into_iter().map(|(n, _)| n).collect();
         return Ok(outcome);
     }
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
@@ -334,7 +344,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let existing = existing.iter().map(|v| v.to_string()).collect();
-        ensure_in(dir, "shop", secrets, &env, &existing)
+        ensure_in(dir, "shop", secrets, &env, &existing, false)
     }
 
     fn dotenv(dir: &Path) -> HashMap<String, String> {
@@ -466,6 +476,28 @@ mod tests {
             std::fs::read_to_string(dir.path().join(".env")).unwrap(),
             "ADMIN_PASSWORD=\n"
         );
+    }
+
+    #[test]
+    fn a_dry_run_names_what_would_be_generated_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = HashMap::new();
+        let out = ensure_in(
+            dir.path(),
+            "shop",
+            &[admin(), signing()],
+            &env,
+            &BTreeSet::new(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(out.written, ["ADMIN_PASSWORD", "SIGNING_KEY", "VERIFY_KEY"]);
+        assert!(
+            out.notes.is_empty(),
+            "no password is shown: {:?}",
+            out.notes
+        );
+        assert!(!dir.path().join(".env").exists());
     }
 
     #[test]

@@ -52,7 +52,9 @@ async fn with_volume_generates_only_while_the_volume_does_not_exist() {
         })
         .await
         .unwrap();
-    let out = msctl::secrets::ensure(&docker, &load(&p)).await.unwrap();
+    let out = msctl::secrets::ensure(&docker, &load(&p), false)
+        .await
+        .unwrap();
     assert_eq!(out.written, ["MSCTL_IT_KEY", "MSCTL_IT_PUBLIC"]);
     assert!(
         out.notes[0].contains(&format!(
@@ -72,13 +74,17 @@ async fn with_volume_generates_only_while_the_volume_does_not_exist() {
     // Without the volume (a fresh stack): generated, shown once, and what the stack gets.
     p.msctl(&["down", "--volumes"]).ok();
     assert_eq!(labelled(&docker, &p.name).await, (0, 0, 0));
-    let out = msctl::secrets::ensure(&docker, &load(&p)).await.unwrap();
+    let out = msctl::secrets::ensure(&docker, &load(&p), false)
+        .await
+        .unwrap();
     assert_eq!(out.written, ["MSCTL_IT_PASSWORD"], "the key pair is kept");
     let password = dotenv(&p)["MSCTL_IT_PASSWORD"].clone();
     assert_eq!(password.len(), 24);
     assert!(out.notes[0].contains(&format!("generated MSCTL_IT_PASSWORD={password}")));
     assert_eq!(load(&p).service("db").unwrap().env["PASSWORD"], password);
-    let again = msctl::secrets::ensure(&docker, &load(&p)).await.unwrap();
+    let again = msctl::secrets::ensure(&docker, &load(&p), false)
+        .await
+        .unwrap();
     assert!(again.written.is_empty() && again.notes.is_empty());
 }
 
@@ -89,7 +95,9 @@ fn commands_other_than_up_generate_nothing() {
     p.msctl(&["export", "compose", "-o", "compose.yaml"]).ok();
     let plan = p.msctl(&["up", "--plan"]);
     assert!(
-        !plan.stderr.contains("generated"),
+        plan.stderr.contains(
+            "msctl: `up` would generate MSCTL_IT_PASSWORD, MSCTL_IT_KEY, MSCTL_IT_PUBLIC into .env"
+        ) && !plan.stderr.contains("msctl: generated"),
         "{}\n{}",
         plan.stdout,
         plan.stderr
