@@ -19,6 +19,9 @@ ORDERS_PER_USER=${1:-20}
 USERS=${2:-50}
 PROJECT=msctlsagabench
 export GATEWAY_PORT=${GATEWAY_PORT:-18100}
+# Its own admin password (saga-latency reads it from here), so that `up` (a fresh volume)
+# generates none into .env, where the password of your `shop` stack belongs (`secrets:`).
+export ADMIN_PASSWORD=${ADMIN_PASSWORD:-bench-admin-password-1}
 
 cargo build -q -p msctl -p loadtests
 MSCTL=target/debug/msctl

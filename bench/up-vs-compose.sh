@@ -22,6 +22,9 @@ PROJECT=msctlbench
 OUT=target/bench
 # Its own host port, so a running bundled stack (port 8000) does not collide with it.
 export GATEWAY_PORT=${GATEWAY_PORT:-18000}
+# Its own admin password, so that `up` (a fresh volume) generates none into .env, where the
+# password of your `shop` stack belongs (msctl.yaml `secrets:`).
+export ADMIN_PASSWORD=${ADMIN_PASSWORD:-bench-admin-password-1}
 mkdir -p "$OUT"
 
 [ -x "$MSCTL" ] || cargo build -p msctl

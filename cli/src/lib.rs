@@ -8,6 +8,8 @@
 //!   line, "did you mean"; values keep their positions ([`diag::Spanned`]).
 //! - [`stack`] loads `msctl.yaml`: typed model, `${VAR:-default}` interpolation, `.env`/`*_FILE`
 //!   secrets, and validation that reports `file:line:column` before Docker is touched.
+//! - [`secrets`] generates the stack file's `secrets:` into `.env` on `up` (passwords, key
+//!   pairs), once, never touching the user's lines.
 //! - [`graph`] orders services into dependency levels and names cycles.
 //! - [`docker`] connects to the engine (with API version negotiation) and owns the label names
 //!   that mark what belongs to a project.
@@ -37,6 +39,7 @@ pub mod export;
 pub mod graph;
 pub mod images;
 pub mod journeys;
+pub mod secrets;
 pub mod stack;
 pub mod testing;
 pub mod ui;

@@ -869,3 +869,31 @@ fn list_shows_the_journeys_without_docker_or_a_stack() {
     assert_eq!(rows[0]["finally"], 1);
     assert_eq!(rows[0]["file"], "scenarios/fails.yaml");
 }
+
+/// `env` is the project's `.env` (where `msctl up` generated the stack's secrets) under the
+/// process environment: a journey logs in with the password the stack was given.
+#[tokio::test]
+async fn journeys_see_the_projects_env_file_and_the_environment_wins() {
+    let url = serve(App::default()).await;
+    let mut p = project_with(&[(
+        "env",
+        r#"name: env
+steps:
+  - name: echo
+    request:
+      method: POST
+      path: /echo
+      json: { a: "{{ env.MSCTL_IT_FROM_DOTENV }}", b: "{{ env.MSCTL_IT_BOTH }}" }
+    expect: { status: 200, json: { $.body.a: from-dotenv, $.body.b: from-process } }
+"#,
+    )]);
+    p.file(
+        ".env",
+        "MSCTL_IT_FROM_DOTENV=from-dotenv\nMSCTL_IT_BOTH=from-dotenv\n",
+    );
+    p.env
+        .insert("MSCTL_IT_BOTH".to_string(), "from-process".to_string());
+    let gateway = format!("gateway={url}");
+    let (_p, out) = msctl(p, args(&["test", "journeys", "--url", &gateway])).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}

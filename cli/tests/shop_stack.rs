@@ -9,6 +9,22 @@ use support::*;
 struct Shop {
     name: String,
     port: u16,
+    /// The stack's `secrets:`, given in the environment: `up` then generates nothing into the
+    /// workspace's `.env`, whose admin password belongs to the developer's own `shop` stack.
+    admin_password: String,
+    identity: msctl::secrets::KeyPairText,
+}
+
+impl Shop {
+    fn new() -> Shop {
+        let rng = ring::rand::SystemRandom::new();
+        Shop {
+            name: format!("msctl-it-shop-{}", std::process::id()),
+            port: free_port(),
+            admin_password: msctl::secrets::password(&rng),
+            identity: msctl::secrets::ed25519(&rng),
+        }
+    }
 }
 
 impl Drop for Shop {
@@ -26,6 +42,9 @@ fn msctl(shop: &Shop, args: &[&str]) -> std::process::Output {
         .args(args)
         .current_dir(workspace())
         .env("GATEWAY_PORT", shop.port.to_string())
+        .env("ADMIN_PASSWORD", &shop.admin_password)
+        .env("IDENTITY_SIGNING_KEY", &shop.identity.private)
+        .env("IDENTITY_VERIFY_KEY", &shop.identity.public)
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
@@ -50,13 +69,14 @@ async fn login(c: &reqwest::Client, base: &str, email: &str, password: &str) -> 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn customer_and_admin_flows_through_the_gateway() {
-    let shop = Shop {
-        name: format!("msctl-it-shop-{}", std::process::id()),
-        port: free_port(),
-    };
+    let shop = Shop::new();
     let up = msctl(&shop, &["up"]);
     let stderr = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "msctl up failed:\n{stderr}");
+    assert!(
+        !stderr.contains("msctl: generated"),
+        "every secret was given: {stderr}"
+    );
 
     let ps: Value = serde_json::from_slice(&msctl(&shop, &["ps", "--json"]).stdout).unwrap();
     for row in ps.as_array().unwrap() {
@@ -135,7 +155,7 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let admin_token = login(&c, &base, "admin@shop.local", "admin-password-1").await;
+    let admin_token = login(&c, &base, "admin@shop.local", &shop.admin_password).await;
     let r = c
         .post(format!("{base}/products"))
         .bearer_auth(&admin_token)
@@ -235,6 +255,7 @@ async fn customer_and_admin_flows_through_the_gateway() {
     // killed and restarted and RabbitMQ restarted; its invariants must all hold.
     let mut faults = loadtests::faults::FaultConfig::new(&base, &shop.name);
     faults.orders = 300;
+    faults.admin_password = shop.admin_password.clone();
     let report = loadtests::faults::run(&faults)
         .await
         .expect("fault scenario ran");

@@ -195,3 +195,17 @@ fn routes_without_a_gateway() {
         "services:\n  api:\n    image: api\n    routes:\n      port: 8080\n      paths: [{ prefix: /api }]\n"
     ));
 }
+
+#[test]
+fn unknown_secret_kind_suggests_the_close_one() {
+    insta::assert_snapshot!(rejected(
+        "services:\n  web:\n    image: x\nsecrets:\n  TOKEN: { generate: pasword }\n"
+    ));
+}
+
+#[test]
+fn bad_secrets_are_all_named() {
+    insta::assert_snapshot!(rejected(
+        "services:\n  db:\n    image: postgres:15\n    volumes: [data:/var/lib/postgresql/data]\nvolumes:\n  data: {}\nsecrets:\n  ADMIN_PASSWORD: { generate: password, with_volume: dta, public: ADMIN_KEY }\n  1KEY: { generate: ed25519 }\n  SIGNING_KEY: { generate: ed25519, public: ADMIN_PASSWORD }\n"
+    ));
+}

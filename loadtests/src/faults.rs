@@ -44,8 +44,8 @@ impl FaultConfig {
             declined_share: 0.25,
             spread: Duration::from_secs(8),
             settle: Duration::from_secs(30),
-            admin_email: "admin@shop.local".into(),
-            admin_password: "admin-password-1".into(),
+            admin_email: crate::credentials::admin_email(),
+            admin_password: crate::credentials::admin_password(),
             no_faults: false,
         }
     }

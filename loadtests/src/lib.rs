@@ -6,8 +6,11 @@
 //!   need a database (`docker exec … psql`), found by msctl's labels.
 //! - [`faults`]: concurrent checkouts while the order service and RabbitMQ are killed and
 //!   restarted, then the invariants.
+//! - [`credentials`]: the admin's email and password as the stack was given them (the
+//!   environment, else the project's `.env`, where `msctl up` may have generated them).
 //! - [`latency`]: POST /orders → CONFIRMED percentiles at a given concurrency.
 
+pub mod credentials;
 pub mod faults;
 pub mod latency;
 pub mod shop;

@@ -21,9 +21,23 @@ pub struct UpArgs {
     json: bool,
 }
 
-pub async fn exec(args: &UpArgs, stack: &StackArgs) -> Result<()> {
-    let stack = stack.load()?;
+pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
+    let mut stack = stack_args.load()?;
     let docker = crate::docker::connect().await?;
+    // Before anything else: what `secrets:` lacks goes into .env, then the stack is read again
+    // so that `${NAME}` finds it. A plan only says what `up` would generate.
+    let secrets = crate::secrets::ensure(&docker, &stack, args.plan).await?;
+    for note in &secrets.notes {
+        eprintln!("{note}");
+    }
+    if args.plan && !secrets.written.is_empty() {
+        eprintln!(
+            "msctl: `up` would generate {} into .env (`secrets:`); the plan shows them unset",
+            secrets.written.join(", ")
+        );
+    } else if !secrets.written.is_empty() {
+        stack = stack_args.load()?;
+    }
     let opts = UpOptions {
         services: args.services.clone(),
         profiles: args.profiles.clone(),

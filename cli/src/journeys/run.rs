@@ -20,6 +20,8 @@ pub struct Runner {
     pub http: reqwest::Client,
     pub targets: Targets,
     pub templates: Templates,
+    /// What journeys see as `env`: the process environment, unless [`Runner::with_env`].
+    pub env: Map<String, Value>,
 }
 
 /// The ids one run sends with every request.
@@ -82,7 +84,18 @@ impl Runner {
                 .expect("HTTP client"),
             targets,
             templates: Templates::default(),
+            env: std::env::vars().map(|(k, v)| (k, Value::from(v))).collect(),
         }
+    }
+
+    /// `env` for the journeys: `vars`, then the process environment over them (so the project's
+    /// `.env` is seen, and a variable set for the run wins).
+    pub fn with_env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut env: Map<String, Value> =
+            vars.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+        env.extend(std::env::vars().map(|(k, v)| (k, Value::from(v))));
+        self.env = env;
+        self
     }
 
     pub async fn run(&self, loaded: &Loaded) -> JourneyReport {
@@ -90,7 +103,7 @@ impl Runner {
         let started = Instant::now();
         let started_at = SystemTime::now();
         let journey = &loaded.journey;
-        let mut scope = builtins(&ids);
+        let mut scope = builtins(&ids, &self.env);
         let mut steps = Vec::new();
         let mut failed = false;
 
@@ -633,13 +646,12 @@ fn compact(line: &str) -> String {
     out
 }
 
-fn builtins(ids: &RunIds) -> Scope {
+fn builtins(ids: &RunIds, env: &Map<String, Value>) -> Scope {
     let mut scope = Scope::new();
     scope.insert("run_id".into(), Value::from(ids.run_id.clone()));
     scope.insert("trace_id".into(), Value::from(ids.trace_id.clone()));
     scope.insert("request_id".into(), Value::from(ids.request_id.clone()));
-    let env: Map<String, Value> = std::env::vars().map(|(k, v)| (k, Value::from(v))).collect();
-    scope.insert("env".into(), Value::Object(env));
+    scope.insert("env".into(), Value::Object(env.clone()));
     scope
 }
 

@@ -11,7 +11,7 @@ pub mod routes;
 mod types;
 
 pub use interpolate::{interpolate, parse_dotenv, Vars};
-pub use model::Condition;
+pub use model::{Condition, SecretKind};
 pub use resolve::valid_name;
 pub use types::*;
 

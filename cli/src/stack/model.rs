@@ -26,6 +26,42 @@ pub struct StackFile {
     /// Named volumes the services may mount (`name:/path`).
     #[serde(default)]
     pub volumes: SpannedMap<Option<VolumeDef>>,
+    /// Secrets `msctl up` generates when they are missing, by variable name: each one not set
+    /// in the environment or in `.env` beside the stack file is generated and appended to that
+    /// `.env` (created with mode 0600), so `${NAME}` finds it now and on every later run.
+    #[serde(default)]
+    pub secrets: SpannedMap<Secret>,
+}
+
+/// A secret `msctl up` generates once, into `.env`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    /// What to generate: `password` (24 random letters and digits, at least one of each) or
+    /// `ed25519` (a key pair: the variable is the standard-base64 PKCS#8 v2 document).
+    #[schemars(with = "SecretKind")]
+    pub generate: Spanned<SecretKind>,
+    /// With `ed25519`: also write the public key, base64url without padding (a JWK's `x`),
+    /// into this variable.
+    #[schemars(with = "Option<String>", regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub public: Option<Spanned<String>>,
+    /// Print the value once, when it is generated (a password a person will type).
+    #[schemars(with = "Option<bool>")]
+    pub show: Option<Spanned<bool>>,
+    /// Generate only while this volume of the stack does not exist yet: the secret is baked
+    /// into its data on the first start (an admin account), so existing data keeps its own.
+    #[schemars(with = "Option<String>")]
+    pub with_volume: Option<Spanned<String>>,
+}
+
+/// What a generated secret is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretKind {
+    /// 24 random ASCII letters and digits (at least one of each), from the OS's generator.
+    Password,
+    /// An Ed25519 key pair.
+    Ed25519,
 }
 
 /// A named volume. It carries the project label, so `msctl down --volumes` removes exactly these.

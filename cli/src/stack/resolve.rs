@@ -150,6 +150,7 @@ pub fn resolve(
         services.push(spec);
     }
 
+    let secrets = resolve_secrets(&mut cx, &raw, &volume_names);
     check_ports(&mut cx, &raw, &services);
     let routes = super::routes::apply(&raw, &mut services, &mut cx.diags);
 
@@ -190,7 +191,93 @@ pub fn resolve(
         services,
         volumes: volume_names,
         routes,
+        secrets,
     })
+}
+
+/// A variable name as shells and `.env` files take it.
+fn valid_variable(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The `secrets:` block: variable names, volumes that exist in the file, one writer per variable.
+/// Values here are taken literally (no `${…}`).
+fn resolve_secrets(
+    cx: &mut Ctx,
+    raw: &model::StackFile,
+    volume_names: &[String],
+) -> Vec<SecretSpec> {
+    let mut written: HashMap<String, Pos> = HashMap::new();
+    let mut out = Vec::new();
+    let mut claim = |cx: &mut Ctx, name: &Spanned<String>| {
+        if !valid_variable(&name.value) {
+            cx.diags.push(
+                Diagnostic::new(pos(name), format!("invalid variable name `{}`", name.value))
+                    .help("use letters, digits and `_`, not starting with a digit"),
+            );
+        }
+        if let Some(first) = written.insert(name.value.clone(), pos(name)) {
+            cx.err(
+                pos(name),
+                format!(
+                    "secret variable `{}` is written twice (first at line {})",
+                    name.value, first.line
+                ),
+            );
+        }
+    };
+    for (key, secret) in &raw.secrets.0 {
+        claim(cx, key);
+        let kind = secret.generate.value;
+        let public = match (&secret.public, kind) {
+            (Some(p), model::SecretKind::Ed25519) => {
+                claim(cx, p);
+                Some(p.value.clone())
+            }
+            (Some(p), _) => {
+                cx.diags.push(
+                    Diagnostic::new(
+                        pos(p),
+                        format!(
+                            "`public` is for key pairs, and `{}` is a password",
+                            key.value
+                        ),
+                    )
+                    .help("remove `public`, or write `generate: ed25519`"),
+                );
+                None
+            }
+            (None, _) => None,
+        };
+        let with_volume = secret.with_volume.as_ref().map(|v| {
+            if !volume_names.contains(&v.value) {
+                let help = did_you_mean(&v.value, volume_names.iter().map(String::as_str), || {
+                    match volume_names.is_empty() {
+                        true => "the stack declares no volumes".to_string(),
+                        false => format!("volumes are: {}", volume_names.join(", ")),
+                    }
+                });
+                cx.diags.push(
+                    Diagnostic::new(
+                        pos(v),
+                        format!("volume `{}` is not declared under `volumes`", v.value),
+                    )
+                    .help(help),
+                );
+            }
+            v.value.clone()
+        });
+        out.push(SecretSpec {
+            name: key.value.clone(),
+            kind,
+            public,
+            show: secret.show.as_ref().is_some_and(|s| s.value),
+            with_volume,
+        });
+    }
+    out
 }
 
 fn resolve_service(

@@ -18,6 +18,21 @@ pub struct Stack {
     pub volumes: Vec<String>,
     /// The gateway's routing table, from the services' `routes:` blocks.
     pub routes: super::routes::RoutingTable,
+    /// What `up` generates into `.env` when it is missing (`secrets:`), in file order.
+    pub secrets: Vec<SecretSpec>,
+}
+
+/// A secret of the `secrets:` block, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretSpec {
+    /// The variable that holds it.
+    pub name: String,
+    pub kind: super::model::SecretKind,
+    /// `ed25519`: the variable that gets the public key.
+    pub public: Option<String>,
+    pub show: bool,
+    /// Generate only while this volume (its name in the stack file) does not exist.
+    pub with_volume: Option<String>,
 }
 
 impl Stack {

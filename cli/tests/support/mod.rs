@@ -16,6 +16,7 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+#[allow(unused_imports)] // not every test binary publishes a port
 pub use testkit::free_port;
 
 pub struct Output {

@@ -15,8 +15,8 @@ async fn main() -> ExitCode {
         orders_per_user: 20,
         wait: Duration::from_secs(4),
         think: Duration::ZERO,
-        admin_email: "admin@shop.local".into(),
-        admin_password: "admin-password-1".into(),
+        admin_email: loadtests::credentials::admin_email(),
+        admin_password: loadtests::credentials::admin_password(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

@@ -93,7 +93,12 @@ pub async fn exec(args: &JourneyArgs, stack: &StackArgs) -> Result<()> {
     }
     let targets = args.targets.connect(project).await?;
     targets.check_up("the journeys").await?;
-    let runner = Runner::new(targets);
+    // The project's .env is what `msctl up` used (generated secrets included): journeys log in
+    // with what the stack was given.
+    let dotenv = std::fs::read_to_string(stack.beside(".env"))
+        .map(|text| crate::stack::parse_dotenv(&text))
+        .unwrap_or_default();
+    let runner = Runner::new(targets).with_env(dotenv);
     let mut all: Vec<JourneyReport> = Vec::new();
     let mut tallies = Tallies::new();
     let started = Instant::now();
