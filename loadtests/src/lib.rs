@@ -7,7 +7,9 @@
 //! - [`faults`]: concurrent checkouts while the order service and RabbitMQ are killed and
 //!   restarted, then the invariants.
 //! - [`latency`]: POST /orders → CONFIRMED percentiles at a given concurrency.
+//! - [`burst`]: logins then orders at a fixed concurrency (`bench/service-memory.sh`).
 
+pub mod burst;
 pub mod faults;
 pub mod latency;
 pub mod shop;
