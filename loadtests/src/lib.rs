@@ -9,7 +9,9 @@
 //! - [`credentials`]: the admin's email and password as the stack was given them (the
 //!   environment, else the project's `.env`, where `msctl up` may have generated them).
 //! - [`latency`]: POST /orders → CONFIRMED percentiles at a given concurrency.
+//! - [`burst`]: logins then orders at a fixed concurrency (`bench/service-memory.sh`).
 
+pub mod burst;
 pub mod credentials;
 pub mod faults;
 pub mod latency;

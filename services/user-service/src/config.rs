@@ -9,8 +9,9 @@
 //! | `ADMIN_PASSWORD` / `ADMIN_PASSWORD_FILE` | `admin-password-1` | its password (secret) |
 //! | `JWT_PRIVATE_KEY` / `JWT_PRIVATE_KEY_FILE` | unset | RSA signing key, PKCS#8 or PKCS#1 PEM (secret); unset: generated once and kept in the database |
 //! | `TOKEN_TTL_SECONDS` | `900` | access token lifetime |
+//! | `PASSWORD_HASH_WORKERS` | available parallelism, at most 8 | threads hashing passwords, each keeping one 19 MiB block (argon2id's memory cost): hashing memory is this × 19 MiB |
 
-use crate::{keys, validation};
+use crate::{keys, passwords, validation};
 use kit::config::{ConfigError, Env};
 use kit::identity::Verifier;
 
@@ -21,6 +22,8 @@ pub const DEFAULT_ADMIN_PASSWORD: &str = "admin-password-1";
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 900;
 /// Longest token lifetime accepted (a day): these are access tokens, not sessions.
 pub const MAX_TOKEN_TTL_SECONDS: u64 = 86_400;
+/// Most password hashing workers accepted (64 × 19 MiB is already 1.2 GiB).
+pub const MAX_PASSWORD_HASH_WORKERS: usize = 64;
 
 #[derive(Clone)]
 pub struct Config {
@@ -36,6 +39,8 @@ pub struct Config {
     pub password_hashing: argon2::Params,
     /// Verifies the gateway's identity tokens.
     pub identity: Verifier,
+    /// Threads hashing passwords, each with one block of `password_hashing`'s memory cost.
+    pub password_hash_workers: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +55,7 @@ impl std::fmt::Debug for Config {
             )
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("password_hashing", &self.password_hashing)
+            .field("password_hash_workers", &self.password_hash_workers)
             .finish_non_exhaustive()
     }
 }
@@ -66,6 +72,7 @@ impl Config {
             jwt_private_key: None,
             token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
             password_hashing: argon2::Params::default(),
+            password_hash_workers: passwords::default_workers(),
         }
     }
 
@@ -83,6 +90,7 @@ impl Config {
             .secret("JWT_PRIVATE_KEY")
             .filter(|pem| !pem.trim().is_empty());
         let token_ttl_seconds = env.or("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS);
+        let password_hash_workers = env.or("PASSWORD_HASH_WORKERS", passwords::default_workers());
 
         let mut problems = env.finish().err().map(|e| e.problems).unwrap_or_default();
         if let Err(why) = validation::email(&admin_email) {
@@ -101,6 +109,11 @@ impl Config {
                 "TOKEN_TTL_SECONDS={token_ttl_seconds} is invalid: must be 1 to {MAX_TOKEN_TTL_SECONDS}"
             ));
         }
+        if !(1..=MAX_PASSWORD_HASH_WORKERS).contains(&password_hash_workers) {
+            problems.push(format!(
+                "PASSWORD_HASH_WORKERS={password_hash_workers} is invalid: must be 1 to {MAX_PASSWORD_HASH_WORKERS}"
+            ));
+        }
         match (database_url, identity) {
             (Some(database_url), Some(identity)) if problems.is_empty() => Ok(Config {
                 database_url,
@@ -111,6 +124,7 @@ impl Config {
                 jwt_private_key,
                 token_ttl_seconds,
                 password_hashing: argon2::Params::default(),
+                password_hash_workers,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -134,6 +148,7 @@ mod tests {
             "JWT_PRIVATE_KEY_FILE",
             "TOKEN_TTL_SECONDS",
             "IDENTITY_VERIFY_KEY",
+            "PASSWORD_HASH_WORKERS",
         ] {
             std::env::remove_var(name);
         }
@@ -141,8 +156,9 @@ mod tests {
         std::env::set_var("ADMIN_PASSWORD", "weak");
         std::env::set_var("JWT_PRIVATE_KEY", "not a key");
         std::env::set_var("TOKEN_TTL_SECONDS", "0");
+        std::env::set_var("PASSWORD_HASH_WORKERS", "0");
         let problems = Config::from_env().unwrap_err().problems;
-        assert_eq!(problems.len(), 6, "{problems:?}");
+        assert_eq!(problems.len(), 7, "{problems:?}");
         let all = problems.join("\n");
         for expected in [
             "DATABASE_URL is required",
@@ -151,12 +167,18 @@ mod tests {
             "ADMIN_PASSWORD is invalid",
             "JWT_PRIVATE_KEY is invalid",
             "TOKEN_TTL_SECONDS=0 is invalid",
+            "PASSWORD_HASH_WORKERS=0 is invalid",
         ] {
             assert!(all.contains(expected), "{expected} in {all}");
         }
         assert!(!all.contains("weak"), "secrets are not echoed");
 
-        for name in ["ADMIN_EMAIL", "ADMIN_PASSWORD", "TOKEN_TTL_SECONDS"] {
+        for name in [
+            "ADMIN_EMAIL",
+            "ADMIN_PASSWORD",
+            "TOKEN_TTL_SECONDS",
+            "PASSWORD_HASH_WORKERS",
+        ] {
             std::env::remove_var(name);
         }
         std::env::set_var("JWT_PRIVATE_KEY", "  \n");
@@ -172,6 +194,10 @@ mod tests {
         assert!(config.jwt_private_key.is_none(), "blank means unset");
         assert_eq!(config.token_ttl_seconds, 900);
         assert_eq!(config.password_hashing, argon2::Params::default());
+        assert_eq!(config.password_hash_workers, passwords::default_workers());
+        std::env::set_var("PASSWORD_HASH_WORKERS", "3");
+        assert_eq!(Config::from_env().unwrap().password_hash_workers, 3);
+        std::env::remove_var("PASSWORD_HASH_WORKERS");
         assert!(!format!("{config:?}").contains("admin-password-1"));
         std::env::remove_var("JWT_PRIVATE_KEY");
         std::env::remove_var("DATABASE_URL");

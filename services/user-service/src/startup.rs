@@ -55,9 +55,12 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     let keys = keys::load(&pool, config.jwt_private_key.as_deref())
         .await
         .map_err(BootstrapError::from)?;
-    let hasher = passwords::Hasher::new(config.password_hashing.clone())
-        .await
-        .map_err(BootstrapError::from)?;
+    let hasher = passwords::Hasher::new(
+        config.password_hashing.clone(),
+        config.password_hash_workers,
+    )
+    .await
+    .map_err(BootstrapError::from)?;
     bootstrap_admin(&pool, &hasher, &config.admin_email, &config.admin_password).await?;
     let metrics = kit::metrics::Metrics::new();
     let own = ServiceMetrics::new(&metrics);
