@@ -219,7 +219,8 @@ pub async fn assert_hostile_input_is_refused(
         for (method, operation) in operations.as_object().expect("operations") {
             let params = parameters(&doc, operation, &fixtures);
             let body_schema = &operation["requestBody"]["content"]["application/json"]["schema"];
-            let body = (!body_schema.is_null()).then(|| sample(&doc, body_schema, "", 0, &fixtures));
+            let body =
+                (!body_schema.is_null()).then(|| sample(&doc, body_schema, "", 0, &fixtures));
             // Each case: (parameter name or body pointer, raw parameter value or body).
             let mut cases: Vec<(String, Option<(String, String)>, Option<Vec<u8>>)> = Vec::new();
             for p in params.iter().filter(|p| p.string && p.place != "header") {
