@@ -324,6 +324,17 @@ impl Stack {
     async fn metrics(&self) -> String {
         self.get("/metrics", None).await.text().await.unwrap()
     }
+
+    /// The product service's circuit state, as `/metrics` shows it (0 closed, 1 open, 2 half).
+    async fn product_circuit(&self) -> String {
+        let m = self.metrics().await;
+        metric_line(&m, "gateway_circuit_state{upstream=\"product-service\"}")
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
 }
 
 /// Asserts a problem+json response with `status`; returns the body.
@@ -884,15 +895,7 @@ async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
         "retry_attempts": 1, "circuit_min_calls": 5,
         "circuit_cooldown_ms": 500, "circuit_half_open_trials": 3}}}}))
     .await;
-    let state = |m: &str| {
-        metric_line(m, "gateway_circuit_state{upstream=\"product-service\"}")
-            .unwrap()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    assert_eq!(state(&s.metrics().await), "0");
+    assert_eq!(s.product_circuit().await, "0");
 
     s.products.failing.store(true, SeqCst);
     for _ in 0..5 {
@@ -918,7 +921,7 @@ async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
         5,
         "the open circuit did not reach the upstream"
     );
-    assert_eq!(state(&s.metrics().await), "1");
+    assert_eq!(s.product_circuit().await, "1");
     // Other upstreams are not affected.
     assert_eq!(
         s.get("/orders", Some(&user_token())).await.status(),
@@ -940,14 +943,14 @@ async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
     tokio::time::sleep(Duration::from_millis(550)).await;
     assert_eq!(s.get("/products", None).await.status(), StatusCode::OK);
     assert_eq!(
-        state(&s.metrics().await),
+        s.product_circuit().await,
         "2",
         "half-open after one good trial"
     );
     for _ in 0..2 {
         assert_eq!(s.get("/products", None).await.status(), StatusCode::OK);
     }
-    assert_eq!(state(&s.metrics().await), "0");
+    assert_eq!(s.product_circuit().await, "0");
     for _ in 0..5 {
         assert_eq!(s.get("/products", None).await.status(), StatusCode::OK);
     }
@@ -990,21 +993,13 @@ async fn the_circuit_opens_fails_fast_and_closes_when_the_upstream_recovers() {
 #[tokio::test]
 async fn a_few_failures_among_good_calls_never_open_the_circuit_a_failing_upstream_does() {
     let s = stack(json!({"resilience": {"retry_attempts": 1}})).await;
-    let state = |m: &str| {
-        metric_line(m, "gateway_circuit_state{upstream=\"product-service\"}")
-            .unwrap()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
     // A client's bad requests answered 500, as many as it likes: the upstream is alive.
     s.products.fail_status.store(500, SeqCst);
     s.products.failing.store(true, SeqCst);
     for _ in 0..60 {
         assert_eq!(s.get("/products", None).await.status(), 500);
     }
-    assert_eq!(state(&s.metrics().await), "0", "500s do not open it");
+    assert_eq!(s.product_circuit().await, "0", "500s do not open it");
     // Five 503s among good answers, repeatedly: under the failure rate, never open.
     s.products.failing.store(false, SeqCst);
     s.products.fail_status.store(503, SeqCst);
@@ -1016,7 +1011,7 @@ async fn a_few_failures_among_good_calls_never_open_the_circuit_a_failing_upstre
         for _ in 0..8 {
             assert_eq!(s.get("/products", None).await.status(), StatusCode::OK);
         }
-        assert_eq!(state(&s.metrics().await), "0");
+        assert_eq!(s.product_circuit().await, "0");
     }
     assert_eq!(
         s.products.hits(),
@@ -1026,12 +1021,12 @@ async fn a_few_failures_among_good_calls_never_open_the_circuit_a_failing_upstre
     // The upstream fails for real: the rate crosses 50% and the circuit opens.
     s.products.failing.store(true, SeqCst);
     let mut sent = 0;
-    while state(&s.metrics().await) == "0" {
+    while s.product_circuit().await == "0" {
         sent += 1;
         assert!(sent <= 200, "the circuit never opened");
         s.get("/products", None).await;
     }
-    assert_eq!(state(&s.metrics().await), "1");
+    assert_eq!(s.product_circuit().await, "1");
     let before = s.products.hits();
     problem(s.get("/products", None).await, 503).await;
     assert_eq!(
