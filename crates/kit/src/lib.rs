@@ -9,6 +9,8 @@
 //! - [`identity`]: the caller the gateway vouches for (`x-user-id`, `x-user-roles`): the
 //!   `Identity` and `Admin` extractors, role checks, the headers' OpenAPI parameters.
 //! - [`amqp`]: RabbitMQ: connecting with retries, the shop's event exchange, message headers.
+//! - [`outbox`]: the transactional outbox: events written with the change they announce, and
+//!   the relay that publishes them (publisher confirms, unroutable ones retried).
 //! - [`openapi`]: what every OpenAPI document shares (problem+json error bodies).
 //! - [`input`]: text no service takes (control characters, NUL, bytes that are not UTF-8) in
 //!   paths, query strings and JSON bodies, refused with a 4xx before any handler runs.
@@ -29,6 +31,7 @@ pub mod identity;
 pub mod input;
 pub mod metrics;
 pub mod openapi;
+pub mod outbox;
 pub mod paging;
 pub mod problem;
 pub mod serve;

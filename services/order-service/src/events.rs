@@ -55,54 +55,23 @@ pub struct OrderData {
     pub cancellation_reason: Option<CancelReason>,
 }
 
-/// The outbox columns an event is inserted into, in the order of [`Outgoing`]'s binds: event id,
-/// type, payload, traceparent, request id, occurred at.
-pub const OUTBOX_COLUMNS: &str =
-    "event_id, event_type, payload, traceparent, request_id, occurred_at";
+/// The outbox columns an event is inserted into, in the order of [`Outgoing::bind`]'s binds.
+pub use kit::outbox::COLUMNS as OUTBOX_COLUMNS;
 
-/// An event about to be written to the outbox: the envelope, and the trace it continues (the
-/// current request or saga step).
-pub struct Outgoing {
-    pub envelope: Envelope,
-    pub traceparent: Option<String>,
-    pub request_id: Option<String>,
-}
+/// An order event about to be written to the outbox (`kit::outbox`): the envelope, and the
+/// trace it continues (the current request or saga step).
+pub type Outgoing = kit::outbox::Outgoing<Envelope>;
 
-/// A query whose next parameters are an event's outbox values.
-type OutboxQuery<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
-
-impl Outgoing {
-    /// Binds the event's values, in [`OUTBOX_COLUMNS`] order, as the query's next parameters.
-    pub fn bind<'q, O>(&'q self, query: OutboxQuery<'q, O>) -> OutboxQuery<'q, O> {
-        query
-            .bind(self.envelope.id)
-            .bind(self.envelope.kind.as_str())
-            .bind(sqlx::types::Json(&self.envelope))
-            .bind(&self.traceparent)
-            .bind(&self.request_id)
-            .bind(self.envelope.occurred_at)
-    }
-
-    pub fn new(kind: EventType, data: OrderData) -> Outgoing {
-        let trace = kit::trace::outgoing_headers();
-        let header = |name: &str| {
-            trace
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        Outgoing {
-            envelope: Envelope {
-                id: Uuid::new_v4(),
-                kind: kind.as_str().to_owned(),
-                version: VERSION,
-                occurred_at: Utc::now(),
-                data,
-            },
-            traceparent: header("traceparent"),
-            request_id: header("x-request-id"),
-        }
-    }
+/// The event `kind` for an order now in the state `data`.
+pub fn outgoing(kind: EventType, data: OrderData) -> Outgoing {
+    let envelope = Envelope {
+        id: Uuid::new_v4(),
+        kind: kind.as_str().to_owned(),
+        version: VERSION,
+        occurred_at: Utc::now(),
+        data,
+    };
+    Outgoing::new(envelope.id, kind.as_str(), envelope.occurred_at, envelope)
 }
 
 impl OrderData {
@@ -121,10 +90,5 @@ impl OrderData {
 
 /// Writes `kind` for `order` (as it is now) to the outbox, in the caller's transaction.
 pub async fn record(conn: &mut PgConnection, order: &Order, kind: EventType) -> sqlx::Result<Uuid> {
-    let event = Outgoing::new(kind, OrderData::of(order));
-    let sql = format!(
-        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) RETURNING event_id"
-    );
-    let (id,): (Uuid,) = event.bind(sqlx::query_as(&sql)).fetch_one(conn).await?;
-    Ok(id)
+    kit::outbox::enqueue(conn, &outgoing(kind, OrderData::of(order))).await
 }

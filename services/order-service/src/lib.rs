@@ -13,13 +13,13 @@
 //! - [`saga`]: the orchestrator: steps, compensations, deadline, crash recovery.
 //! - [`settled`]: requests waiting for a saga's outcome, woken when it commits.
 //! - [`clients`]: the calls to the product and payment services.
-//! - [`events`] and [`relay`]: the outbox and its publisher to RabbitMQ.
+//! - [`events`]: the order events, written to the outbox (`kit::outbox`, whose relay publishes
+//!   them to RabbitMQ).
 
 pub mod clients;
 pub mod config;
 pub mod events;
 pub mod openapi;
-pub mod relay;
 pub mod routes;
 pub mod saga;
 pub mod settled;

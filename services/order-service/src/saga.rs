@@ -514,7 +514,7 @@ impl Saga {
                     ),
                 };
                 let items = self.items(row.id, items).await?.to_vec();
-                let event = events::Outgoing::new(
+                let event = events::outgoing(
                     kind,
                     events::OrderData {
                         order_id: row.id,

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, SERVICE};
 use crate::routes::{self, AppState};
-use crate::{clients, relay, saga, settled};
+use crate::{clients, events, saga, settled};
 use kit::{StartupError, Worker};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -36,12 +36,14 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
         settled.clone(),
         saga::SagaMetrics::new(&metrics),
     );
-    let relay = relay::Relay {
-        pool: pool.clone(),
-        amqp_url: config.amqp_url.clone(),
-        wake: outbox.clone(),
-        metrics: relay::RelayMetrics::new(&metrics),
-    };
+    let relay = kit::outbox::Relay::new(
+        SERVICE,
+        events::VERSION,
+        pool.clone(),
+        &config.amqp_url,
+        outbox.clone(),
+        &metrics,
+    );
     let state = AppState {
         pool: pool.clone(),
         clients,
@@ -56,7 +58,7 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
             .ready(kit::health::database(pool))
             .metrics(metrics)
             .worker(Worker::cancellable("saga sweeper", saga.sweep()))
-            .worker(Worker::cancellable("outbox relay", relay.run())),
+            .worker(relay.worker()),
     )
 }
 

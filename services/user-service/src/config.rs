@@ -3,6 +3,7 @@
 //! | Variable | Default | |
 //! |---|---|---|
 //! | `DATABASE_URL` | required | PostgreSQL URL |
+//! | `AMQP_URL` / `AMQP_URL_FILE` | required | RabbitMQ URL (`user.deleted` events, docs/events.md) |
 //! | `PORT` | `8001` | |
 //! | `IDENTITY_VERIFY_KEY` | required | the gateway's public key for identity tokens (base64url Ed25519; `msctl up` generates it) |
 //! | `ADMIN_EMAIL` | `admin@shop.local` | admin account created at first start |
@@ -28,6 +29,8 @@ pub const MAX_PASSWORD_HASH_WORKERS: usize = 64;
 #[derive(Clone)]
 pub struct Config {
     pub database_url: String,
+    /// RabbitMQ, where the outbox relay publishes `user.deleted`.
+    pub amqp_url: String,
     pub port: u16,
     pub admin_email: String,
     pub admin_password: String,
@@ -47,6 +50,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("port", &self.port)
+            .field("amqp_url", &kit::amqp::redact(&self.amqp_url))
             .field("admin_email", &self.admin_email)
             .field("admin_password", &"<secret>")
             .field(
@@ -61,10 +65,11 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    /// The defaults, for a database; what tests start from.
+    /// The defaults, for a database; what tests start from (set `amqp_url` before `build`).
     pub fn new(database_url: impl Into<String>, identity: Verifier) -> Config {
         Config {
             database_url: database_url.into(),
+            amqp_url: String::new(),
             port: DEFAULT_PORT,
             identity,
             admin_email: DEFAULT_ADMIN_EMAIL.into(),
@@ -79,6 +84,7 @@ impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         let mut env = Env::new();
         let database_url: Option<String> = env.required("DATABASE_URL");
+        let amqp_url = env.required_secret("AMQP_URL");
         let port = env.or("PORT", DEFAULT_PORT);
         let identity = env.required::<Verifier>(kit::identity::VERIFY_KEY_VAR);
         let admin_email = env.or("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL.to_string());
@@ -114,18 +120,21 @@ impl Config {
                 "PASSWORD_HASH_WORKERS={password_hash_workers} is invalid: must be 1 to {MAX_PASSWORD_HASH_WORKERS}"
             ));
         }
-        match (database_url, identity) {
-            (Some(database_url), Some(identity)) if problems.is_empty() => Ok(Config {
-                database_url,
-                port,
-                identity,
-                admin_email,
-                admin_password,
-                jwt_private_key,
-                token_ttl_seconds,
-                password_hashing: argon2::Params::default(),
-                password_hash_workers,
-            }),
+        match (database_url, amqp_url, identity) {
+            (Some(database_url), Some(amqp_url), Some(identity)) if problems.is_empty() => {
+                Ok(Config {
+                    database_url,
+                    amqp_url,
+                    port,
+                    identity,
+                    admin_email,
+                    admin_password,
+                    jwt_private_key,
+                    token_ttl_seconds,
+                    password_hashing: argon2::Params::default(),
+                    password_hash_workers,
+                })
+            }
             _ => Err(ConfigError { problems }),
         }
     }
@@ -140,6 +149,8 @@ mod tests {
     fn from_env_reports_everything_then_applies_defaults() {
         for name in [
             "DATABASE_URL",
+            "AMQP_URL",
+            "AMQP_URL_FILE",
             "PORT",
             "ADMIN_EMAIL",
             "ADMIN_PASSWORD",
@@ -162,6 +173,7 @@ mod tests {
         let all = problems.join("\n");
         for expected in [
             "DATABASE_URL is required",
+            "AMQP_URL is required",
             "IDENTITY_VERIFY_KEY is required",
             "ADMIN_EMAIL=\"not-an-email\" is invalid",
             "ADMIN_PASSWORD is invalid",
@@ -183,6 +195,7 @@ mod tests {
         }
         std::env::set_var("JWT_PRIVATE_KEY", "  \n");
         std::env::set_var("DATABASE_URL", "postgres://u:p@db/users");
+        std::env::set_var("AMQP_URL", "amqp://u:p@rabbitmq:5672/%2f");
         std::env::set_var(
             "IDENTITY_VERIFY_KEY",
             "KY_STR-KOCZI6rRxzVB9puHAKl3mop2zwc2O-WGjBIo",
@@ -200,7 +213,13 @@ mod tests {
         std::env::remove_var("PASSWORD_HASH_WORKERS");
         assert!(!format!("{config:?}").contains("admin-password-1"));
         std::env::remove_var("JWT_PRIVATE_KEY");
+        assert_eq!(config.amqp_url, "amqp://u:p@rabbitmq:5672/%2f");
+        assert!(
+            !format!("{config:?}").contains("u:p@"),
+            "the broker's password is a secret"
+        );
         std::env::remove_var("DATABASE_URL");
+        std::env::remove_var("AMQP_URL");
         std::env::remove_var("IDENTITY_VERIFY_KEY");
     }
 }

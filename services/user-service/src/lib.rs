@@ -11,11 +11,13 @@
 //! And its own:
 //! - [`validation`]: the rules for emails, names, passwords and roles.
 //! - [`passwords`]: argon2id hashing off the runtime; a dummy hash for unknown emails.
+//! - [`events`]: `user.deleted`, written to the outbox with the deletion (`kit::outbox`).
 //! - [`keys`]: the signing key (configured, or generated once and stored in the database), JWKS.
 //!
 //! The caller is the identity the gateway vouches for: `kit::identity`.
 
 pub mod config;
+pub mod events;
 pub mod keys;
 pub mod openapi;
 pub mod passwords;

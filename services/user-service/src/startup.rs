@@ -3,10 +3,11 @@
 
 use crate::config::{Config, SERVICE};
 use crate::routes::{self, AppState, ServiceMetrics};
-use crate::{keys, passwords, validation};
+use crate::{events, keys, passwords, validation};
 use kit::StartupError;
 use sqlx::PgPool;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -50,7 +51,7 @@ async fn renumber_old_migrations(pool: &PgPool) -> Result<(), sqlx::Error> {
 }
 
 /// The whole service on a migrated `pool`: the signing key (loaded, or created and stored),
-/// the admin account, the dummy hash, the routes. What [`run`] serves and what the tests spawn.
+/// the admin account, the dummy hash, the routes, the outbox relay (`user.deleted`). What [`run`] serves and what the tests spawn.
 pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, StartupError> {
     let keys = keys::load(&pool, config.jwt_private_key.as_deref())
         .await
@@ -64,18 +65,29 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     bootstrap_admin(&pool, &hasher, &config.admin_email, &config.admin_password).await?;
     let metrics = kit::metrics::Metrics::new();
     let own = ServiceMetrics::new(&metrics);
+    let outbox = Arc::new(Notify::new());
+    let relay = kit::outbox::Relay::new(
+        SERVICE,
+        events::VERSION,
+        pool.clone(),
+        &config.amqp_url,
+        outbox.clone(),
+        &metrics,
+    );
     let state = AppState {
         pool: pool.clone(),
         hasher,
         keys: Arc::new(keys),
         token_ttl_seconds: config.token_ttl_seconds,
         metrics: own,
+        outbox,
     };
     Ok(
         kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
             .identity(config.identity.clone())
             .ready(kit::health::database(pool))
-            .metrics(metrics),
+            .metrics(metrics)
+            .worker(relay.worker()),
     )
 }
 

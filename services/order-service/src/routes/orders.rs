@@ -342,7 +342,7 @@ async fn insert(
         .map(|i| i.price * Decimal::from(i.quantity))
         .sum();
     let trace = kit::trace::current();
-    let event = events::Outgoing::new(
+    let event = events::outgoing(
         EventType::Created,
         events::OrderData {
             order_id: id,

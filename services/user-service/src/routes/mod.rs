@@ -9,6 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use sqlx::PgPool;
 use std::sync::Arc;
+use tokio::sync::Notify;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub keys: Arc<keys::KeySet>,
     pub token_ttl_seconds: u64,
     pub metrics: ServiceMetrics,
+    /// Wakes the outbox relay after a transaction wrote an event.
+    pub outbox: Arc<Notify>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

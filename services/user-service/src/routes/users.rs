@@ -1,6 +1,7 @@
 //! Accounts: register, me, list (admin), get/update/delete (self or admin).
 
 use super::AppState;
+use crate::events;
 use crate::passwords::HashError;
 use crate::store::{self, User};
 use crate::validation::{self, Errors};
@@ -367,6 +368,8 @@ pub async fn update(
 }
 
 /// Delete a user (self or admin)
+///
+/// Publishes `user.deleted` (docs/events.md): the gateway then refuses the account's tokens.
 #[utoipa::path(
     delete,
     path = "/users/{id}",
@@ -393,8 +396,12 @@ pub async fn delete(
     if !store::delete(&mut tx, id).await? {
         return Err(AccountError::NotFound);
     }
+    // The event commits with the deletion or not at all; the gateway refuses the account's
+    // tokens once it arrives.
+    let event = kit::outbox::enqueue(&mut tx, &events::user_deleted(id)).await?;
     tx.commit().await?;
-    tracing::info!(user_id = %id, by = %caller.user_id, "user deleted");
+    state.outbox.notify_one();
+    tracing::info!(user_id = %id, by = %caller.user_id, event_id = %event, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 

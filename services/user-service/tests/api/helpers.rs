@@ -1,10 +1,17 @@
-//! `spawn_app()`: a fresh database on the test PostgreSQL, the real router on a real port.
+//! `spawn_app()`: a fresh database on the test PostgreSQL and a fresh RabbitMQ vhost, the real
+//! router (and its outbox relay) on a real port; `tap()`: the events it publishes.
 
+use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, DecodingKey, TokenData, Validation};
+use kit::amqp::lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use kit::amqp::lapin::types::FieldTable;
 use kit::identity::TOKEN_HEADER;
 use reqwest::Response;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use user_service::routes::tokens::Claims;
 use user_service::{startup, Config};
@@ -17,6 +24,8 @@ pub const PASSWORD: &str = "correct-horse-42";
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    /// The vhost the outbox relay publishes to.
+    pub amqp_url: String,
     pub client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
@@ -50,8 +59,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_with(config).await
 }
 
-/// Migrates `config.database_url` and serves the app on 127.0.0.1:0.
-pub async fn spawn_with(config: Config) -> TestApp {
+/// Migrates `config.database_url` and serves the app on 127.0.0.1:0 (on a fresh vhost unless
+/// `config.amqp_url` names one).
+pub async fn spawn_with(mut config: Config) -> TestApp {
+    if config.amqp_url.is_empty() {
+        config.amqp_url = testkit::fresh_vhost().await;
+    }
     let pool = startup::connect(&config).await.expect("migrate");
     let service = startup::build(&config, pool.clone())
         .await
@@ -64,6 +77,7 @@ pub async fn spawn_with(config: Config) -> TestApp {
     TestApp {
         address,
         pool,
+        amqp_url: config.amqp_url.clone(),
         client: reqwest::Client::new(),
         server,
     }
@@ -197,4 +211,140 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
 /// The identity token the gateway would forward for `user` with `roles`.
 pub fn identity(user: Uuid, roles: &str) -> String {
     testkit::identity::header(user_service::config::SERVICE, &user.to_string(), roles).1
+}
+
+/// An event as it arrived on a tap queue.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub routing_key: String,
+    pub headers: HashMap<String, String>,
+    pub message_id: Option<String>,
+    pub app_id: Option<String>,
+    pub body: Value,
+}
+
+/// A queue bound to the events exchange, collecting what arrives.
+pub struct Tap {
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Tap {
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until at least `n` events have arrived; returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Event> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let events = self.events();
+            if events.len() >= n {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} events expected within 10 s, got {events:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl TestApp {
+    /// Binds a queue to the events exchange with `binding` (before anything is published, or
+    /// the relay's messages are unroutable and retried) and collects what arrives.
+    pub async fn tap(&self, binding: &str) -> Tap {
+        let connection = kit::amqp::connect(&self.amqp_url, "test tap").await;
+        let channel = connection.create_channel().await.unwrap();
+        kit::amqp::declare_events_exchange(&channel).await.unwrap();
+        let queue = channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                kit::amqp::EVENTS_EXCHANGE.into(),
+                binding.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let mut consumer = channel
+            .basic_consume(
+                queue.name().clone(),
+                "tap".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let collected = events.clone();
+        tokio::spawn(async move {
+            let _keep = connection;
+            while let Some(Ok(delivery)) = consumer.next().await {
+                let props = &delivery.properties;
+                let headers = props
+                    .headers()
+                    .as_ref()
+                    .map(|h| {
+                        h.inner()
+                            .keys()
+                            .filter_map(|k| {
+                                kit::amqp::header(props, k.as_str()).map(|v| (k.to_string(), v))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                collected.lock().unwrap().push(Event {
+                    routing_key: delivery.routing_key.to_string(),
+                    headers,
+                    message_id: props.message_id().as_ref().map(|m| m.to_string()),
+                    app_id: props.app_id().as_ref().map(|m| m.to_string()),
+                    body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
+                });
+            }
+        });
+        Tap { events }
+    }
+
+    /// Outbox rows not yet published.
+    pub async fn unsent_events(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// Where `body` breaks docs/schemas/user-event.v1.json.
+pub fn schema_problems(body: &Value) -> Vec<String> {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/schemas/user-event.v1.json"
+        );
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("a valid JSON Schema")
+    });
+    schema
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
 }

@@ -1,7 +1,8 @@
-//! The user service over real HTTP against real PostgreSQL, a fresh database per test. One test
-//! binary, so one PostgreSQL container for all of them.
+//! The user service over real HTTP against real PostgreSQL and RabbitMQ, a fresh database and
+//! vhost per test. One test binary, so one container of each for all of them.
 
 mod accounts;
+mod events;
 mod helpers;
 mod hostile;
 mod keys;

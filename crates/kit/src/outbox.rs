@@ -1,4 +1,26 @@
-//! The outbox relay: publishes unsent outbox rows to the events exchange and marks them sent.
+//! The transactional outbox, for every service that publishes domain events: an event is
+//! written to the service's `outbox` table in the same transaction as the change it announces
+//! ([`enqueue`], or [`Outgoing::bind`] inside a larger statement), and the [`Relay`] publishes
+//! unsent rows to the events exchange ([`crate::amqp::EVENTS_EXCHANGE`], routing key = event
+//! type) and marks them sent. So a change and its event commit together or not at all.
+//!
+//! The table every publishing service migrates (same shape everywhere):
+//!
+//! ```sql
+//! CREATE TABLE outbox (
+//!     seq          bigserial PRIMARY KEY,
+//!     event_id     uuid NOT NULL UNIQUE,
+//!     event_type   text NOT NULL,
+//!     payload      jsonb NOT NULL,
+//!     traceparent  text,
+//!     request_id   text,
+//!     occurred_at  timestamptz NOT NULL DEFAULT now(),
+//!     sent_at      timestamptz,
+//!     attempts     integer NOT NULL DEFAULT 0,
+//!     last_error   text
+//! );
+//! CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+//! ```
 //!
 //! A row counts as sent only when RabbitMQ confirmed it (publisher confirms) *and* did not return
 //! it: messages are published `mandatory`, and an unroutable one (no queue bound yet) still acks,
@@ -7,23 +29,101 @@
 //! consumers deduplicate by event id).
 //!
 //! Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several replicas can relay side by side.
-//! Events of one order are published in commit order unless one is returned while a later one
-//! is not; consumers must not rely on the order (the notification service does not).
+//! Events are published in commit order unless one is returned while a later one is not;
+//! consumers must not rely on the order.
+//!
+//! Messages carry the properties and headers of docs/events.md: `message_id` = event id, `type`,
+//! `app_id` (the service), persistent, `timestamp`; headers `event_id`, `event_type`, `version`,
+//! `occurred_at`, and the `traceparent` and `request_id` of the request that caused the event.
 
-use kit::amqp::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use kit::amqp::lapin::{BasicProperties, Channel};
+use crate::amqp::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use crate::amqp::lapin::{BasicProperties, Channel};
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use sqlx::PgPool;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+/// The outbox columns an event is inserted into, in the order of [`Outgoing::bind`]'s binds:
+/// event id, type, payload, traceparent, request id, occurred at.
+pub const COLUMNS: &str = "event_id, event_type, payload, traceparent, request_id, occurred_at";
+
 const BATCH: i64 = 200;
 /// Sent rows are kept this long (for inspection), then deleted.
 const KEEP_SENT: &str = "1 hour";
+
+/// An event about to be written to the outbox: its id, type (the routing key), the message body,
+/// when it happened, and the trace it continues (the current request or saga step).
+#[derive(Debug, Clone)]
+pub struct Outgoing<P> {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub payload: P,
+    pub occurred_at: DateTime<Utc>,
+    pub traceparent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// A query whose next parameters are an event's outbox values.
+pub type OutboxQuery<'q, O> =
+    sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
+
+impl<P: Serialize + Sync> Outgoing<P> {
+    /// An event with the trace context of the current span (`traceparent`, `x-request-id`).
+    /// `event_id` and `occurred_at` should be the ones the payload states, if it states them.
+    pub fn new(
+        event_id: Uuid,
+        event_type: impl Into<String>,
+        occurred_at: DateTime<Utc>,
+        payload: P,
+    ) -> Outgoing<P> {
+        let trace = crate::trace::outgoing_headers();
+        let header = |name: &str| {
+            trace
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Outgoing {
+            event_id,
+            event_type: event_type.into(),
+            payload,
+            occurred_at,
+            traceparent: header("traceparent"),
+            request_id: header("x-request-id"),
+        }
+    }
+
+    /// Binds the event's values, in [`COLUMNS`] order, as the query's next parameters (for an
+    /// `INSERT INTO outbox` inside a larger statement).
+    pub fn bind<'q, O>(&'q self, query: OutboxQuery<'q, O>) -> OutboxQuery<'q, O> {
+        query
+            .bind(self.event_id)
+            .bind(self.event_type.as_str())
+            .bind(sqlx::types::Json(&self.payload))
+            .bind(&self.traceparent)
+            .bind(&self.request_id)
+            .bind(self.occurred_at)
+    }
+}
+
+/// Writes `event` to the outbox on `conn` (the caller's transaction); returns its id. Notify the
+/// relay's `wake` after the commit, so it goes out without polling delay.
+pub async fn enqueue<P: Serialize + Sync>(
+    conn: &mut PgConnection,
+    event: &Outgoing<P>,
+) -> sqlx::Result<Uuid> {
+    let sql = format!(
+        "INSERT INTO outbox ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) RETURNING event_id"
+    );
+    let (id,): (Uuid,) = event.bind(sqlx::query_as(&sql)).fetch_one(conn).await?;
+    Ok(id)
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -37,7 +137,7 @@ pub struct RelayMetrics {
 }
 
 impl RelayMetrics {
-    pub fn new(registry: &kit::metrics::Metrics) -> RelayMetrics {
+    pub fn new(registry: &crate::metrics::Metrics) -> RelayMetrics {
         let m = RelayMetrics::default();
         registry.register(
             "outbox_messages",
@@ -54,10 +154,16 @@ impl RelayMetrics {
     }
 }
 
+/// Publishes a service's outbox. Run it as a cancellable worker ([`Relay::worker`]): its state
+/// is in the database.
 #[derive(Clone)]
 pub struct Relay {
     pub pool: PgPool,
     pub amqp_url: String,
+    /// The publishing service: the messages' `app_id` and the connection's name.
+    pub app_id: String,
+    /// The `version` header: the schema version of the service's events.
+    pub version: u32,
     /// Notified when a transaction wrote to the outbox, so events go out without polling delay.
     pub wake: Arc<Notify>,
     pub metrics: RelayMetrics,
@@ -66,7 +172,7 @@ pub struct Relay {
 #[derive(Debug, thiserror::Error)]
 enum RelayError {
     #[error("broker: {0}")]
-    Broker(#[from] kit::amqp::lapin::Error),
+    Broker(#[from] lapin::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -77,11 +183,37 @@ struct Batch {
 }
 
 impl Relay {
+    /// A relay for `app_id`'s outbox on `pool`, publishing to `amqp_url`, its metrics registered
+    /// in `registry`.
+    pub fn new(
+        app_id: &str,
+        version: u32,
+        pool: PgPool,
+        amqp_url: &str,
+        wake: Arc<Notify>,
+        registry: &crate::metrics::Metrics,
+    ) -> Relay {
+        Relay {
+            pool,
+            amqp_url: amqp_url.to_owned(),
+            app_id: app_id.to_owned(),
+            version,
+            wake,
+            metrics: RelayMetrics::new(registry),
+        }
+    }
+
+    /// The relay as a service's worker ("outbox relay", cancellable).
+    pub fn worker(self) -> crate::Worker {
+        crate::Worker::cancellable("outbox relay", self.run())
+    }
+
     /// Runs forever: (re)connects to RabbitMQ and relays.
     pub async fn run(self) {
         let mut last_prune = std::time::Instant::now();
+        let name = format!("{} outbox relay", self.app_id);
         loop {
-            let connection = kit::amqp::connect(&self.amqp_url, "order-service outbox relay").await;
+            let connection = crate::amqp::connect(&self.amqp_url, &name).await;
             let channel = match self.open(&connection).await {
                 Ok(channel) => channel,
                 Err(e) => {
@@ -128,12 +260,12 @@ impl Relay {
         }
     }
 
-    async fn open(&self, connection: &kit::amqp::lapin::Connection) -> Result<Channel, RelayError> {
+    async fn open(&self, connection: &lapin::Connection) -> Result<Channel, RelayError> {
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        kit::amqp::declare_events_exchange(&channel).await?;
+        crate::amqp::declare_events_exchange(&channel).await?;
         Ok(channel)
     }
 
@@ -147,7 +279,7 @@ impl Relay {
             sqlx::types::Json<serde_json::Value>,
             Option<String>,
             Option<String>,
-            chrono::DateTime<chrono::Utc>,
+            DateTime<Utc>,
         )> = sqlx::query_as(
             "SELECT seq, event_id, event_type, payload, traceparent, request_id, occurred_at
              FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -161,11 +293,11 @@ impl Relay {
                 failed: 0,
             });
         }
+        let version = self.version.to_string();
         let mut pending = Vec::with_capacity(rows.len());
         for (seq, event_id, event_type, payload, traceparent, request_id, occurred_at) in &rows {
             let id = event_id.to_string();
             let occurred = occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let version = crate::events::VERSION.to_string();
             let mut headers = vec![
                 ("event_id", id.as_str()),
                 ("event_type", event_type.as_str()),
@@ -182,14 +314,14 @@ impl Relay {
                 .with_message_id(id.as_str().into())
                 .with_type(event_type.as_str().into())
                 .with_content_type("application/json".into())
-                .with_app_id("order-service".into())
+                .with_app_id(self.app_id.as_str().into())
                 .with_delivery_mode(2)
                 .with_timestamp(occurred_at.timestamp().max(0) as u64)
-                .with_headers(kit::amqp::string_headers(headers));
+                .with_headers(crate::amqp::string_headers(headers));
             let body = serde_json::to_vec(&payload.0).expect("JSON value serialises");
             let confirm = channel
                 .basic_publish(
-                    kit::amqp::EVENTS_EXCHANGE.into(),
+                    crate::amqp::EVENTS_EXCHANGE.into(),
                     event_type.as_str().into(),
                     BasicPublishOptions {
                         mandatory: true,
