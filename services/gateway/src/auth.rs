@@ -1,7 +1,8 @@
 //! Bearer token verification: RS256 JWTs against the user service's JWKS, fetched lazily,
 //! cached, and refetched when a token names an unknown `kid` (or the keys are older than
 //! `jwks_max_age_secs`), at most once per `jwks_refresh_interval_ms` so forged `kid`s cannot
-//! hammer the user service.
+//! hammer the user service. A valid token of a deleted account (`user.deleted`, see
+//! [`crate::revocation`]) is refused too.
 
 use crate::config::AuthConfig;
 use crate::proxy::HttpClient;
@@ -38,6 +39,8 @@ pub enum AuthError {
     Invalid(&'static str),
     /// No signing keys could be fetched, so no token can be checked: 503.
     KeysUnavailable,
+    /// A valid token of an account that was deleted since: 401.
+    Revoked,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +94,7 @@ pub struct Authenticator {
     next: AtomicUsize,
     fetched_ok: Counter,
     fetch_failed: Counter,
+    revocations: crate::revocation::Revocations,
 }
 
 const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -101,6 +105,7 @@ impl Authenticator {
         source: JwksSource,
         fetched_ok: Counter,
         fetch_failed: Counter,
+        revoked_subjects: prometheus_client::metrics::gauge::Gauge,
     ) -> Authenticator {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&config.issuer]);
@@ -119,7 +124,16 @@ impl Authenticator {
             next: AtomicUsize::new(0),
             fetched_ok,
             fetch_failed,
+            revocations: crate::revocation::Revocations::new(
+                Duration::from_secs(config.revocation_ttl_secs.max(1)),
+                revoked_subjects,
+            ),
         }
+    }
+
+    /// The deleted accounts whose tokens are refused.
+    pub fn revocations(&self) -> &crate::revocation::Revocations {
+        &self.revocations
     }
 
     fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
@@ -140,7 +154,8 @@ impl Authenticator {
             .is_some_and(|t| t.elapsed() > self.max_age)
     }
 
-    /// Verifies a bearer token (signature, `exp`, `nbf`, `iss`, `aud`, `sub`, `roles`).
+    /// Verifies a bearer token (signature, `exp`, `nbf`, `iss`, `aud`, `sub`, `roles`), and
+    /// that its account has not been deleted.
     pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("malformed token"))?;
@@ -187,6 +202,9 @@ impl Authenticator {
         };
         if !roles.iter().all(role_ok) {
             return Err(AuthError::Invalid("the token's roles are invalid"));
+        }
+        if self.revocations.is_revoked(&user_id) {
+            return Err(AuthError::Revoked);
         }
         Ok(Identity {
             sub,

@@ -47,6 +47,11 @@ pub struct Config {
     /// the binary does not start without it.
     #[serde(skip)]
     pub identity_signer: Option<kit::identity::Signer>,
+    /// RabbitMQ (`AMQP_URL` / `AMQP_URL_FILE`, a secret, so never in the JSON file): when set,
+    /// the gateway consumes `user.deleted` and refuses the tokens of deleted accounts
+    /// (`revocation.rs`). Unset: no revocation.
+    #[serde(skip)]
+    pub amqp_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +185,9 @@ pub struct AuthConfig {
     pub jwks_refresh_interval_ms: u64,
     /// Keys older than this are refreshed when the next token arrives.
     pub jwks_max_age_secs: u64,
+    /// How long the tokens of a deleted account stay refused: the longest token lifetime the
+    /// user service issues (its `MAX_TOKEN_TTL_SECONDS`, a day).
+    pub revocation_ttl_secs: u64,
 }
 
 /// The configuration `json` with the routing table `routes` (a JSON object of `upstreams`,
@@ -263,6 +271,8 @@ impl Config {
         })?;
         config.apply_env(&mut env);
         let signing_key = env.required_secret(kit::identity::SIGNING_KEY_VAR);
+        // Empty (`AMQP_URL: ${AMQP_URL:-}` in a stack file) means unset.
+        config.amqp_url = env.secret("AMQP_URL").filter(|u| !u.trim().is_empty());
         env.finish()?;
         config.identity_signer = match signing_key.map(|k| k.parse()) {
             Some(Ok(signer)) => Some(signer),
@@ -324,6 +334,7 @@ impl Config {
         }
         a.jwks_refresh_interval_ms = env.or("JWKS_REFRESH_INTERVAL_MS", a.jwks_refresh_interval_ms);
         a.jwks_max_age_secs = env.or("JWKS_MAX_AGE_SECS", a.jwks_max_age_secs);
+        a.revocation_ttl_secs = env.or("REVOCATION_TTL_SECS", a.revocation_ttl_secs);
         self.max_body_bytes = env.or("MAX_BODY_BYTES", self.max_body_bytes);
         self.trusted_proxy_hops = env.or("TRUSTED_PROXY_HOPS", self.trusted_proxy_hops);
         self.access_log = env.or("ACCESS_LOG", self.access_log);
@@ -455,6 +466,9 @@ impl Config {
         if self.auth.jwks_refresh_interval_ms == 0 {
             problems.push("auth.jwks_refresh_interval_ms must be at least 1".into());
         }
+        if self.auth.revocation_ttl_secs == 0 {
+            problems.push("auth.revocation_ttl_secs must be at least 1".into());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -576,8 +590,22 @@ pub(crate) mod tests {
             "IDENTITY_SIGNING_KEY",
             "MC4CAQAwBQYDK2VwBCIEIDH5FqVltZSF0kyhyuermgFB4GWDnQFc4zBjvBGbjSMP",
         );
+        std::env::remove_var("AMQP_URL_FILE");
+        std::env::set_var("AMQP_URL", "");
         let c = Config::load().unwrap();
         assert!(c.identity_signer.is_some());
+        assert_eq!(c.amqp_url, None, "empty means unset");
+        assert_eq!(c.auth.revocation_ttl_secs, 86_400);
+        std::env::set_var("AMQP_URL", "amqp://shop:pw@rabbitmq:5672/%2f");
+        std::env::set_var("REVOCATION_TTL_SECS", "900");
+        let c = Config::load().unwrap();
+        assert_eq!(
+            c.amqp_url.as_deref(),
+            Some("amqp://shop:pw@rabbitmq:5672/%2f")
+        );
+        assert_eq!(c.auth.revocation_ttl_secs, 900);
+        std::env::remove_var("AMQP_URL");
+        std::env::remove_var("REVOCATION_TTL_SECS");
         assert_eq!(
             c.upstreams["user-service"].urls,
             ["http://u1:8001", "http://u2:8001"]

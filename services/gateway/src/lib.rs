@@ -2,7 +2,8 @@
 //! upstream services, verifies bearer tokens against the user service's JWKS, enforces the
 //! access rules, forwards the verified identity as a token it signs for that upstream (`x-identity`), limits request
 //! rates per client, and protects itself and the upstreams with timeouts, retries of idempotent
-//! requests, round-robin load balancing and a circuit breaker per upstream.
+//! requests, round-robin load balancing and a circuit breaker per upstream. With `AMQP_URL` set
+//! it consumes `user.deleted` and refuses the tokens of deleted accounts (`revocation`).
 //!
 //! `docs/gateway.md` describes every setting and behaviour.
 
@@ -15,6 +16,7 @@ pub mod policy;
 pub mod pool;
 pub mod proxy;
 pub mod ratelimit;
+pub mod revocation;
 pub mod server;
 pub mod startup;
 pub mod stats;

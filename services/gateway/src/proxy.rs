@@ -505,7 +505,13 @@ impl Gateway {
             client: http_client(Duration::from_millis(resilience.connect_timeout_ms)),
             timeout: Duration::from_millis(resilience.request_timeout_ms),
         };
-        let auth = Authenticator::new(a, source, families.jwks("ok"), families.jwks("error"));
+        let auth = Authenticator::new(
+            a,
+            source,
+            families.jwks("ok"),
+            families.jwks("error"),
+            families.revoked_subjects.clone(),
+        );
         Gateway {
             upstreams,
             policy: Policy::new(&config.access, config.default_access),
@@ -525,6 +531,11 @@ impl Gateway {
 
     pub fn limiter(&self) -> &Limiter {
         &self.limiter
+    }
+
+    /// The deleted accounts whose tokens are refused.
+    pub fn revocations(&self) -> &crate::revocation::Revocations {
+        self.auth.revocations()
     }
 
     /// The client's address: the socket peer, or with `trusted_proxy_hops` = n the n-th
@@ -664,6 +675,13 @@ impl Gateway {
                         return limited;
                     }
                     return unauthorized(reason, true);
+                }
+                Err(AuthError::Revoked) => {
+                    self.families.auth_rejected("revoked");
+                    if let Some(limited) = self.rate_limited(&ClientKey::ip(client_ip)) {
+                        return limited;
+                    }
+                    return unauthorized("the account no longer exists", true);
                 }
                 Err(AuthError::KeysUnavailable) => {
                     self.families.auth_rejected("keys_unavailable");

@@ -1,7 +1,7 @@
 //! From configuration to a running gateway: the shared state, the workers' dispatchers, serve.
 
 use crate::config::{Config, DEFAULT_PORT, SERVICE};
-use crate::{config, openapi, serve, server, stats, Gateway};
+use crate::{config, openapi, revocation, serve, server, stats, Gateway};
 use axum::Router;
 use kit::StartupError;
 use std::net::SocketAddr;
@@ -17,13 +17,25 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the shared state. Needs a tokio runtime (it spawns the rate limiter's pruning
-    /// task).
+    /// Builds the shared state. Needs a tokio runtime: it spawns the rate limiter's pruning
+    /// task and, with `amqp_url` set, the `user.deleted` consumer and the revocations' pruning
+    /// (they run on that runtime, not on the workers').
     pub fn new(config: &Config) -> App {
         let metrics = kit::metrics::Metrics::new();
         let families = stats::Families::register(&metrics);
+        let counters = families.revocation_events();
+        let gateway: &'static Gateway = Box::leak(Box::new(Gateway::new(config, families)));
+        if let Some(url) = &config.amqp_url {
+            tracing::info!(broker = %kit::amqp::redact(url), ttl_secs = config.auth.revocation_ttl_secs, "revoking the tokens of deleted accounts (user.deleted)");
+            tokio::spawn(revocation::consume(
+                url.clone(),
+                gateway.revocations(),
+                counters,
+            ));
+            tokio::spawn(revocation::prune(gateway.revocations()));
+        }
         App {
-            gateway: Box::leak(Box::new(Gateway::new(config, families))),
+            gateway,
             routes: config.routes.clone(),
             metrics,
             openapi: openapi::doc(config),

@@ -46,6 +46,9 @@ pub struct Families {
     pub rate_limit_clients: Gauge,
     pub auth_rejected: Family<ReasonLabel, Counter>,
     jwks: Family<ResultLabel, Counter>,
+    /// Accounts whose tokens are refused (deleted within the revocation TTL).
+    pub revoked_subjects: Gauge,
+    revocation_events: Family<ResultLabel, Counter>,
 }
 
 /// One upstream's handles.
@@ -75,6 +78,8 @@ impl Families {
             rate_limit_clients: Gauge::default(),
             auth_rejected: Family::default(),
             jwks: Family::default(),
+            revoked_subjects: Gauge::default(),
+            revocation_events: Family::default(),
         };
         metrics.register(
             "gateway_requests",
@@ -123,7 +128,33 @@ impl Families {
             "JWKS fetches from the user service, by result",
             f.jwks.clone(),
         );
+        metrics.register(
+            "gateway_revoked_subjects",
+            "Deleted accounts whose tokens the gateway refuses (entries kept for \
+             auth.revocation_ttl_secs)",
+            f.revoked_subjects.clone(),
+        );
+        metrics.register(
+            "gateway_revocation_events",
+            "user.deleted events consumed, by result (revoked, unreadable)",
+            f.revocation_events.clone(),
+        );
         f
+    }
+
+    /// The counters of the `user.deleted` consumer.
+    pub fn revocation_events(&self) -> crate::revocation::EventCounters {
+        let counter = |result: &str| {
+            self.revocation_events
+                .get_or_create(&ResultLabel {
+                    result: result.to_owned(),
+                })
+                .clone()
+        };
+        crate::revocation::EventCounters {
+            revoked: counter("revoked"),
+            unreadable: counter("unreadable"),
+        }
     }
 
     pub fn upstream(&self, name: &str) -> UpstreamStats {
