@@ -251,6 +251,53 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .unwrap();
     assert_eq!(order["status"], "CONFIRMED");
 
+    // A deleted account's token stops working at the gateway (issue #12, item 6): the user
+    // service publishes user.deleted, the gateway refuses the token within seconds, not when it
+    // expires 15 minutes later.
+    let email = format!("gone-{}@example.com", std::process::id());
+    let r = c
+        .post(format!("{base}/users"))
+        .json(&json!({"email": email, "name": "Gone", "password": "correct-horse-9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let user: Value = r.json().await.unwrap();
+    let gone = login(&c, &base, &email, "correct-horse-9").await;
+    let place = || {
+        c.post(format!("{base}/orders"))
+            .bearer_auth(&gone)
+            .json(&json!({"items": [{"product_id": created["id"], "quantity": 1}], "payment": {"token": "tok_visa"}}))
+            .send()
+    };
+    assert_eq!(place().await.unwrap().status(), 202);
+    let r = c
+        .delete(format!("{base}/users/{}", user["id"].as_str().unwrap()))
+        .bearer_auth(&gone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = place().await.unwrap();
+        if r.status() == 401 {
+            assert_eq!(
+                r.headers()["www-authenticate"],
+                "Bearer error=\"invalid_token\""
+            );
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["detail"], "the account no longer exists", "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted account's token still places orders 5 s after the deletion: {}",
+            r.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     // The fault scenario (issue #4): 300 concurrent checkouts while the order service is
     // killed and restarted and RabbitMQ restarted; its invariants must all hold.
     let mut faults = loadtests::faults::FaultConfig::new(&base, &shop.name);

@@ -368,8 +368,6 @@ pub async fn update(
 }
 
 /// Delete a user (self or admin)
-///
-/// Publishes `user.deleted` (docs/events.md): the gateway then refuses the account's tokens.
 #[utoipa::path(
     delete,
     path = "/users/{id}",
