@@ -191,7 +191,10 @@ async fn session(
                 FieldTable::default(),
             )
             .await?;
-        tracing::info!(queue = %queue.name(), "revocations: subscribed to user.deleted");
+        tracing::info!(
+            queue = queue.name().as_str(),
+            "revocations: subscribed to user.deleted"
+        );
         Ok::<_, lapin::Error>((channel, deliveries))
     };
     let (_channel, mut deliveries) = match subscribed.await {
