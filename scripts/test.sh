@@ -13,11 +13,19 @@
 #    left on the engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
-bash scripts/clean-leftovers.sh
+# Each step's wall time, so a CI log says where its minutes went (CI must stay under 45).
+started=$SECONDS
+step() {
+  local name=$1 t0=$SECONDS
+  shift
+  "$@"
+  echo "test.sh: $name took $((SECONDS - t0)) s (total $((SECONDS - started)) s)"
+}
+step bootstrap bash scripts/bootstrap.sh
+step clean-leftovers bash scripts/clean-leftovers.sh
 # Stand-ins are built once per machine and cached; building them here, before the tests,
 # keeps parallel tests from waiting on each other for the same image.
-cargo build --workspace --locked
-target/debug/msctl -p shop build
-cargo test --workspace --locked "$@"
-bash scripts/e2e.sh
+step build cargo build --workspace --locked
+step stand-ins target/debug/msctl -p shop build
+step "cargo test" cargo test --workspace --locked "$@"
+step e2e bash scripts/e2e.sh

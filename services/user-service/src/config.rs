@@ -169,7 +169,7 @@ mod tests {
         std::env::set_var("TOKEN_TTL_SECONDS", "0");
         std::env::set_var("PASSWORD_HASH_WORKERS", "0");
         let problems = Config::from_env().unwrap_err().problems;
-        assert_eq!(problems.len(), 7, "{problems:?}");
+        assert_eq!(problems.len(), 8, "{problems:?}");
         let all = problems.join("\n");
         for expected in [
             "DATABASE_URL is required",
