@@ -28,4 +28,17 @@ step clean-leftovers bash scripts/clean-leftovers.sh
 step build cargo build --workspace --locked
 step stand-ins target/debug/msctl -p shop build
 step "cargo test" cargo test --workspace --locked "$@"
+# The consumer tests (contracts/) have just written the pact files: they must be the committed
+# ones, or a consumer change would ship with a contract no provider was verified against.
+pacts_committed() {
+  local untracked
+  untracked=$(git ls-files --others --exclude-standard -- contracts/pacts)
+  if ! git diff --exit-code -- contracts/pacts || [ -n "$untracked" ]; then
+    echo "test.sh: the consumer tests wrote pact files that differ from the committed ones"
+    [ -z "$untracked" ] || echo "test.sh: not committed: $untracked"
+    echo "test.sh: review the change (git diff contracts/pacts) and commit contracts/pacts/"
+    return 1
+  fi
+}
+step "pact files" pacts_committed
 step e2e bash scripts/e2e.sh

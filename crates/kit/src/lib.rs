@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod paging;
 pub mod problem;
+pub mod provider_states;
 pub mod serve;
 pub mod telemetry;
 pub mod trace;

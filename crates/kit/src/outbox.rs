@@ -54,6 +54,21 @@ use uuid::Uuid;
 pub const COLUMNS: &str = "event_id, event_type, payload, traceparent, request_id, occurred_at";
 
 const BATCH: i64 = 200;
+/// Every event body is JSON.
+pub const CONTENT_TYPE: &str = "application/json";
+
+/// What a consumer gets of an event besides its body, as the relay publishes it: exchange,
+/// routing key (the event type), content type and the `version` header. Contract verification
+/// answers message pacts with it (docs/contracts.md); the per-message headers (ids, trace) are
+/// left out, as no consumer may depend on their values.
+pub fn metadata(event_type: &str, version: u32) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("contentType".into(), CONTENT_TYPE.into());
+    m.insert("exchange".into(), crate::amqp::EVENTS_EXCHANGE.into());
+    m.insert("routing_key".into(), event_type.into());
+    m.insert("version".into(), version.to_string().into());
+    m
+}
 /// Sent rows are kept this long (for inspection), then deleted.
 const KEEP_SENT: &str = "1 hour";
 
@@ -313,7 +328,7 @@ impl Relay {
             let properties = BasicProperties::default()
                 .with_message_id(id.as_str().into())
                 .with_type(event_type.as_str().into())
-                .with_content_type("application/json".into())
+                .with_content_type(CONTENT_TYPE.into())
                 .with_app_id(self.app_id.as_str().into())
                 .with_delivery_mode(2)
                 .with_timestamp(occurred_at.timestamp().max(0) as u64)

@@ -78,6 +78,7 @@ pub struct Service {
     metrics: Metrics,
     workers: Vec<Worker>,
     identity: Option<crate::identity::Verifier>,
+    provider_states: Option<Router>,
 }
 
 impl Service {
@@ -90,6 +91,7 @@ impl Service {
             metrics: Metrics::new(),
             workers: Vec::new(),
             identity: None,
+            provider_states: None,
         }
     }
 
@@ -138,6 +140,16 @@ impl Service {
         self
     }
 
+    /// Mounts the provider-state routes for contract verification (built with
+    /// [`crate::provider_states::routes`]) when `enabled`: the service's
+    /// `PACT_PROVIDER_STATES` setting, off by default.
+    pub fn provider_states(mut self, enabled: bool, routes: Router) -> Service {
+        if enabled {
+            self.provider_states = Some(routes);
+        }
+        self
+    }
+
     /// Shares a registry the service has already added its own metrics to.
     pub fn metrics(mut self, metrics: Metrics) -> Service {
         self.metrics = metrics;
@@ -150,6 +162,15 @@ impl Service {
             "/metrics",
             get(metrics::endpoint).with_state(self.metrics.clone()),
         );
+        if let Some(states) = self.provider_states {
+            tracing::warn!(
+                service = self.name,
+                "provider states are on ({}=true): {} changes data without authentication",
+                crate::provider_states::SETTING,
+                crate::provider_states::STATE_PATH
+            );
+            app = app.merge(states);
+        }
         if let Some(doc) = self.openapi {
             let doc = std::sync::Arc::new(doc);
             app = app.route(

@@ -11,9 +11,10 @@
 //! | `SAGA_DEADLINE_MS` | `15000` | an order not settled by then is compensated |
 //! | `SAGA_LEASE_MS` | `10000` | how long a saga is held by one process |
 //! | `STEP_TIMEOUT_MS` | `5000` | one call to a partner |
+//! | `PACT_PROVIDER_STATES` | `false` | mount `/_pact/state` and `/_pact/message` for contract verification (docs/contracts.md); never in a real stack |
 
 use crate::saga::SagaConfig;
-use kit::config::{ConfigError, Env};
+use kit::config::{ConfigError, Env, Flag};
 use kit::identity::Verifier;
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub struct Config {
     pub step_timeout: Duration,
     /// Verifies the gateway's identity tokens.
     pub identity: Verifier,
+    /// Contract verification only: the provider-state and message routes
+    /// (`kit::provider_states`).
+    pub provider_states: bool,
 }
 
 impl Config {
@@ -48,6 +52,7 @@ impl Config {
         let deadline = env.or("SAGA_DEADLINE_MS", defaults.deadline.as_millis() as u64);
         let lease = env.or("SAGA_LEASE_MS", defaults.lease.as_millis() as u64);
         let step_timeout = env.or("STEP_TIMEOUT_MS", 5000u64);
+        let provider_states = env.or(kit::provider_states::SETTING, Flag(false)).0;
         env.finish()?;
         Ok(Config {
             database_url: database_url.unwrap_or_default(),
@@ -63,6 +68,7 @@ impl Config {
                 ..defaults
             },
             step_timeout: Duration::from_millis(step_timeout),
+            provider_states,
         })
     }
 }

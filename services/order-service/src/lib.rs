@@ -20,6 +20,7 @@ pub mod clients;
 pub mod config;
 pub mod events;
 pub mod openapi;
+pub mod provider_states;
 pub mod routes;
 pub mod saga;
 pub mod settled;

@@ -55,6 +55,13 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     Ok(
         kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
             .identity(config.identity.clone())
+            .provider_states(
+                config.provider_states,
+                kit::provider_states::routes(
+                    crate::provider_states::states(),
+                    Some(crate::provider_states::messages()),
+                ),
+            )
             .ready(kit::health::database(pool))
             .metrics(metrics)
             .worker(Worker::cancellable("saga sweeper", saga.sweep()))

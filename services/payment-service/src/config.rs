@@ -8,9 +8,10 @@
 //! | `SLOW_TOKEN_DELAY_MS` | `3000` | how late `tok_slow` succeeds |
 //! | `PAYMENT_FAILURE_RATE` | `0.0` | chaos: share of charges failing transiently (0.0 to 1.0) |
 //! | `PAYMENT_LATENCY_MS` | `0` | chaos: added to every charge |
+//! | `PACT_PROVIDER_STATES` | `false` | mount `/_pact/state` for contract verification (docs/contracts.md); never in a real stack |
 
 use crate::provider::{Provider, Rate};
-use kit::config::{ConfigError, Env};
+use kit::config::{ConfigError, Env, Flag};
 use kit::identity::Verifier;
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ pub struct Config {
     pub provider: Provider,
     /// Verifies the gateway's identity tokens.
     pub identity: Verifier,
+    /// Contract verification only: the provider-state route (`kit::provider_states`).
+    pub provider_states: bool,
 }
 
 impl Config {
@@ -35,11 +38,13 @@ impl Config {
         let slow = env.or("SLOW_TOKEN_DELAY_MS", 3000u64);
         let rate = env.or("PAYMENT_FAILURE_RATE", Rate(0.0));
         let latency = env.or("PAYMENT_LATENCY_MS", 0u64);
+        let provider_states = env.or(kit::provider_states::SETTING, Flag(false));
         env.finish()?;
         Ok(Config {
             database_url: database_url.unwrap_or_default(),
             port,
             identity: identity.expect("env.finish reports a missing key"),
+            provider_states: provider_states.0,
             provider: Provider {
                 slow_token_delay: Duration::from_millis(slow),
                 failure_rate: rate.0,

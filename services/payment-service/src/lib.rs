@@ -13,6 +13,7 @@
 pub mod config;
 pub mod openapi;
 pub mod provider;
+pub mod provider_states;
 pub mod routes;
 pub mod startup;
 pub mod store;

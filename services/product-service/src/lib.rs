@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod openapi;
+pub mod provider_states;
 pub mod reservations;
 pub mod routes;
 pub mod seed;

@@ -11,9 +11,10 @@
 //! | `JWT_PRIVATE_KEY` / `JWT_PRIVATE_KEY_FILE` | unset | RSA signing key, PKCS#8 or PKCS#1 PEM (secret); unset: generated once and kept in the database |
 //! | `TOKEN_TTL_SECONDS` | `900` | access token lifetime |
 //! | `PASSWORD_HASH_WORKERS` | available parallelism, at most 8 | threads hashing passwords, each keeping one 19 MiB block (argon2id's memory cost): hashing memory is this × 19 MiB |
+//! | `PACT_PROVIDER_STATES` | `false` | mount `/_pact/state` for contract verification (docs/contracts.md); never in a real stack |
 
 use crate::{keys, passwords, validation};
-use kit::config::{ConfigError, Env};
+use kit::config::{ConfigError, Env, Flag};
 use kit::identity::Verifier;
 
 pub const SERVICE: &str = "user-service";
@@ -44,6 +45,8 @@ pub struct Config {
     pub identity: Verifier,
     /// Threads hashing passwords, each with one block of `password_hashing`'s memory cost.
     pub password_hash_workers: usize,
+    /// Contract verification only: the provider-state route (`kit::provider_states`).
+    pub provider_states: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -60,6 +63,7 @@ impl std::fmt::Debug for Config {
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("password_hashing", &self.password_hashing)
             .field("password_hash_workers", &self.password_hash_workers)
+            .field("provider_states", &self.provider_states)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +82,7 @@ impl Config {
             token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
             password_hashing: argon2::Params::default(),
             password_hash_workers: passwords::default_workers(),
+            provider_states: false,
         }
     }
 
@@ -97,6 +102,7 @@ impl Config {
             .filter(|pem| !pem.trim().is_empty());
         let token_ttl_seconds = env.or("TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS);
         let password_hash_workers = env.or("PASSWORD_HASH_WORKERS", passwords::default_workers());
+        let provider_states = env.or(kit::provider_states::SETTING, Flag(false)).0;
 
         let mut problems = env.finish().err().map(|e| e.problems).unwrap_or_default();
         if let Err(why) = validation::email(&admin_email) {
@@ -133,6 +139,7 @@ impl Config {
                     token_ttl_seconds,
                     password_hashing: argon2::Params::default(),
                     password_hash_workers,
+                    provider_states,
                 })
             }
             _ => Err(ConfigError { problems }),

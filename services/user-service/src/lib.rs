@@ -21,6 +21,7 @@ pub mod events;
 pub mod keys;
 pub mod openapi;
 pub mod passwords;
+pub mod provider_states;
 pub mod routes;
 pub mod startup;
 pub mod store;

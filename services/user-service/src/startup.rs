@@ -85,6 +85,10 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     Ok(
         kit::Service::documented(SERVICE, crate::openapi::info(), routes::router(), state)
             .identity(config.identity.clone())
+            .provider_states(
+                config.provider_states,
+                kit::provider_states::routes(crate::provider_states::handler(), None),
+            )
             .ready(kit::health::database(pool))
             .metrics(metrics)
             .worker(relay.worker()),

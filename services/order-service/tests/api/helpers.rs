@@ -162,6 +162,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         port: 0,
         seed_demo_catalogue: false,
         identity: testkit::identity::verifier(),
+        provider_states: false,
     };
     let product_pool = product_service::startup::connect(&product_config)
         .await
@@ -176,6 +177,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
             ..Default::default()
         },
         identity: testkit::identity::verifier(),
+        provider_states: false,
     };
     let payment_pool = payment_service::startup::connect(&payment_config)
         .await
@@ -217,6 +219,7 @@ pub fn config(amqp_url: &str, products: &str, payments: &str, options: &Options)
         saga: options.saga.clone(),
         step_timeout: Duration::from_secs(3),
         identity: testkit::identity::verifier(),
+        provider_states: false,
     }
 }
 

@@ -27,11 +27,21 @@ pub fn provider() -> Provider {
 }
 
 pub async fn spawn_on(database_url: String, provider: Provider) -> TestApp {
+    spawn_with(database_url, provider, false).await
+}
+
+/// The service as contract verification starts it: with the provider-state route.
+pub async fn spawn_with_provider_states() -> TestApp {
+    spawn_with(testkit::fresh_database().await, provider(), true).await
+}
+
+async fn spawn_with(database_url: String, provider: Provider, provider_states: bool) -> TestApp {
     let config = Config {
         database_url: database_url.clone(),
         port: 0,
         provider,
         identity: testkit::identity::verifier(),
+        provider_states,
     };
     let pool = startup::connect(&config)
         .await

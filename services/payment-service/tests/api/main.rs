@@ -4,4 +4,5 @@ mod helpers;
 mod hostile;
 mod openapi;
 mod payments;
+mod provider_states;
 mod startup;

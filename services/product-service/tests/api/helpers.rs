@@ -25,11 +25,21 @@ pub async fn spawn_app() -> TestApp {
 /// The service on `database_url`, started the way the binary starts (migrations, optional
 /// demo catalogue).
 pub async fn spawn_on(database_url: String, seed: bool) -> TestApp {
+    spawn_with(database_url, seed, false).await
+}
+
+/// The service as contract verification starts it: with the provider-state route.
+pub async fn spawn_with_provider_states() -> TestApp {
+    spawn_with(testkit::fresh_database().await, false, true).await
+}
+
+async fn spawn_with(database_url: String, seed: bool, provider_states: bool) -> TestApp {
     let config = Config {
         database_url: database_url.clone(),
         port: 0,
         seed_demo_catalogue: seed,
         identity: testkit::identity::verifier(),
+        provider_states,
     };
     let pool = startup::connect(&config)
         .await

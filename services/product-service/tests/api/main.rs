@@ -5,6 +5,7 @@ mod helpers;
 mod hostile;
 mod openapi;
 mod products;
+mod provider_states;
 mod reservations;
 mod search;
 mod startup;
