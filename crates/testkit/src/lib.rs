@@ -8,6 +8,7 @@
 //! tests). When one is missing, testkit builds it once by running the msctl binary; it does not
 //! link msctl.
 
+pub mod events;
 pub mod hostile;
 pub mod identity;
 
@@ -572,4 +573,19 @@ pub async fn assert_served_openapi(base_url: &str, doc: &utoipa::openapi::OpenAp
         served,
         serde_json::to_value(doc).expect("the document serialises")
     );
+}
+
+/// POSTs a state change to the provider-state route of the service at `base_url`, as the Pact
+/// verifier does (`kit::provider_states`).
+pub async fn provider_state(
+    client: &reqwest::Client,
+    base_url: &str,
+    change: serde_json::Value,
+) -> reqwest::Response {
+    client
+        .post(format!("{base_url}{}", kit::provider_states::STATE_PATH))
+        .json(&change)
+        .send()
+        .await
+        .expect("request")
 }

@@ -225,72 +225,20 @@ pub fn config(amqp_url: &str, products: &str, payments: &str, options: &Options)
 
 /// Binds a queue to every order event and collects what arrives.
 pub async fn tap(amqp_url: &str, events: Arc<Mutex<Vec<Event>>>) {
-    let connection = kit::amqp::connect(amqp_url, "test tap").await;
-    let channel = connection.create_channel().await.unwrap();
-    kit::amqp::declare_events_exchange(&channel).await.unwrap();
-    let queue = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.name().clone(),
-            kit::amqp::EVENTS_EXCHANGE.into(),
-            "order.#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut consumer = channel
-        .basic_consume(
-            queue.name().clone(),
-            "tap".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _keep = connection;
-        while let Some(Ok(delivery)) = consumer.next().await {
-            let props = &delivery.properties;
-            let headers = props
-                .headers()
-                .as_ref()
-                .map(|h| {
-                    h.inner()
-                        .keys()
-                        .filter_map(|k| {
-                            kit::amqp::header(props, k.as_str()).map(|v| (k.to_string(), v))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let body: Value = serde_json::from_slice(&delivery.data).unwrap_or(Value::Null);
-            let problems: Vec<String> = event_schema()
-                .iter_errors(&body)
-                .map(|e| format!("{} at {}", e, e.instance_path()))
-                .collect();
-            events.lock().unwrap().push(Event {
-                routing_key: delivery.routing_key.to_string(),
-                headers,
-                message_id: props.message_id().as_ref().map(|m| m.to_string()),
-                body,
-                schema_problems: problems,
-            });
-        }
-    });
+    testkit::events::tap(amqp_url, "order.#", move |delivered| {
+        let problems: Vec<String> = event_schema()
+            .iter_errors(&delivered.body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        events.lock().unwrap().push(Event {
+            routing_key: delivered.routing_key,
+            headers: delivered.headers,
+            message_id: delivered.message_id,
+            body: delivered.body,
+            schema_problems: problems,
+        });
+    })
+    .await;
 }
 
 /// The published event schema (docs/schemas/order-event.v1.json), compiled once.

@@ -4,13 +4,8 @@
 use crate::helpers::{spawn_app, spawn_with_provider_states};
 use serde_json::{json, Value};
 
-async fn state(app: &crate::helpers::TestApp, body: Value) -> reqwest::Response {
-    app.client
-        .post(format!("{}/_pact/state", app.address))
-        .json(&body)
-        .send()
-        .await
-        .expect("request")
+async fn state(app: &crate::helpers::TestApp, change: Value) -> reqwest::Response {
+    testkit::provider_state(&app.client, &app.address, change).await
 }
 
 #[tokio::test]

@@ -214,14 +214,7 @@ pub fn identity(user: Uuid, roles: &str) -> String {
 }
 
 /// An event as it arrived on a tap queue.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub routing_key: String,
-    pub headers: HashMap<String, String>,
-    pub message_id: Option<String>,
-    pub app_id: Option<String>,
-    pub body: Value,
-}
+pub use testkit::events::Delivered as Event;
 
 /// A queue bound to the events exchange, collecting what arrives.
 pub struct Tap {
@@ -254,69 +247,12 @@ impl TestApp {
     /// Binds a queue to the events exchange with `binding` (before anything is published, or
     /// the relay's messages are unroutable and retried) and collects what arrives.
     pub async fn tap(&self, binding: &str) -> Tap {
-        let connection = kit::amqp::connect(&self.amqp_url, "test tap").await;
-        let channel = connection.create_channel().await.unwrap();
-        kit::amqp::declare_events_exchange(&channel).await.unwrap();
-        let queue = channel
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        channel
-            .queue_bind(
-                queue.name().clone(),
-                kit::amqp::EVENTS_EXCHANGE.into(),
-                binding.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let mut consumer = channel
-            .basic_consume(
-                queue.name().clone(),
-                "tap".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
         let events = Arc::new(Mutex::new(Vec::new()));
         let collected = events.clone();
-        tokio::spawn(async move {
-            let _keep = connection;
-            while let Some(Ok(delivery)) = consumer.next().await {
-                let props = &delivery.properties;
-                let headers = props
-                    .headers()
-                    .as_ref()
-                    .map(|h| {
-                        h.inner()
-                            .keys()
-                            .filter_map(|k| {
-                                kit::amqp::header(props, k.as_str()).map(|v| (k.to_string(), v))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                collected.lock().unwrap().push(Event {
-                    routing_key: delivery.routing_key.to_string(),
-                    headers,
-                    message_id: props.message_id().as_ref().map(|m| m.to_string()),
-                    app_id: props.app_id().as_ref().map(|m| m.to_string()),
-                    body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
-                });
-            }
-        });
+        testkit::events::tap(&self.amqp_url, binding, move |event| {
+            collected.lock().unwrap().push(event)
+        })
+        .await;
         Tap { events }
     }
 
