@@ -3,13 +3,10 @@
 
 use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, DecodingKey, TokenData, Validation};
-use kit::amqp::lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
-use kit::amqp::lapin::types::FieldTable;
 use kit::identity::TOKEN_HEADER;
 use reqwest::Response;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
