@@ -1,7 +1,6 @@
 //! `spawn_app()`: a fresh database on the test PostgreSQL and a fresh RabbitMQ vhost, the real
 //! router (and its outbox relay) on a real port; `tap()`: the events it publishes.
 
-use futures_util::StreamExt;
 use jsonwebtoken::{Algorithm, DecodingKey, TokenData, Validation};
 use kit::identity::TOKEN_HEADER;
 use reqwest::Response;
