@@ -574,18 +574,3 @@ pub async fn assert_served_openapi(base_url: &str, doc: &utoipa::openapi::OpenAp
         serde_json::to_value(doc).expect("the document serialises")
     );
 }
-
-/// POSTs a state change to the provider-state route of the service at `base_url`, as the Pact
-/// verifier does (`kit::provider_states`).
-pub async fn provider_state(
-    client: &reqwest::Client,
-    base_url: &str,
-    change: serde_json::Value,
-) -> reqwest::Response {
-    client
-        .post(format!("{base_url}{}", kit::provider_states::STATE_PATH))
-        .json(&change)
-        .send()
-        .await
-        .expect("request")
-}

@@ -4,7 +4,7 @@ use crate::helpers::{spawn_app, spawn_with_provider_states, TestApp};
 use serde_json::{json, Value};
 
 async fn state(app: &TestApp, change: Value) -> reqwest::Response {
-    testkit::provider_state(&app.client, &app.address, change).await
+    app.post(kit::provider_states::STATE_PATH, &change).await
 }
 
 #[tokio::test]
@@ -28,11 +28,8 @@ async fn an_order_with_a_succeeded_payment_is_listed_and_refundable_however_ofte
         .await;
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
         let listed: Value = app
-            .client
-            .get(format!("{}/payments?order_id={order}", app.address))
-            .send()
+            .get(&format!("/payments?order_id={order}"))
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -40,7 +37,7 @@ async fn an_order_with_a_succeeded_payment_is_listed_and_refundable_however_ofte
         assert_eq!(listed[0]["status"], "succeeded");
         let refund = app
             .client
-            .post(format!("{}/payments/{payment}/refund", app.address))
+            .post(app.url(&format!("/payments/{payment}/refund")))
             .send()
             .await
             .unwrap();
@@ -53,11 +50,8 @@ async fn an_order_with_a_succeeded_payment_is_listed_and_refundable_however_ofte
     .await;
     assert_eq!(r.status(), 200);
     let listed: Value = app
-        .client
-        .get(format!("{}/payments?order_id={order}", app.address))
-        .send()
+        .get(&format!("/payments?order_id={order}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

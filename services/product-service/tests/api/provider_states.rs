@@ -5,7 +5,7 @@ use crate::helpers::{spawn_app, spawn_with_provider_states};
 use serde_json::{json, Value};
 
 async fn state(app: &crate::helpers::TestApp, change: Value) -> reqwest::Response {
-    testkit::provider_state(&app.client, &app.address, change).await
+    app.post(kit::provider_states::STATE_PATH, &change).await
 }
 
 #[tokio::test]
@@ -27,15 +27,7 @@ async fn the_states_of_the_order_service_pact_are_set_up_from_scratch() {
     )
     .await;
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
-    let body: Value = app
-        .client
-        .get(format!("{}/products/{product}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_json(&format!("/products/{product}")).await;
     assert_eq!(
         (body["stock"].clone(), body["price"].clone()),
         (json!(5), json!("19.99"))
@@ -51,19 +43,11 @@ async fn the_states_of_the_order_service_pact_are_set_up_from_scratch() {
         )
         .await;
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
-        let reservation: Value = app
-            .client
-            .get(format!("{}/stock/reservations/{order}", app.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reservation: Value = app.get_json(&format!("/stock/reservations/{order}")).await;
         assert_eq!(reservation["status"], "committed");
         let returned = app
             .client
-            .post(format!("{}/stock/reservations/{order}/return", app.address))
+            .post(app.url(&format!("/stock/reservations/{order}/return")))
             .send()
             .await
             .unwrap();
@@ -76,12 +60,7 @@ async fn the_states_of_the_order_service_pact_are_set_up_from_scratch() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let gone = app
-        .client
-        .get(format!("{}/products/{product}", app.address))
-        .send()
-        .await
-        .unwrap();
+    let gone = app.get(&format!("/products/{product}")).await;
     assert_eq!(gone.status(), 404);
 }
 
