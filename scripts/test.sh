@@ -8,7 +8,10 @@
 # 2. removes what an interrupted earlier run may have left behind (scripts/clean-leftovers.sh)
 # 3. cargo test over the whole workspace: unit tests, CLI snapshot tests, and integration tests
 #    against the real Docker engine, PostgreSQL and RabbitMQ stand-ins.
-# 4. end to end (scripts/e2e.sh): the bundled stack up with `msctl up`, `msctl test journeys`
+# 4. contracts: `msctl test contracts` (consumer tests, providers verified on real containers),
+#    the pact files compared with the committed ones, and the same pacts verified by the
+#    official Pact CLI (scripts/verify-pacts-with-pact-cli.sh), which must agree.
+# 5. end to end (scripts/e2e.sh): the bundled stack up with `msctl up`, `msctl test journeys`
 #    (JUnit in target/journeys.xml), down with its volumes even on failure, and nothing labelled
 #    left on the engine.
 set -euo pipefail
@@ -40,5 +43,11 @@ pacts_committed() {
     return 1
   fi
 }
+# The whole contract loop as users run it: consumer tests (already compiled) write the pacts,
+# every provider is verified on real containers in the `shop-contracts` project, and the
+# matrix is printed (JUnit in target/contracts.xml). About a minute once images are built.
+step contracts target/debug/msctl test contracts --junit target/contracts.xml
 step "pact files" pacts_committed
+# The official Pact verifier (PyPI pact-python-cli) must agree with msctl, pact by pact.
+step "pact cli" bash scripts/verify-pacts-with-pact-cli.sh
 step e2e bash scripts/e2e.sh

@@ -18,6 +18,20 @@ pub enum Error {
     #[error("{failed} of {total} journey runs failed")]
     JourneysFailed { failed: usize, total: usize },
 
+    /// Contracts were verified and some interactions failed (the report says which and why).
+    #[error("{failed} of {total} contract interactions failed verification")]
+    ContractsFailed { failed: usize, total: usize },
+
+    /// The consumer tests failed, so no pact was (re)written: cargo's last lines.
+    #[error("the consumer tests failed (cargo test -p contracts):\n{0}")]
+    ConsumerTests(String),
+
+    /// can-i-deploy said no (the answer printed says why).
+    #[error(
+        "`{service}` cannot be deployed at {version}: not every contract it is part of is verified"
+    )]
+    CannotDeploy { service: String, version: String },
+
     /// Input that is wrong but is not the stack file (a service name on the command line...).
     #[error("{0}")]
     Usage(String),

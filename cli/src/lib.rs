@@ -18,6 +18,8 @@
 //! - [`engine`] turns the stack into desired containers, compares them with what is running
 //!   (config hash + image id labels), and applies the difference level by level.
 //! - [`journeys`] checks and runs synthetic user journeys against a running stack.
+//! - [`contracts`] runs the Pact consumer tests, verifies providers on real containers, and
+//!   answers can-i-deploy.
 //! - [`testing`] is what every `msctl test …` command shares: where the services are, JUnit.
 //! - [`export`] writes the stack in other formats (a Compose file), [`doctor`] checks the
 //!   machine, and [`ui`] draws progress and tables.
@@ -30,6 +32,7 @@
 //! [`testing`], and reports problems in its files with [`diag`].
 
 pub mod commands;
+pub mod contracts;
 pub mod diag;
 pub mod docker;
 pub mod doctor;

@@ -119,6 +119,12 @@ impl Targets {
         Ok(format!("http://{}", found.address))
     }
 
+    /// `host:port` where a service listens on `port` (its published port, else its address on
+    /// the project network).
+    pub async fn address(&self, service: &str, port: u16) -> Result<String, String> {
+        Ok(self.find(service, Some(port)).await?.address)
+    }
+
     /// AMQP URL of the broker service, with the credentials the container was started with.
     pub async fn amqp(&self, service: &str) -> Result<String, String> {
         if let Some(url) = &self.amqp_url {

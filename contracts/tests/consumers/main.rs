@@ -5,7 +5,9 @@
 //! the file is written whole (`PACT_OVERWRITE`), in the same order every run, so CI can compare
 //! it with the committed one. Requests differ in their ids, so the mock server can tell the
 //! interactions of one pair apart. Provider states are plain words with the values as params;
-//! the providers set them up (docs/contracts.md).
+//! the providers set them up (docs/contracts.md). A request with a JSON body names its
+//! `Content-Type` (`content_type` before `json_body`): the clients send it, and the verifier
+//! sends only the headers a pact records, so without it every provider answers 415.
 
 mod gateway_user;
 mod notification_order;

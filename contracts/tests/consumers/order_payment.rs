@@ -22,6 +22,7 @@ async fn order_service_uses_payment_service_to_charge_and_refund() {
             i.request
                 .post()
                 .path("/payments")
+                .content_type("application/json")
                 .json_body(charge(charged, "tok_visa"));
             i.response.created().json_body(json_pattern!({
                 "id": term!(UUID, payment.to_string()),
@@ -34,6 +35,7 @@ async fn order_service_uses_payment_service_to_charge_and_refund() {
             i.request
                 .post()
                 .path("/payments")
+                .content_type("application/json")
                 .json_body(charge(declined, "tok_declined"));
             i.response.created().json_body(json_pattern!({
                 "id": term!(UUID, payment.to_string()),

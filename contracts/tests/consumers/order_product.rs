@@ -40,6 +40,7 @@ async fn order_service_uses_product_service_for_prices_and_reservations() {
             i.request
                 .post()
                 .path("/stock/reservations")
+                .content_type("application/json")
                 .json_body(json!({
                     "order_id": reserved,
                     "items": [{"product_id": product, "quantity": 2}],
@@ -52,6 +53,7 @@ async fn order_service_uses_product_service_for_prices_and_reservations() {
             i.request
                 .post()
                 .path("/stock/reservations")
+                .content_type("application/json")
                 .json_body(json!({
                     "order_id": short,
                     "items": [{"product_id": product, "quantity": 5}],
@@ -67,6 +69,7 @@ async fn order_service_uses_product_service_for_prices_and_reservations() {
             i.request
                 .post()
                 .path("/stock/reservations")
+                .content_type("application/json")
                 .json_body(json!({
                     "order_id": missing,
                     "items": [{"product_id": unknown, "quantity": 1}],

@@ -58,6 +58,10 @@ impl StateChange {
     }
 }
 
+/// Problem type of the answer to a state the service does not know (`msctl test contracts`
+/// reports it as a missing provider state).
+pub const UNKNOWN_STATE: &str = "https://msctl.dev/problems/unknown-provider-state";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("unknown provider state {0:?}")]
@@ -77,9 +81,12 @@ impl From<sqlx::Error> for StateError {
 impl axum::response::IntoResponse for StateError {
     fn into_response(self) -> axum::response::Response {
         match &self {
-            StateError::Unknown(_) | StateError::BadParams(_) => {
-                Problem::bad_request(self.to_string()).into_response()
-            }
+            // Its own problem type: a verifier tells "the provider lacks this state" (the
+            // consumer asks for something no one set up) from a mismatch or bad parameters.
+            StateError::Unknown(_) => Problem::bad_request(self.to_string())
+                .kind(UNKNOWN_STATE)
+                .into_response(),
+            StateError::BadParams(_) => Problem::bad_request(self.to_string()).into_response(),
             StateError::Failed(_) => Problem::internal(&self).into_response(),
         }
     }
@@ -291,9 +298,12 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("unknown provider state"));
+        // Its own type: the verifier reports a missing state, not a failed one.
+        assert_eq!(body["type"], UNKNOWN_STATE);
         let (status, body) = post(r#"{"state":"a thing exists","params":{"id":"x"}}"#).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body["detail"].as_str().unwrap().contains("param \"id\""));
+        assert_ne!(body["type"], UNKNOWN_STATE);
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! `msctl test`: checks against the running stack, one module per kind of check. The options
 //! every kind shares (where the services are) are here.
 
+mod contracts;
 mod journeys;
 
 use super::StackArgs;
@@ -18,6 +19,9 @@ pub struct TestArgs {
 enum TestCommand {
     /// Run the journeys in scenarios/ (or those named) against the running stack.
     Journeys(journeys::JourneyArgs),
+    /// Write the consumers' pacts, verify every provider against them on real containers, and
+    /// print who is verified against whom (or answer --can-i-deploy).
+    Contracts(contracts::ContractArgs),
 }
 
 /// Where the services are, when not (only) through Docker.
@@ -40,5 +44,6 @@ impl TargetArgs {
 pub async fn exec(args: &TestArgs, stack: &StackArgs) -> Result<()> {
     match &args.what {
         TestCommand::Journeys(args) => journeys::exec(args, stack).await,
+        TestCommand::Contracts(args) => contracts::exec(args, stack).await,
     }
 }

@@ -77,4 +77,26 @@ async fn an_unknown_state_is_a_400_naming_it_not_a_mismatch_later() {
             .contains("unknown provider state \"product P is on sale\""),
         "{problem}"
     );
+    assert_eq!(problem["type"], kit::provider_states::UNKNOWN_STATE);
+}
+
+/// Found by verifying twice against one database (msctl with `--keep`, then the Pact CLI):
+/// the second "reservation within the stock" met the first one's reservation and got 200.
+#[tokio::test]
+async fn a_product_with_stock_holds_no_reservation_from_an_earlier_verification() {
+    let app = spawn_with_provider_states().await;
+    let product = "5eed0000-0000-4000-8000-000000000001";
+    let order = "5eed0000-0000-4000-8000-00000000000b";
+    let params = json!({"product_id": product, "stock": 5, "price": "19.99"});
+    let reserve = json!({"order_id": order, "items": [{"product_id": product, "quantity": 2}]});
+    for _ in 0..2 {
+        let r = state(
+            &app,
+            json!({"state": "a product with stock", "params": params}),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+        let r = app.post("/stock/reservations", &reserve).await;
+        assert_eq!(r.status(), 201, "a new reservation each time");
+    }
 }

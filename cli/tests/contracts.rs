@@ -1,0 +1,232 @@
+//! `msctl test contracts` on real containers: a provider whose response breaks a contract
+//! fails verification, naming the interaction and the field; a provider state the provider
+//! lacks is reported as missing, not as a mismatch; the results are recorded, and
+//! can-i-deploy answers from them.
+//!
+//! The break is made in a scratch copy of the workspace (its tracked files), where
+//! product-service renames `price` to `unit_price` in its product JSON. The copy builds into
+//! this workspace's target directory, so only kit and product-service compile again (a few
+//! dozen seconds); the package is renamed in the copy (`product-service-broken`) so that its
+//! binary never overwrites the real one there.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+fn scratch_copy(from: &Path, to: &Path) {
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(from)
+        .output()
+        .expect("git runs");
+    assert!(listed.status.success(), "git ls-files failed");
+    for rel in listed.stdout.split(|b| *b == 0).filter(|s| !s.is_empty()) {
+        let rel = std::str::from_utf8(rel).unwrap();
+        let source = from.join(rel);
+        if !source.is_file() {
+            continue; // deleted in the working tree, not yet committed
+        }
+        let target = to.join(rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&source, &target).unwrap();
+    }
+    // The copy is a repository of its own, so its results have a version.
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "scratch",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(to)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?} in the scratch copy");
+    }
+}
+
+/// Replaces `from` by `to` in a file of the copy, and insists it was there.
+fn edit(root: &Path, rel: &str, from: &str, to: &str) {
+    let path = root.join(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{rel} no longer contains {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+struct Down {
+    project: String,
+    file: std::path::PathBuf,
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        for project in [self.project.clone(), format!("{}-contracts", self.project)] {
+            let _ = Command::new(env!("CARGO_BIN_EXE_msctl"))
+                .arg("-f")
+                .arg(&self.file)
+                .args(["-p", &project, "down", "--volumes"])
+                .output();
+        }
+    }
+}
+
+fn msctl(file: &Path, project: &str, args: &[&str]) -> support::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_msctl"))
+        .arg("-f")
+        .arg(file)
+        .args(["-p", project])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("CARGO_TARGET_DIR", support::workspace().join("target"))
+        .env_remove("MSCTL_FILE")
+        .output()
+        .expect("msctl runs");
+    support::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_renamed_response_field_fails_verification_and_a_missing_state_is_reported_as_missing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    scratch_copy(&support::workspace(), root);
+
+    // The breaking change: the product's `price` goes out as `unit_price`.
+    edit(
+        root,
+        "services/product-service/src/store.rs",
+        "    pub price: Decimal,\n    /// Units available",
+        "    #[serde(rename = \"unit_price\")]\n    pub price: Decimal,\n    /// Units available",
+    );
+    // Its own package and binary name in the copy (see the module doc).
+    edit(
+        root,
+        "services/product-service/Cargo.toml",
+        "name = \"product-service\"\nversion",
+        "name = \"product-service-broken\"\nversion",
+    );
+    edit(
+        root,
+        "services/product-service/Cargo.toml",
+        "[[bin]]\nname = \"product-service\"",
+        "[[bin]]\nname = \"product-service-broken\"",
+    );
+    edit(
+        root,
+        "services/order-service/Cargo.toml",
+        "product-service = { path",
+        "product-service = { package = \"product-service-broken\", path",
+    );
+    edit(
+        root,
+        "msctl.yaml",
+        "build: { crate: product-service }",
+        "build: { crate: product-service-broken }",
+    );
+    edit(
+        root,
+        "msctl.yaml",
+        "test: [product-service, healthcheck]",
+        "test: [product-service-broken, healthcheck]",
+    );
+    // A consumer asks for a state the provider never heard of.
+    edit(
+        root,
+        "contracts/pacts/order-service-product-service.json",
+        "\"no such product\"",
+        "\"product P was discontinued\"",
+    );
+
+    let file = root.join("msctl.yaml");
+    let project = format!("ctbreak-{}", std::process::id());
+    let _down = Down {
+        project: project.clone(),
+        file: file.clone(),
+    };
+    let out = msctl(
+        &file,
+        &project,
+        &[
+            "test",
+            "contracts",
+            "--skip-consumers",
+            "--provider",
+            "product-service",
+        ],
+    );
+    let report = &out.stdout;
+    assert_eq!(
+        out.code, 1,
+        "a broken contract fails with exit 1:\n{report}\n{}",
+        out.stderr
+    );
+    let block = |title: &str| {
+        report
+            .split("\n\n")
+            .find(|b| b.contains(&format!("✗ order-service → product-service: {title}\n")))
+            .unwrap_or_else(|| panic!("no failure reported for {title:?}:\n{report}"))
+            .to_owned()
+    };
+    // The mismatch names the interaction and the field, and shows what came instead.
+    let price = block("the price of a product");
+    assert!(
+        price.contains("mismatch: body at $: Actual map is missing the following keys: price"),
+        "{price}"
+    );
+    assert!(price.contains("\"unit_price\""), "{price}");
+    // The changed state is reported as missing, not as a mismatch.
+    let missing = block("the price of an unknown product");
+    assert!(
+        missing.contains("missing provider state \"product P was discontinued\": product-service has no such state"),
+        "{missing}"
+    );
+    assert!(!missing.contains("mismatch:"), "{missing}");
+    // The other seven interactions pass: one row, 9 interactions, 2 failed.
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("order-service "))
+        .unwrap();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        [
+            "order-service",
+            "product-service",
+            "http",
+            "9",
+            "2",
+            "✗",
+            "FAILED"
+        ]
+    );
+
+    // The failure is recorded, and can-i-deploy says no, in the broker's words.
+    let answer = msctl(
+        &file,
+        &project,
+        &["test", "contracts", "--can-i-deploy", "product-service"],
+    );
+    assert_eq!(answer.code, 1, "{}\n{}", answer.stdout, answer.stderr);
+    assert!(
+        answer.stdout.contains("Computer says no"),
+        "{}",
+        answer.stdout
+    );
+    assert!(
+        answer.stdout.contains("failed (2 of 9 interactions)"),
+        "{}",
+        answer.stdout
+    );
+}
