@@ -142,7 +142,8 @@ fn a_renamed_response_field_fails_verification_and_a_missing_state_is_reported_a
         "test: [product-service, healthcheck]",
         "test: [product-service-broken, healthcheck]",
     );
-    // A consumer asks for a state the provider never heard of.
+    // A consumer asks for a state the provider never heard of (in the first interaction that
+    // names "no such product": a reservation of an unknown product).
     edit(
         root,
         "contracts/pacts/order-service-product-service.json",
@@ -188,7 +189,7 @@ fn a_renamed_response_field_fails_verification_and_a_missing_state_is_reported_a
     );
     assert!(price.contains("\"unit_price\""), "{price}");
     // The changed state is reported as missing, not as a mismatch.
-    let missing = block("the price of an unknown product");
+    let missing = block("a reservation of an unknown product");
     assert!(
         missing.contains("missing provider state \"product P was discontinued\": product-service has no such state"),
         "{missing}"
@@ -228,5 +229,56 @@ fn a_renamed_response_field_fails_verification_and_a_missing_state_is_reported_a
         answer.stdout.contains("failed (2 of 9 interactions)"),
         "{}",
         answer.stdout
+    );
+}
+
+const STACK: &str =
+    "name: ctinput\nservices:\n  product-service:\n    image: debian:bookworm-slim\n";
+
+/// Checked before Docker is touched: a pact that does not parse is named with its line and
+/// column, every broken file at once, exit 2.
+#[test]
+fn a_pact_file_that_does_not_parse_exits_2_naming_file_line_and_column() {
+    let p = support::Project::new("ctinput", STACK);
+    p.file("contracts/pacts/broken.json", "{\n  \"consumer\": ,\n}\n");
+    p.file(
+        "contracts/pacts/empty.json",
+        r#"{"consumer": {"name": "a"}, "provider": {"name": "b"}, "interactions": []}"#,
+    );
+    let out = p.msctl(&["test", "contracts", "--skip-consumers"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("contracts/pacts/broken.json:2:15: not a pact file"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("contracts/pacts/empty.json"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_unknown_provider_name_exits_2_with_a_suggestion() {
+    let p = support::Project::new("ctinput", STACK);
+    p.file(
+        "contracts/pacts/order-service-product-service.json",
+        r#"{"consumer": {"name": "order-service"}, "provider": {"name": "product-service"},
+            "interactions": [{"type": "Synchronous/HTTP", "description": "x", "request": {"method": "GET", "path": "/"}, "response": {"status": 200}}]}"#,
+    );
+    let out = p.msctl(&[
+        "test",
+        "contracts",
+        "--skip-consumers",
+        "--provider",
+        "product-servic",
+    ]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `product-service`?"),
+        "{}",
+        out.stderr
     );
 }
