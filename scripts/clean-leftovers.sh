@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Removes what an interrupted test run or benchmark may have left on this machine: every test
-# project (msctl-it-*, msctlbench), found by its msctl.project label. With --bundled, also the
+# project (msctl-it-*, msctlbench, the contract tests' ctbreak-*/ctinput-* and the providers'
+# *-contracts projects), found by its msctl.project label. With --bundled, also the
 # bundled stack (project `shop`, which holds port 8000): CI does that, a developer's running
 # stack is left alone otherwise. Nothing without such a label is touched.
 set -euo pipefail
-pattern='msctlbench|msctl-it-.*'
+pattern='msctlbench|msctl-it-.*|ctbreak-.*|ctinput-.*|shop-contracts'
 [ "${1:-}" = --bundled ] && pattern="shop|$pattern"
 projects=$( { docker ps -a --format '{{.Label "msctl.project"}}';
               docker network ls --format '{{.Label "msctl.project"}}';

@@ -29,9 +29,13 @@ pub struct ContractArgs {
     /// Keep the providers' project (`<project>-contracts`) running afterwards.
     #[arg(long)]
     pub keep: bool,
+    /// Also send the pacts and the verification results to this Pact Broker
+    /// (PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD).
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
     /// Verify nothing: say whether SERVICE at this version is verified against everything it
     /// talks to (from contracts/results/), like a Pact Broker's can-i-deploy.
-    #[arg(long, value_name = "SERVICE", conflicts_with_all = ["skip_consumers", "junit", "keep"])]
+    #[arg(long, value_name = "SERVICE", conflicts_with_all = ["skip_consumers", "junit", "keep", "publish"])]
     pub can_i_deploy: Option<String>,
 }
 
@@ -147,6 +151,13 @@ pub async fn exec(args: &ContractArgs, stack_args: &StackArgs) -> Result<()> {
         })
         .collect();
     matrix::record(&results_dir, &recorded)?;
+    if let Some(url) = &args.publish {
+        let sent = contracts::broker::publish(url, &chosen, &recorded).await?;
+        ui.line(format!(
+            "published {} pacts and {} verification results to {url}",
+            sent.pacts, sent.results
+        ));
+    }
     if let Some(path) = &args.junit {
         junit::write(path, "msctl contracts", &report::junit_suites(&runs))?;
     }
