@@ -5,9 +5,6 @@
 //! the runtime with saga steps in flight, as a killed process would — and start another
 //! instance on the same database.
 
-use futures_util::StreamExt;
-use kit::amqp::lapin::options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
-use kit::amqp::lapin::types::FieldTable;
 use order_service::saga::SagaConfig;
 use order_service::{startup, Config};
 use reqwest::{RequestBuilder, Response, StatusCode};
