@@ -13,8 +13,37 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The cargo that runs msctl's builds: the one that invoked us (tests, `cargo run`), or PATH's.
+///
+/// Without the variables cargo sets for the crate it runs (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, …): msctl run by `cargo test` or `cargo run` inherits them, and build
+/// scripts that track one (ring's tracks `CARGO_MANIFEST_DIR`) then see it change, so ring,
+/// rustls and everything above them compiled again, twice: inside the test, and in the next
+/// plain `cargo build` (36 s for testsvc alone, and 13 crates, in CI).
 pub fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if is_per_crate(name) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// The variables cargo sets for one crate's build script, test or `cargo run` (never the
+/// user's own settings such as `CARGO_HOME` or `CARGO_TARGET_DIR`).
+fn is_per_crate(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+        )
 }
 
 /// One binary cargo must produce.
@@ -346,4 +375,34 @@ async fn run_build(
         .map_err(|e| fail(format!("image {tag} missing after build: {}", short(&e))))?;
     step.done("image built");
     Ok(image.id.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// msctl under `cargo test` passed CARGO_MANIFEST_DIR on to its cargo builds; ring's build
+    /// script tracks it, so every TLS crate above ring compiled again (CI lost minutes).
+    #[test]
+    fn builds_run_inside_cargo_test_do_not_inherit_the_test_crates_cargo_variables() {
+        // `cargo test` set it for this very process.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let cmd = cargo();
+        let removed: Vec<_> = cmd
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            removed.contains(&"CARGO_MANIFEST_DIR".to_owned()),
+            "{removed:?}"
+        );
+        assert!(
+            removed.contains(&"CARGO_PKG_NAME".to_owned()),
+            "{removed:?}"
+        );
+        assert!(!removed
+            .iter()
+            .any(|n| n == "CARGO_HOME" || n == "CARGO_TARGET_DIR"));
+    }
 }
