@@ -23,6 +23,7 @@ NEEDS=(
     "tar|tar|packs a stand-in's root filesystem for docker import"
     "util-linux|unshare|runs each stand-in build in private mount and PID namespaces (nothing leaks)"
     "coreutils|chroot|installs a stand-in's packages inside its own root"
+    "jq|jq|scripts/verify-pacts-with-pact-cli.sh and bench/contracts.sh read msctl's --json output"
 )
 
 missing=()

@@ -11,6 +11,7 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -63,38 +64,38 @@ fn edit(root: &Path, rel: &str, from: &str, to: &str) {
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
-struct Down {
+/// The scratch copy's stack: `msctl -f FILE -p PROJECT …`, building into this workspace's
+/// target directory. On drop, the project and its providers' project are removed.
+struct Scratch {
+    file: String,
     project: String,
-    file: std::path::PathBuf,
+    env: HashMap<String, String>,
 }
 
-impl Drop for Down {
-    fn drop(&mut self) {
-        for project in [self.project.clone(), format!("{}-contracts", self.project)] {
-            let _ = Command::new(env!("CARGO_BIN_EXE_msctl"))
-                .arg("-f")
-                .arg(&self.file)
-                .args(["-p", &project, "down", "--volumes"])
-                .output();
-        }
+impl Scratch {
+    fn msctl(&self, args: &[&str]) -> support::Output {
+        let mut all = vec!["-f", self.file.as_str(), "-p", self.project.as_str()];
+        all.extend_from_slice(args);
+        support::msctl(&all, Path::new("/"), &self.env)
     }
 }
 
-fn msctl(file: &Path, project: &str, args: &[&str]) -> support::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_msctl"))
-        .arg("-f")
-        .arg(file)
-        .args(["-p", project])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("CARGO_TARGET_DIR", support::workspace().join("target"))
-        .env_remove("MSCTL_FILE")
-        .output()
-        .expect("msctl runs");
-    support::Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = self.msctl(&["down", "--volumes"]);
+        let providers = format!("{}-contracts", self.project);
+        let _ = support::msctl(
+            &[
+                "-f",
+                self.file.as_str(),
+                "-p",
+                &providers,
+                "down",
+                "--volumes",
+            ],
+            Path::new("/"),
+            &self.env,
+        );
     }
 }
 
@@ -151,23 +152,21 @@ fn a_renamed_response_field_fails_verification_and_a_missing_state_is_reported_a
         "\"product P was discontinued\"",
     );
 
-    let file = root.join("msctl.yaml");
-    let project = format!("ctbreak-{}", std::process::id());
-    let _down = Down {
-        project: project.clone(),
-        file: file.clone(),
+    let scratch = Scratch {
+        file: root.join("msctl.yaml").display().to_string(),
+        project: format!("ctbreak-{}", std::process::id()),
+        env: HashMap::from([(
+            "CARGO_TARGET_DIR".to_owned(),
+            support::workspace().join("target").display().to_string(),
+        )]),
     };
-    let out = msctl(
-        &file,
-        &project,
-        &[
-            "test",
-            "contracts",
-            "--skip-consumers",
-            "--provider",
-            "product-service",
-        ],
-    );
+    let out = scratch.msctl(&[
+        "test",
+        "contracts",
+        "--skip-consumers",
+        "--provider",
+        "product-service",
+    ]);
     let report = &out.stdout;
     assert_eq!(
         out.code, 1,
@@ -214,11 +213,7 @@ fn a_renamed_response_field_fails_verification_and_a_missing_state_is_reported_a
     );
 
     // The failure is recorded, and can-i-deploy says no, in the broker's words.
-    let answer = msctl(
-        &file,
-        &project,
-        &["test", "contracts", "--can-i-deploy", "product-service"],
-    );
+    let answer = scratch.msctl(&["test", "contracts", "--can-i-deploy", "product-service"]);
     assert_eq!(answer.code, 1, "{}\n{}", answer.stdout, answer.stderr);
     assert!(
         answer.stdout.contains("Computer says no"),

@@ -14,6 +14,7 @@
 use super::matrix::Verification;
 use super::pacts::PactFile;
 use crate::error::{Error, Result};
+use crate::testing::percent_encode;
 use serde_json::Value;
 
 pub struct Published {
@@ -29,18 +30,6 @@ fn authorised(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         Ok(user) => request.basic_auth(user, std::env::var("PACT_BROKER_PASSWORD").ok()),
         Err(_) => request,
     }
-}
-
-/// Encodes a name for a path segment (service names are `[a-z0-9-_]`, versions may hold `+`).
-fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub async fn publish(
@@ -64,9 +53,9 @@ pub async fn publish(
         };
         let url = format!(
             "{base}/pacts/provider/{}/consumer/{}/version/{}",
-            segment(&pact.provider),
-            segment(&pact.consumer),
-            segment(&result.consumer_version)
+            percent_encode(&pact.provider),
+            percent_encode(&pact.consumer),
+            percent_encode(&result.consumer_version)
         );
         let body = std::fs::read(&pact.path)
             .map_err(Error::io(format!("reading {}", pact.path.display())))?;

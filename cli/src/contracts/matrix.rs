@@ -8,6 +8,7 @@
 //! that changed a contract makes the old result not count, as a broker would.
 
 use super::pacts::PactFile;
+use super::report::PactRun;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -63,6 +64,29 @@ pub fn version(workspace: &Path) -> String {
         }
         None => "unversioned".into(),
     }
+}
+
+/// What a run verified, as results to record: one per pact, both sides at `version`.
+pub fn results_of(runs: &[PactRun], pacts: &[PactFile], version: &str) -> Vec<Verification> {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    runs.iter()
+        .filter_map(|r| {
+            let pact = pacts
+                .iter()
+                .find(|p| p.consumer == r.consumer && p.provider == r.provider)?;
+            Some(Verification {
+                consumer: r.consumer.clone(),
+                consumer_version: version.to_owned(),
+                provider: r.provider.clone(),
+                provider_version: version.to_owned(),
+                pact_sha256: pact.sha256.clone(),
+                success: r.passed(),
+                interactions: r.interactions.len(),
+                failed: r.failed(),
+                verified_at: now.clone(),
+            })
+        })
+        .collect()
 }
 
 pub fn record(dir: &Path, results: &[Verification]) -> Result<(), crate::Error> {

@@ -16,8 +16,9 @@ pub mod providers;
 pub mod report;
 pub mod verify;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stack::Stack;
+use crate::testing::compact_log_line;
 use crate::testing::targets::Targets;
 use crate::ui::Ui;
 use bollard::Docker;
@@ -37,6 +38,49 @@ impl Selection {
         (self.consumers.is_empty() || self.consumers.contains(&pact.consumer))
             && (self.providers.is_empty() || self.providers.contains(&pact.provider))
     }
+
+    /// The pacts selected, once every name given is known and every provider is a service of
+    /// the stack (input errors, exit 2, before Docker is touched).
+    pub fn choose(&self, all: Vec<PactFile>, stack: &Stack) -> Result<Vec<PactFile>> {
+        let names = |f: fn(&PactFile) -> &str| all.iter().map(f).collect::<Vec<_>>();
+        for c in &self.consumers {
+            check_name("consumer in the pacts", c, names(|p| p.consumer.as_str()))?;
+        }
+        for p in &self.providers {
+            check_name("provider in the pacts", p, names(|p| p.provider.as_str()))?;
+        }
+        let chosen: Vec<PactFile> = all.into_iter().filter(|p| self.keeps(p)).collect();
+        if let Some(p) = chosen.iter().find(|p| stack.service(&p.provider).is_none()) {
+            return Err(Error::Usage(format!(
+                "{}: the provider `{}` is not a service of {}",
+                p.path.display(),
+                p.provider,
+                stack.file.display()
+            )));
+        }
+        Ok(chosen)
+    }
+}
+
+/// A name given on the command line must be one the pacts or the stack know.
+pub fn check_name<'a>(
+    what: &str,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let mut known: Vec<&str> = known.into_iter().collect();
+    if known.contains(&name) {
+        return Ok(());
+    }
+    known.sort_unstable();
+    known.dedup();
+    let hint = crate::diag::suggest(name, known.iter().copied())
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    Err(Error::Usage(format!(
+        "`{name}` is not a {what} (known: {}){hint}",
+        known.join(", ")
+    )))
 }
 
 /// rustls needs one crypto provider when more than one is compiled in (pact: ring; other
@@ -132,38 +176,9 @@ async fn attach_logs(
             .iter()
             .filter(|l| r.request_ids.iter().any(|id| contains_id(l, id)))
             .take(12)
-            .map(|l| readable(l))
+            .map(|l| compact_log_line(l.split_once(' ').map_or(l.as_str(), |(_, rest)| rest)))
             .collect();
     }
-}
-
-/// A log line as a person reads it: kit's JSON lines (after Docker's timestamp) become
-/// `time LEVEL message key=value… (METHOD /path)`; other lines stay as they are.
-fn readable(line: &str) -> String {
-    let text = line.split_once(' ').map(|(_, rest)| rest).unwrap_or(line);
-    let Ok(serde_json::Value::Object(v)) = serde_json::from_str::<serde_json::Value>(text) else {
-        return text.to_owned();
-    };
-    let str_of = |v: Option<&serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    let mut out = format!("{} {}", str_of(v.get("timestamp")), str_of(v.get("level")));
-    if let Some(serde_json::Value::Object(fields)) = v.get("fields") {
-        out.push(' ');
-        out.push_str(&str_of(fields.get("message")));
-        for (k, value) in fields.iter().filter(|(k, _)| *k != "message") {
-            out.push_str(&format!(" {k}={}", str_of(Some(value))));
-        }
-    }
-    if let Some(span) = v.get("span") {
-        let (method, path) = (str_of(span.get("method")), str_of(span.get("path")));
-        if !method.is_empty() {
-            out.push_str(&format!(" ({method} {path})"));
-        }
-    }
-    out
 }
 
 /// `pact-1` must not match `pact-12`.
@@ -185,18 +200,5 @@ mod tests {
             "request_id=pact-12 status=200",
             "pact-1"
         ));
-    }
-
-    #[test]
-    fn a_json_log_line_reads_as_one_short_line() {
-        let line = r#"2026-11-30T22:53:59.379Z {"timestamp":"2026-11-30T22:53:59.378Z","level":"INFO","fields":{"message":"handled","status":415,"elapsed_ms":0},"span":{"method":"POST","path":"/payments","request_id":"pact-2","name":"request"}}"#;
-        assert_eq!(
-            super::readable(line),
-            "2026-11-30T22:53:59.378Z INFO handled status=415 elapsed_ms=0 (POST /payments)"
-        );
-        assert_eq!(
-            super::readable("2026-11-30T22:53:59Z plain text"),
-            "plain text"
-        );
     }
 }

@@ -8,6 +8,7 @@ use super::model::{Eventually, ExpectMessage, Node, Request, Step};
 use super::report::{Attempt, JourneyReport, Outcome, StepReport};
 use super::template::{Scope, Templates};
 use crate::diag::{pos, Pos, Spanned, SpannedMap};
+use crate::testing::compact_log_line;
 use crate::testing::targets::Targets;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -602,48 +603,16 @@ impl Runner {
                 ));
             }
             for (stamp, l) in &mine[cut..] {
-                lines.push((stamp.to_string(), format!("{} | {}", c.service, compact(l))));
+                lines.push((
+                    stamp.to_string(),
+                    format!("{} | {}", c.service, compact_log_line(l)),
+                ));
             }
         }
         // RFC 3339 stamps of fixed width sort as text; stable, so a marker stays first.
         lines.sort_by(|a, b| a.0.cmp(&b.0));
         lines.into_iter().map(|(_, l)| l).collect()
     }
-}
-
-/// A JSON log line (the kit's format) as `time level message key=value… method path`; any
-/// other line as it is.
-fn compact(line: &str) -> String {
-    let Ok(Value::Object(o)) = serde_json::from_str::<Value>(line) else {
-        return line.to_owned();
-    };
-    let text = |v: Option<&Value>| match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    let stamp = text(o.get("timestamp"));
-    let mut out = format!(
-        "{} {:<5}",
-        stamp.get(11..23).unwrap_or(&stamp),
-        text(o.get("level"))
-    );
-    if let Some(Value::Object(fields)) = o.get("fields") {
-        out.push_str(&format!(" {}", text(fields.get("message"))));
-        // The ids are what selected the line; repeating them on every line is noise.
-        let shown = |k: &str| !matches!(k, "message" | "request_id" | "trace_id");
-        for (k, v) in fields.iter().filter(|(k, _)| shown(k)) {
-            out.push_str(&format!(" {k}={}", text(Some(v))));
-        }
-    }
-    if let Some(Value::Object(span)) = o.get("span") {
-        for k in ["method", "path"] {
-            if let Some(v) = span.get(k) {
-                out.push_str(&format!(" {}", text(Some(v))));
-            }
-        }
-    }
-    out
 }
 
 fn builtins(ids: &RunIds, env: &Map<String, Value>) -> Scope {

@@ -2,6 +2,7 @@
 //! the project's labels (the port a container publishes on the host, else its address on the
 //! project network), unless given on the command line (`--url`, `--amqp-url`).
 
+use super::percent_encode;
 use crate::docker::is_not_found;
 use crate::engine;
 use crate::error::Error;
@@ -135,8 +136,8 @@ impl Targets {
         let password = found.env("RABBITMQ_DEFAULT_PASS").unwrap_or("guest");
         Ok(format!(
             "amqp://{}:{}@{}/%2f",
-            encode(user),
-            encode(password),
+            percent_encode(user),
+            percent_encode(password),
             found.address
         ))
     }
@@ -268,18 +269,6 @@ fn parse_urls(urls: &[String]) -> crate::error::Result<HashMap<String, String>> 
             _ => Err(Error::Usage(format!(
                 "--url {u}: expected SERVICE=http://host:port (journeys speak plain HTTP to a local stack)"
             ))),
-        })
-        .collect()
-}
-
-/// Percent-encodes what would break a URL's user-info part.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
         })
         .collect()
 }

@@ -41,6 +41,24 @@ impl Output {
     }
 }
 
+/// The real msctl binary, run in `dir` with `args` and `env`: no colours, and no stack file
+/// from the environment.
+pub fn msctl(args: &[&str], dir: &Path, env: &HashMap<String, String>) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_msctl"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env)
+        .env("NO_COLOR", "1")
+        .env_remove("MSCTL_FILE")
+        .output()
+        .expect("msctl runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 pub struct Project {
     pub name: String,
     pub dir: tempfile::TempDir,
@@ -72,21 +90,9 @@ impl Project {
     }
 
     pub fn msctl(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_msctl"))
-            .arg("-p")
-            .arg(&self.name)
-            .args(args)
-            .current_dir(self.dir.path())
-            .envs(&self.env)
-            .env("NO_COLOR", "1")
-            .env_remove("MSCTL_FILE")
-            .output()
-            .expect("msctl runs");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let mut all = vec!["-p", self.name.as_str()];
+        all.extend_from_slice(args);
+        msctl(&all, self.dir.path(), &self.env)
     }
 }
 

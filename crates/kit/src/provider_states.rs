@@ -92,11 +92,22 @@ impl axum::response::IntoResponse for StateError {
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Value, StateError>> + Send>>;
+/// An async function from what the verifier asks (`I`) to what the service answers (`O`),
+/// shareable by the routes.
+pub type Handler<I, O> =
+    Arc<dyn Fn(I) -> Pin<Box<dyn Future<Output = Result<O, StateError>> + Send>> + Send + Sync>;
+
+fn wrap<I, O, F, Fut>(f: F) -> Handler<I, O>
+where
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, StateError>> + Send + 'static,
+{
+    Arc::new(move |input| Box::pin(f(input)))
+}
 
 /// A service's states: given the change, set it up (or tear it down) and say which values the
 /// interaction may use (merged into the verifier's state context).
-pub type StateHandler = Arc<dyn Fn(StateChange) -> BoxFuture + Send + Sync>;
+pub type StateHandler = Handler<StateChange, Value>;
 
 /// Wraps an async function as a [`StateHandler`].
 pub fn handler<F, Fut>(f: F) -> StateHandler
@@ -104,7 +115,7 @@ where
     F: Fn(StateChange) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Value, StateError>> + Send + 'static,
 {
-    Arc::new(move |change| Box::pin(f(change)))
+    wrap(f)
 }
 
 /// What the verifier asks for a message pact: the interaction's description and states.
@@ -141,10 +152,8 @@ pub struct Message {
     pub metadata: Map<String, Value>,
 }
 
-type BoxMessage = Pin<Box<dyn Future<Output = Result<Message, StateError>> + Send>>;
-
 /// A service's messages: the one the request's description and states call for.
-pub type MessageHandler = Arc<dyn Fn(MessageRequest) -> BoxMessage + Send + Sync>;
+pub type MessageHandler = Handler<MessageRequest, Message>;
 
 /// Wraps an async function as a [`MessageHandler`].
 pub fn message_handler<F, Fut>(f: F) -> MessageHandler
@@ -152,7 +161,7 @@ where
     F: Fn(MessageRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Message, StateError>> + Send + 'static,
 {
-    Arc::new(move |request| Box::pin(f(request)))
+    wrap(f)
 }
 
 /// The routes, for [`crate::Service::provider_states`]: state changes, and messages when the

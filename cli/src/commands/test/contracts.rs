@@ -48,8 +48,8 @@ pub async fn exec(args: &ContractArgs, stack_args: &StackArgs) -> Result<()> {
 
     if let Some(service) = &args.can_i_deploy {
         let all = pacts::discover(&pacts_dir)?;
-        check_name(
-            "service",
+        contracts::check_name(
+            "service of the stack",
             service,
             stack.services.iter().map(|s| s.name.as_str()),
         )?;
@@ -79,29 +79,11 @@ pub async fn exec(args: &ContractArgs, stack_args: &StackArgs) -> Result<()> {
             }
         }
     }
-    let all = pacts::discover(&pacts_dir)?;
-    let names = |f: fn(&pacts::PactFile) -> &str| all.iter().map(f).collect::<Vec<_>>();
-    for c in &args.consumers {
-        check_name("consumer", c, names(|p| p.consumer.as_str()))?;
-    }
-    for p in &args.providers {
-        check_name("provider", p, names(|p| p.provider.as_str()))?;
-    }
     let selection = Selection {
         consumers: args.consumers.clone(),
         providers: args.providers.clone(),
     };
-    let chosen: Vec<pacts::PactFile> = all.into_iter().filter(|p| selection.keeps(p)).collect();
-    for p in &chosen {
-        if stack.service(&p.provider).is_none() {
-            return Err(Error::Usage(format!(
-                "{}: the provider `{}` is not a service of {}",
-                p.path.display(),
-                p.provider,
-                stack.file.display()
-            )));
-        }
-    }
+    let chosen = selection.choose(pacts::discover(&pacts_dir)?, &stack)?;
 
     let docker = crate::docker::connect().await?;
     // The providers get the secrets `up` would give them (a signing key pair...).
@@ -130,26 +112,7 @@ pub async fn exec(args: &ContractArgs, stack_args: &StackArgs) -> Result<()> {
     }
     let contracts::Verified { runs, providers } = verified?;
 
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let recorded: Vec<matrix::Verification> = runs
-        .iter()
-        .filter_map(|r| {
-            let pact = chosen
-                .iter()
-                .find(|p| p.consumer == r.consumer && p.provider == r.provider)?;
-            Some(matrix::Verification {
-                consumer: r.consumer.clone(),
-                consumer_version: version.clone(),
-                provider: r.provider.clone(),
-                provider_version: version.clone(),
-                pact_sha256: pact.sha256.clone(),
-                success: r.passed(),
-                interactions: r.interactions.len(),
-                failed: r.failed(),
-                verified_at: now.clone(),
-            })
-        })
-        .collect();
+    let recorded = matrix::results_of(&runs, &chosen, &version);
     matrix::record(&results_dir, &recorded)?;
     if let Some(url) = &args.publish {
         let sent = contracts::broker::publish(url, &chosen, &recorded).await?;
@@ -206,21 +169,4 @@ pub async fn exec(args: &ContractArgs, stack_args: &StackArgs) -> Result<()> {
         return Err(Error::ContractsFailed { failed, total });
     }
     Ok(())
-}
-
-/// A name given on the command line must be one the pacts or the stack know.
-fn check_name<'a>(what: &str, name: &str, known: impl IntoIterator<Item = &'a str>) -> Result<()> {
-    let mut known: Vec<&str> = known.into_iter().collect();
-    if known.contains(&name) {
-        return Ok(());
-    }
-    known.sort_unstable();
-    known.dedup();
-    let hint = crate::diag::suggest(name, known.iter().copied())
-        .map(|s| format!("; did you mean `{s}`?"))
-        .unwrap_or_default();
-    Err(Error::Usage(format!(
-        "no {what} `{name}` in the pacts (known: {}){hint}",
-        known.join(", ")
-    )))
 }

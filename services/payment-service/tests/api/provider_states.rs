@@ -27,12 +27,7 @@ async fn an_order_with_a_succeeded_payment_is_listed_and_refundable_however_ofte
         )
         .await;
         assert_eq!(r.status(), 200, "{:?}", r.text().await);
-        let listed: Value = app
-            .get(&format!("/payments?order_id={order}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let listed = app.get_json(&format!("/payments?order_id={order}")).await;
         assert_eq!(listed[0]["id"], payment);
         assert_eq!(listed[0]["status"], "succeeded");
         let refund = app
@@ -49,12 +44,7 @@ async fn an_order_with_a_succeeded_payment_is_listed_and_refundable_however_ofte
     )
     .await;
     assert_eq!(r.status(), 200);
-    let listed: Value = app
-        .get(&format!("/payments?order_id={order}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json(&format!("/payments?order_id={order}")).await;
     assert_eq!(listed, json!([]));
 }
 
