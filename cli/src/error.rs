@@ -26,6 +26,10 @@ pub enum Error {
     #[error("the consumer tests failed (cargo test -p contracts):\n{0}")]
     ConsumerTests(String),
 
+    /// A load test's thresholds failed (exit 99, as k6's): the summary says which.
+    #[error("thresholds failed: {}", .failed.join(", "))]
+    ThresholdsFailed { failed: Vec<String> },
+
     /// can-i-deploy said no (the answer printed says why).
     #[error(
         "`{service}` cannot be deployed at {version}: not every contract it is part of is verified"
@@ -111,6 +115,7 @@ impl Error {
             Error::Stack(_) | Error::Files(_) | Error::Usage(_) => 2,
             Error::DockerUnreachable { .. } | Error::Preflight { .. } | Error::Environment(_) => 3,
             Error::Interrupted => 130,
+            Error::ThresholdsFailed { .. } => 99,
             _ => 1,
         }
     }

@@ -18,6 +18,7 @@
 //! - [`engine`] turns the stack into desired containers, compares them with what is running
 //!   (config hash + image id labels), and applies the difference level by level.
 //! - [`journeys`] checks and runs synthetic user journeys against a running stack.
+//! - [`load`] runs journeys as load on goose: thresholds, a per-step summary.
 //! - [`contracts`] runs the Pact consumer tests, verifies providers on real containers, and
 //!   answers can-i-deploy.
 //! - [`testing`] is what every `msctl test …` command shares: where the services are, JUnit.
@@ -42,6 +43,7 @@ pub mod export;
 pub mod graph;
 pub mod images;
 pub mod journeys;
+pub mod load;
 pub mod secrets;
 pub mod stack;
 pub mod testing;

@@ -9,11 +9,12 @@ mod build;
 mod doctor;
 mod down;
 mod export;
+mod load;
 mod logs;
 mod ps;
 mod routes;
 mod schema;
-mod test;
+pub(crate) mod test;
 mod up;
 
 use crate::diag::FileErrors;
@@ -55,6 +56,8 @@ pub enum Command {
     Routes(routes::RoutesArgs),
     /// Prove the running stack works.
     Test(test::TestArgs),
+    /// Run journeys as load (goose): many users, thresholds (exit 99), a per-step summary.
+    Load(load::LoadArgs),
     /// Print a JSON Schema, for editors.
     Schema(schema::SchemaArgs),
     /// Export the stack in another format.
@@ -72,6 +75,7 @@ impl Command {
             Command::Doctor(args) => doctor::exec(args, stack).await,
             Command::Routes(args) => routes::exec(args, stack),
             Command::Test(args) => test::exec(args, stack).await,
+            Command::Load(args) => load::exec(args, stack).await,
             Command::Schema(args) => schema::exec(args),
             Command::Export(args) => export::exec(args, stack),
         }

@@ -158,7 +158,8 @@ pub async fn verify(
         failed: Mutex::new(HashMap::new()),
     });
     let verified = {
-        let _quiet = stdout::Redirect::to(raw_output)?;
+        // It prints its whole report on stdout, which is msctl's (and `--json`'s).
+        let _quiet = crate::ui::StdoutTo::file(raw_output)?;
         pact_verifier::verify_provider_async(
             info,
             sources,
@@ -334,7 +335,7 @@ impl ProviderStateExecutor for StateSetter {
         interaction_id: Option<String>,
         state: &ProviderState,
         setup: bool,
-        _client: Option<&reqwest_pact::Client>,
+        _client: Option<&reqwest::Client>,
     ) -> anyhow::Result<HashMap<String, Value>> {
         let body = serde_json::json!({
             "state": state.name,
@@ -411,49 +412,6 @@ impl ProviderStateExecutor for StateSetter {
 
     fn teardown(&self) -> bool {
         false
-    }
-}
-
-/// The verifier prints its whole report on stdout; msctl's own report (and `--json`) must be
-/// all that stdout carries, so its text goes to a file while it runs.
-mod stdout {
-    use std::io::Write;
-    use std::os::fd::AsRawFd;
-    use std::path::Path;
-
-    pub struct Redirect {
-        saved: libc::c_int,
-    }
-
-    impl Redirect {
-        pub fn to(path: &Path) -> Result<Redirect, crate::Error> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(crate::Error::io(format!("creating {}", dir.display())))?;
-            }
-            let file = std::fs::File::create(path)
-                .map_err(crate::Error::io(format!("creating {}", path.display())))?;
-            let _ = std::io::stdout().flush();
-            // SAFETY: dup/dup2 on valid descriptors; the saved one is restored on drop.
-            let saved = unsafe { libc::dup(1) };
-            if saved < 0 || unsafe { libc::dup2(file.as_raw_fd(), 1) } < 0 {
-                return Err(crate::Error::io("redirecting the verifier's output")(
-                    std::io::Error::last_os_error(),
-                ));
-            }
-            Ok(Redirect { saved })
-        }
-    }
-
-    impl Drop for Redirect {
-        fn drop(&mut self) {
-            let _ = std::io::stdout().flush();
-            // SAFETY: `saved` is the descriptor dup'ed in `to`.
-            unsafe {
-                libc::dup2(self.saved, 1);
-                libc::close(self.saved);
-            }
-        }
     }
 }
 

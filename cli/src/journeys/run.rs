@@ -25,6 +25,41 @@ pub struct Runner {
     pub env: Map<String, Value>,
 }
 
+/// Where a journey's HTTP requests go out. `msctl test journeys` sends them itself (`Direct`);
+/// `msctl load` sends them through a goose user, so goose's metrics, reports and thresholds see
+/// every request, named by its step.
+#[async_trait::async_trait]
+pub trait Transport: Send {
+    /// The client requests are built with (goose's, under load: its cookies and settings).
+    fn client(&self) -> &reqwest::Client;
+    /// Sends one attempt of step `step`; an `Err` is the transport failure in words.
+    async fn send(
+        &mut self,
+        step: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, String>;
+    /// The step failed after its last attempt (an expectation, or the transport): under load,
+    /// that request counts as failed.
+    fn failed(&mut self, _step: &str, _why: &str) {}
+}
+
+/// Requests sent straight through the runner's own client.
+struct Direct<'a>(&'a reqwest::Client);
+
+#[async_trait::async_trait]
+impl Transport for Direct<'_> {
+    fn client(&self) -> &reqwest::Client {
+        self.0
+    }
+    async fn send(
+        &mut self,
+        _step: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, String> {
+        request.send().await.map_err(|e| transport(&e))
+    }
+}
+
 /// The ids one run sends with every request.
 #[derive(Debug, Clone)]
 pub struct RunIds {
@@ -100,6 +135,11 @@ impl Runner {
     }
 
     pub async fn run(&self, loaded: &Loaded) -> JourneyReport {
+        self.run_with(loaded, &mut Direct(&self.http)).await
+    }
+
+    /// One run of the journey, its HTTP requests sent through `out`.
+    pub async fn run_with(&self, loaded: &Loaded, out: &mut dyn Transport) -> JourneyReport {
         let ids = RunIds::new();
         let started = Instant::now();
         let started_at = SystemTime::now();
@@ -142,7 +182,7 @@ impl Runner {
                 continue;
             }
             let mut report = self
-                .step(loaded, step, &ids, &mut scope, inboxes.get(&index))
+                .step(loaded, step, &ids, &mut scope, inboxes.get(&index), out)
                 .await;
             report.finally = finally;
             failed |= report.outcome == Outcome::Failed;
@@ -225,6 +265,7 @@ impl Runner {
         ids: &RunIds,
         scope: &mut Scope,
         inbox: Option<&Inbox>,
+        out: &mut dyn Transport,
     ) -> StepReport {
         let started = Instant::now();
         let mut report = StepReport {
@@ -239,7 +280,15 @@ impl Runner {
             received: None,
         };
         let result = match (&step.request, &step.expect_message, inbox) {
-            (Some(req), _, _) => self.http_step(step, req, ids, scope, &mut report).await,
+            (Some(req), _, _) => {
+                let result = self
+                    .http_step(step, req, ids, scope, &mut report, out)
+                    .await;
+                if let Err(Failed(_, why)) = &result {
+                    out.failed(&step.name.value, why);
+                }
+                result
+            }
             (_, Some(m), Some(inbox)) => {
                 self.message_step(&m.value, inbox, scope, &mut report).await
             }
@@ -265,6 +314,7 @@ impl Runner {
         ids: &RunIds,
         scope: &mut Scope,
         report: &mut StepReport,
+        out: &mut dyn Transport,
     ) -> Result<(), Failed> {
         let r = &req.value;
         let service = r
@@ -323,8 +373,8 @@ impl Runner {
             .unwrap_or_default();
         loop {
             let sent = Instant::now();
-            let mut request = self
-                .http
+            let mut request = out
+                .client()
                 .request(
                     reqwest::Method::from_bytes(r.method.as_str().as_bytes()).expect("method"),
                     &url,
@@ -344,9 +394,9 @@ impl Runner {
             if let Some(b) = &body {
                 request = request.body(b.clone());
             }
-            let response = match request.send().await {
+            let response = match out.send(&step.name.value, request).await {
                 Ok(resp) => Response::read(resp).await,
-                Err(e) => Err(transport(&e)),
+                Err(e) => Err(e),
             };
             let mut attempt = Attempt {
                 at_ms: sent.duration_since(step_start).as_millis() as u64,
