@@ -6,7 +6,8 @@
 #   scripts/e2e.sh            (after `cargo build`; scripts/test.sh runs it last)
 #
 # Then schemathesis against every service's OpenAPI document through the gateway
-# (scripts/schemathesis.sh). Environment: JUNIT (default target/journeys.xml).
+# (scripts/schemathesis.sh), after `msctl load smoke` (loadtests/smoke.yaml, about 25 s).
+# Environment: JUNIT (default target/journeys.xml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MSCTL=target/debug/msctl
@@ -41,6 +42,10 @@ echo "e2e: msctl up (the bundled stack)"
 "$MSCTL" up
 echo "e2e: msctl test journeys --junit $JUNIT"
 "$MSCTL" test journeys --junit "$JUNIT"
+# A small load on the same stack (loadtests/smoke.yaml: 4 users, 20 s), its thresholds must
+# hold (exit 99 otherwise); goose's HTML report is kept in target/.
+echo "e2e: msctl load smoke --report target/load-smoke.html"
+"$MSCTL" load smoke --report target/load-smoke.html --junit target/load-smoke.xml
 # After the journeys, so a fuzzer's leftovers cannot disturb them; bounded (under 3 minutes).
 echo "e2e: schemathesis through the gateway (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh

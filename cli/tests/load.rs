@@ -199,3 +199,52 @@ fn a_rule_that_is_not_one_exits_2_before_anything_is_sent() {
     );
     assert_eq!(hits.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn a_load_profile_runs_its_journeys_users_and_iterations() {
+    let (_, url) = server();
+    let p = project();
+    p.file(
+        "loadtests/quick.yaml",
+        "name: quick\njourneys:\n  - { journey: fast, weight: 1 }\nusers: 2\niterations: 3\nthresholds: [\"rate(failed) < 1%\"]\n",
+    );
+    let target = format!("gateway={url}");
+    let out = p.msctl(&["load", "quick", "--url", &target, "--json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(
+        report["journeys"]["passed"], 6,
+        "2 users x 3 iterations: {report}"
+    );
+    assert_eq!(report["thresholds"][0]["rule"], "error-rate<1%");
+}
+
+#[test]
+fn a_load_file_with_problems_exits_2_at_their_line_and_column_before_anything_is_sent() {
+    let (hits, url) = server();
+    let p = project();
+    p.file(
+        "loadtests/bad.yaml",
+        "name: bad\njourneys:\n  - journey: fats\nduration: soon\n",
+    );
+    let target = format!("gateway={url}");
+    let out = p.msctl(&["load", "bad", "--url", &target]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("loadtests/bad.yaml:3:14: no journey `fats`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `fast`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("loadtests/bad.yaml:4:11"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(hits.load(Ordering::Relaxed), 0);
+}

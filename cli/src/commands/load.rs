@@ -6,7 +6,7 @@ use crate::commands::test::TargetArgs;
 use crate::error::{Error, Result};
 use crate::journeys::discover;
 use crate::journeys::run::Runner;
-use crate::load::{self, summary, Plan};
+use crate::load::{self, profile, summary, Plan};
 use crate::testing::junit::{self, Case, CaseOutcome, Suite};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,15 +14,19 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// Journey names or files to run as load (default: every journey in scenarios/).
-    #[arg(value_name = "JOURNEY")]
+    /// A load profile in loadtests/ (by name), or journey names or files to run as load
+    /// (default: every journey in scenarios/).
+    #[arg(value_name = "PROFILE|JOURNEY")]
     journeys: Vec<String>,
-    /// Simulated users.
-    #[arg(long, default_value_t = 10)]
-    users: usize,
-    /// Time to start them all (30s, 1m).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
-    ramp: Duration,
+    /// Simulated users (default: the profile's, else 10).
+    #[arg(long)]
+    users: Option<usize>,
+    /// Time to start them all (30s, 1m; default: the profile's, else 0).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    ramp: Option<Duration>,
+    /// Each user's think time between two journey runs (default: the profile's, else none).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pause: Option<Duration>,
     /// How long to run once every user started.
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "iterations")]
     duration: Option<Duration>,
@@ -42,15 +46,44 @@ pub struct LoadArgs {
     /// Also write a JUnit XML report: one test case per threshold.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// List the load profiles in loadtests/ (checked, not run); with --json as JSON.
+    #[arg(long)]
+    list: bool,
     #[command(flatten)]
     targets: TargetArgs,
 }
 
 pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
     let project = stack.project()?;
-    let journeys = discover(&stack.beside(crate::journeys::DIR), &args.journeys)?;
+    let all = discover(&stack.beside(crate::journeys::DIR), &[])?;
+    let names: Vec<&str> = all.iter().map(|l| l.name()).collect();
+    let profiles_dir = stack.beside(profile::DIR);
+    if args.list {
+        return list(&profiles_dir, &names, args.json);
+    }
+    // One name that is a file in loadtests/: a profile. Otherwise journeys.
+    let profile = match args.journeys.as_slice() {
+        [one] => {
+            let file = profiles_dir.join(format!("{one}.yaml"));
+            match file.is_file() {
+                true => Some(profile::load(&file, &names)?),
+                false => None,
+            }
+        }
+        _ => None,
+    };
+    let (journeys, weights): (Vec<String>, Vec<usize>) = match &profile {
+        Some(p) => p.journeys.iter().cloned().unzip(),
+        None => (args.journeys.clone(), Vec::new()),
+    };
+    let loaded = discover(&stack.beside(crate::journeys::DIR), &journeys)?;
+    let mut thresholds = profile
+        .as_ref()
+        .map(|p| p.thresholds.clone())
+        .unwrap_or_default();
+    thresholds.extend(args.thresholds.iter().cloned());
     // Every rule is checked before anything is sent.
-    for rule in &args.thresholds {
+    for rule in &thresholds {
         load::rules::to_goose(rule).map_err(Error::Usage)?;
     }
     let targets = args.targets.connect(project).await?;
@@ -63,16 +96,29 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
         .map(|text| crate::stack::parse_dotenv(&text))
         .unwrap_or_default();
     let runner = Arc::new(Runner::new(targets).with_env(dotenv));
+    let from_profile = |f: fn(&profile::Checked) -> Option<Duration>| profile.as_ref().and_then(f);
+    let (duration, iterations) = run_length(args, profile.as_ref());
     let plan = Plan {
-        journeys: journeys.into_iter().map(|l| (Arc::new(l), 1)).collect(),
-        users: args.users,
-        ramp: args.ramp,
-        duration: match (args.duration, args.iterations) {
-            (None, None) => Some(Duration::from_secs(30)),
-            (d, _) => d,
-        },
-        iterations: args.iterations,
-        thresholds: args.thresholds.clone(),
+        journeys: loaded
+            .into_iter()
+            .map(|l| {
+                let weight = journeys
+                    .iter()
+                    .position(|j| j == l.name())
+                    .and_then(|i| weights.get(i).copied())
+                    .unwrap_or(1);
+                (Arc::new(l), weight)
+            })
+            .collect(),
+        users: args
+            .users
+            .or(profile.as_ref().and_then(|p| p.users))
+            .unwrap_or(10),
+        ramp: args.ramp.or(from_profile(|p| p.ramp)).unwrap_or_default(),
+        pause: args.pause.or(from_profile(|p| p.pause)),
+        duration,
+        iterations,
+        thresholds,
         reports: args
             .reports
             .iter()
@@ -96,6 +142,7 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
     let outcome = load::run(&plan, runner, &host).await?;
     let steps = summary::steps(&outcome.metrics);
     let rules = summary::rules(&outcome.metrics);
+    let errors = &outcome.errors;
     if let Some(path) = &args.junit {
         junit::write(path, "msctl load", &[junit_suite(&rules, started)])?;
     }
@@ -105,10 +152,11 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
             "seconds": outcome.metrics.duration,
             "journeys": {"passed": outcome.journeys_passed, "failed": outcome.journeys_failed},
             "steps": steps,
+            "errors": errors,
             "thresholds": rules,
         }));
     } else {
-        print!("{}", summary::render(&steps, &rules));
+        print!("{}", summary::render(&steps, errors, &rules));
         println!(
             "{}: {} journey runs, {} failed, in {} s",
             if outcome.passed { "passed" } else { "FAILED" },
@@ -151,4 +199,96 @@ fn junit_suite(rules: &[summary::RuleResult], started: Instant) -> Suite {
             })
             .collect(),
     }
+}
+
+#[derive(serde::Serialize)]
+struct Listed {
+    name: String,
+    file: String,
+    description: Option<String>,
+    journeys: Vec<(String, usize)>,
+    users: Option<usize>,
+    duration: Option<String>,
+    iterations: Option<usize>,
+    thresholds: Vec<String>,
+}
+
+/// How long the users run: the command line first, then the profile, else 30 s. A duration
+/// and a number of iterations exclude each other.
+fn run_length(
+    args: &LoadArgs,
+    profile: Option<&profile::Checked>,
+) -> (Option<Duration>, Option<usize>) {
+    match (args.duration, args.iterations, profile) {
+        (Some(d), _, _) => (Some(d), None),
+        (None, Some(n), _) => (None, Some(n)),
+        (None, None, Some(p)) if p.iterations.is_some() => (None, p.iterations),
+        (None, None, Some(p)) if p.duration.is_some() => (p.duration, None),
+        _ => (Some(Duration::from_secs(30)), None),
+    }
+}
+
+/// Every profile, checked (a broken one fails the listing with its `file:line:column`).
+fn list(dir: &std::path::Path, journeys: &[&str], json: bool) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut broken = Vec::new();
+    for file in profile::files(dir) {
+        match profile::load(&file, journeys) {
+            Ok(p) => rows.push(Listed {
+                name: p.name,
+                file: file.display().to_string(),
+                description: p.description,
+                journeys: p.journeys,
+                users: p.users,
+                duration: p
+                    .duration
+                    .map(|d| humantime::format_duration(d).to_string()),
+                iterations: p.iterations,
+                thresholds: p.thresholds,
+            }),
+            Err(e) => broken.push(e),
+        }
+    }
+    if !broken.is_empty() {
+        return Err(Error::Files(broken));
+    }
+    if json {
+        print_json(&rows);
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.journeys
+                    .iter()
+                    .map(|(j, w)| format!("{j}×{w}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                r.users.map(|u| u.to_string()).unwrap_or_default(),
+                r.duration
+                    .clone()
+                    .or(r.iterations.map(|i| format!("{i} iterations")))
+                    .unwrap_or_default(),
+                r.thresholds.len().to_string(),
+                r.file.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::ui::table(
+            &[
+                "PROFILE",
+                "JOURNEYS",
+                "USERS",
+                "RUNS FOR",
+                "THRESHOLDS",
+                "FILE"
+            ],
+            &table
+        )
+    );
+    Ok(())
 }

@@ -16,12 +16,15 @@ enum SchemaKind {
     Stack,
     /// scenarios/*.yaml
     Journey,
+    /// loadtests/*.yaml
+    Load,
 }
 
 pub fn exec(args: &SchemaArgs) -> Result<()> {
     match args.kind {
         SchemaKind::Stack => print_json(&crate::stack::json_schema()),
         SchemaKind::Journey => print_json(&crate::journeys::json_schema()),
+        SchemaKind::Load => print_json(&crate::load::profile::json_schema()),
     }
     Ok(())
 }

@@ -38,6 +38,10 @@ pub trait Transport: Send {
         step: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, String>;
+    /// The last attempt is not a failure: it met the step's expectations (a 401 a step expects
+    /// is a success, though goose counts only 2xx), or it was an `eventually` attempt that will
+    /// be tried again.
+    fn passed(&mut self, _step: &str) {}
     /// The step failed after its last attempt (an expectation, or the transport): under load,
     /// that request counts as failed.
     fn failed(&mut self, _step: &str, _why: &str) {}
@@ -425,6 +429,7 @@ impl Runner {
             let failures = attempt.failures.clone();
             report.attempts.push(attempt);
             if held {
+                out.passed(&step.name.value);
                 let resp = response.as_ref().expect("held implies a response");
                 report.received = None;
                 return self.capture(&step.capture, resp, scope);
@@ -462,6 +467,7 @@ impl Runner {
                     ),
                 ));
             }
+            out.passed(&step.name.value);
             // The last attempt lands on the deadline rather than a pause before it.
             tokio::time::sleep(pause.min(left)).await;
             pause = pause.mul_f64(ev.backoff).min(ev.max_interval);

@@ -6,9 +6,11 @@
 //! metrics, reports and thresholds see each one, named `journey / step`. A step whose
 //! expectations fail marks its request failed and ends that journey run; the other users go on.
 //!
+//! - [`profile`] reads load files (`loadtests/*.yaml`).
 //! - [`rules`] maps k6-style thresholds onto goose's.
 //! - [`summary`] is the per-step table printed at the end.
 
+pub mod profile;
 pub mod rules;
 pub mod summary;
 
@@ -19,8 +21,9 @@ use goose::config::GooseConfiguration;
 use goose::goose::{GooseRequest, GooseUser, Scenario, Transaction, TransactionFunction};
 use goose::metrics::{GooseMetrics, GooseRequestMetric};
 use goose::{GooseAttack, GooseError};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What to run: journeys with weights, how many users, for how long.
@@ -33,6 +36,8 @@ pub struct Plan {
     pub duration: Option<Duration>,
     /// ...or until every user ran its journeys this many times.
     pub iterations: Option<usize>,
+    /// Each user's think time between two journey runs (none: back to back).
+    pub pause: Option<Duration>,
     /// k6-style rules ([`rules::to_goose`]).
     pub thresholds: Vec<String>,
     /// goose's own reports (`.html`, `.json`, `.md`), by extension.
@@ -49,7 +54,12 @@ pub struct Outcome {
     pub journeys_failed: usize,
     /// Whether every threshold held.
     pub passed: bool,
+    /// Why steps failed, as the journey runner words it, and how often.
+    pub errors: Vec<summary::ErrorCount>,
 }
+
+/// Failure reasons by (step, reason), counted by every user's transport.
+type Reasons = Arc<Mutex<HashMap<(String, String), usize>>>;
 
 /// The goose configuration of a plan; `host` is where relative paths would go (journeys build
 /// full URLs, so it is only goose's required default).
@@ -83,6 +93,7 @@ fn configuration(plan: &Plan, host: &str) -> Result<GooseConfiguration> {
 pub async fn run(plan: &Plan, runner: Arc<Runner>, host: &str) -> Result<Outcome> {
     let passed = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
+    let reasons: Reasons = Arc::default();
     let mut attack = GooseAttack::initialize_with_config(configuration(plan, host)?)
         .map_err(|e| Error::Usage(format!("load plan: {e}")))?;
     for (loaded, weight) in &plan.journeys {
@@ -91,11 +102,16 @@ pub async fn run(plan: &Plan, runner: Arc<Runner>, host: &str) -> Result<Outcome
             loaded.clone(),
             passed.clone(),
             failed.clone(),
+            reasons.clone(),
         );
-        let scenario = Scenario::new(loaded.name())
+        let refused = |e: GooseError| Error::Usage(format!("{}: {e}", loaded.name()));
+        let mut scenario = Scenario::new(loaded.name())
             .set_weight((*weight).max(1))
-            .map_err(|e| Error::Usage(format!("{}: {e}", loaded.name())))?
+            .map_err(refused)?
             .register_transaction(transaction);
+        if let Some(pause) = plan.pause {
+            scenario = scenario.set_wait_time(pause, pause).map_err(refused)?;
+        }
         attack = attack.register_scenario(scenario);
     }
     let executed = {
@@ -107,11 +123,13 @@ pub async fn run(plan: &Plan, runner: Arc<Runner>, host: &str) -> Result<Outcome
         Err(GooseError::ThresholdsFailed { metrics, .. }) => (*metrics.0, false),
         Err(e) => return Err(Error::Environment(format!("the load run failed: {e}"))),
     };
+    let errors = summary::counted(&reasons.lock().expect("lock"));
     Ok(Outcome {
         metrics,
         journeys_passed: passed.load(Ordering::Relaxed),
         journeys_failed: failed.load(Ordering::Relaxed),
         passed: all_held,
+        errors,
     })
 }
 
@@ -121,6 +139,7 @@ fn transaction(
     loaded: Arc<Loaded>,
     passed: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
+    reasons: Reasons,
 ) -> Transaction {
     let name = loaded.name().to_owned();
     let function: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
@@ -128,11 +147,13 @@ fn transaction(
         let loaded = loaded.clone();
         let passed = passed.clone();
         let failed = failed.clone();
+        let reasons = reasons.clone();
         Box::pin(async move {
             let mut out = GooseTransport {
                 journey: loaded.name().to_owned(),
                 user,
                 last: None,
+                reasons,
             };
             let report = runner.run_with(&loaded, &mut out).await;
             let counter = if report.passed { &passed } else { &failed };
@@ -149,6 +170,7 @@ struct GooseTransport<'u> {
     user: &'u mut GooseUser,
     /// The last request's metric, to mark failed when the step's expectations fail.
     last: Option<GooseRequestMetric>,
+    reasons: Reasons,
 }
 
 #[async_trait::async_trait]
@@ -176,7 +198,19 @@ impl Transport for GooseTransport<'_> {
         }
     }
 
-    fn failed(&mut self, _step: &str, why: &str) {
+    fn passed(&mut self, _step: &str) {
+        if let Some(metric) = self.last.as_mut() {
+            let _ = self.user.set_success(metric);
+        }
+    }
+
+    fn failed(&mut self, step: &str, why: &str) {
+        *self
+            .reasons
+            .lock()
+            .expect("lock")
+            .entry((format!("{} / {step}", self.journey), why.to_owned()))
+            .or_default() += 1;
         if let Some(mut metric) = self.last.take() {
             // It returns the error a transaction would pass up; the journey already stopped.
             let _ = self.user.set_failure(why, &mut metric, None, None);

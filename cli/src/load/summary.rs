@@ -47,6 +47,29 @@ pub fn steps(metrics: &GooseMetrics) -> Vec<StepFigures> {
     rows
 }
 
+/// Why steps failed: the step, the reason (an expectation, as the journey report words it, or
+/// the transport), how often.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorCount {
+    pub step: String,
+    pub error: String,
+    pub count: usize,
+}
+
+/// The counted reasons, most frequent first.
+pub fn counted(reasons: &std::collections::HashMap<(String, String), usize>) -> Vec<ErrorCount> {
+    let mut all: Vec<ErrorCount> = reasons
+        .iter()
+        .map(|((step, error), count)| ErrorCount {
+            step: step.clone(),
+            error: error.clone(),
+            count: *count,
+        })
+        .collect();
+    all.sort_by(|a, b| b.count.cmp(&a.count).then(a.step.cmp(&b.step)));
+    all
+}
+
 pub fn rules(metrics: &GooseMetrics) -> Vec<RuleResult> {
     metrics
         .thresholds
@@ -59,7 +82,7 @@ pub fn rules(metrics: &GooseMetrics) -> Vec<RuleResult> {
         .collect()
 }
 
-pub fn render(steps: &[StepFigures], rules: &[RuleResult]) -> String {
+pub fn render(steps: &[StepFigures], errors: &[ErrorCount], rules: &[RuleResult]) -> String {
     let rows: Vec<Vec<String>> = steps
         .iter()
         .map(|s| {
@@ -81,6 +104,12 @@ pub fn render(steps: &[StepFigures], rules: &[RuleResult]) -> String {
         ],
         &rows,
     );
+    if !errors.is_empty() {
+        out.push_str("\nwhy requests failed (most frequent first):\n");
+        for e in errors.iter().take(10) {
+            out.push_str(&format!("  {:>6}×  {}: {}\n", e.count, e.step, e.error));
+        }
+    }
     if !rules.is_empty() {
         out.push('\n');
         for r in rules {
