@@ -141,6 +141,9 @@ pub fn print_json(value: &impl serde::Serialize) {
 
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    // rustls panics on its first client when more than one crypto provider is compiled in and
+    // none was chosen: pact brings ring, goose's reqwest aws-lc-rs. One, for the whole process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -83,12 +83,6 @@ pub fn check_name<'a>(
     )))
 }
 
-/// rustls needs one crypto provider when more than one is compiled in (pact: ring; other
-/// crates: aws-lc-rs), or it panics on the first TLS client. Installing twice is harmless.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Starts the providers of `pacts` from `stack` (already the verification stack, see
 /// [`providers::stack_for`]), verifies each against its pacts, and gathers the provider's log
 /// lines for every failed interaction. `raw_dir` keeps the verifier's own output per provider.
@@ -99,7 +93,6 @@ pub async fn verify_all(
     ui: &Ui,
     raw_dir: &std::path::Path,
 ) -> Result<Verified> {
-    install_crypto_provider();
     let mut names: Vec<String> = pacts.iter().map(|p| p.provider.clone()).collect();
     names.sort();
     names.dedup();
