@@ -5,7 +5,6 @@ use super::{print_json, StackArgs};
 use crate::commands::test::TargetArgs;
 use crate::error::{Error, Result};
 use crate::journeys::discover;
-use crate::journeys::run::Runner;
 use crate::load::{self, profile, summary, Plan};
 use crate::testing::junit::{self, Case, CaseOutcome, Suite};
 use std::path::PathBuf;
@@ -54,7 +53,6 @@ pub struct LoadArgs {
 }
 
 pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
-    let project = stack.project()?;
     let all = discover(&stack.beside(crate::journeys::DIR), &[])?;
     let names: Vec<&str> = all.iter().map(|l| l.name()).collect();
     let profiles_dir = stack.beside(profile::DIR);
@@ -86,16 +84,12 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
     for rule in &thresholds {
         load::rules::to_goose(rule).map_err(Error::Usage)?;
     }
-    let targets = args.targets.connect(project).await?;
-    targets.check_up("the load test").await?;
-    let host = targets
+    let runner = Arc::new(args.targets.runner(stack, "the load test").await?);
+    let host = runner
+        .targets
         .http("gateway")
         .await
         .unwrap_or_else(|_| "http://127.0.0.1".into());
-    let dotenv = std::fs::read_to_string(stack.beside(".env"))
-        .map(|text| crate::stack::parse_dotenv(&text))
-        .unwrap_or_default();
-    let runner = Arc::new(Runner::new(targets).with_env(dotenv));
     let from_profile = |f: fn(&profile::Checked) -> Option<Duration>| profile.as_ref().and_then(f);
     let (duration, iterations) = run_length(args, profile.as_ref());
     let plan = Plan {

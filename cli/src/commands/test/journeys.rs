@@ -84,21 +84,13 @@ fn list(journeys: &[Loaded], json: bool) {
 }
 
 pub async fn exec(args: &JourneyArgs, stack: &StackArgs) -> Result<()> {
-    let project = stack.project()?;
     let dir = stack.beside(crate::journeys::DIR);
     let journeys = discover(&dir, &args.journeys)?;
     if args.list {
         list(&journeys, args.json);
         return Ok(());
     }
-    let targets = args.targets.connect(project).await?;
-    targets.check_up("the journeys").await?;
-    // The project's .env is what `msctl up` used (generated secrets included): journeys log in
-    // with what the stack was given.
-    let dotenv = std::fs::read_to_string(stack.beside(".env"))
-        .map(|text| crate::stack::parse_dotenv(&text))
-        .unwrap_or_default();
-    let runner = Runner::new(targets).with_env(dotenv);
+    let runner = args.targets.runner(stack, "the journeys").await?;
     let mut all: Vec<JourneyReport> = Vec::new();
     let mut tallies = Tallies::new();
     let started = Instant::now();

@@ -6,6 +6,7 @@ mod journeys;
 
 use super::StackArgs;
 use crate::error::Result;
+use crate::journeys::run::Runner;
 use crate::testing::targets::Targets;
 use clap::Subcommand;
 
@@ -38,6 +39,18 @@ pub struct TargetArgs {
 impl TargetArgs {
     pub async fn connect(&self, project: String) -> Result<Targets> {
         Targets::connect(project, &self.urls, self.amqp_url.clone()).await
+    }
+
+    /// A journey runner for the stack, checked to be up (`what` names the checks if not). It
+    /// sees the project's `.env` as `env`: what `msctl up` used (generated secrets included),
+    /// so journeys log in with what the stack was given.
+    pub async fn runner(&self, stack: &StackArgs, what: &str) -> Result<Runner> {
+        let targets = self.connect(stack.project()?).await?;
+        targets.check_up(what).await?;
+        let dotenv = std::fs::read_to_string(stack.beside(".env"))
+            .map(|text| crate::stack::parse_dotenv(&text))
+            .unwrap_or_default();
+        Ok(Runner::new(targets).with_env(dotenv))
     }
 }
 
