@@ -248,3 +248,57 @@ fn a_load_file_with_problems_exits_2_at_their_line_and_column_before_anything_is
     );
     assert_eq!(hits.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn a_saved_baseline_is_compared_with_and_a_missing_one_exits_2_before_anything_is_sent() {
+    let (hits, url) = server();
+    let p = project();
+    let (out, _) = load(
+        &p,
+        &url,
+        &["fast", "--iterations", "5", "--save-baseline", "main"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(p.dir.path().join("loadtests/baselines/main.json").is_file());
+
+    let (out, _) = load(
+        &p,
+        &url,
+        &[
+            "fast",
+            "--iterations",
+            "5",
+            "--baseline",
+            "main",
+            "--max-regression",
+            "100000%",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    let delta = &report["baseline"]["steps"][0];
+    assert!(
+        delta["name"].as_str().unwrap().ends_with("fast / fetch"),
+        "{report}"
+    );
+    assert_eq!(delta["regressed"], false);
+    assert!(delta["p95_before_ms"].as_f64().is_some());
+
+    let sent = hits.load(Ordering::Relaxed);
+    let (out, _) = load(
+        &p,
+        &url,
+        &["fast", "--iterations", "5", "--baseline", "nope"],
+    );
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("--save-baseline nope"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        hits.load(Ordering::Relaxed),
+        sent,
+        "nothing sent for a missing baseline"
+    );
+}

@@ -45,6 +45,15 @@ pub struct LoadArgs {
     /// Also write a JUnit XML report: one test case per threshold.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Keep this run's per-step figures as baseline NAME (loadtests/baselines/NAME.json).
+    #[arg(long, value_name = "NAME")]
+    save_baseline: Option<String>,
+    /// Print the delta of every step's figures against baseline NAME.
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+    /// With --baseline: exit 99 when a step's p95 or throughput is more than this worse (10%).
+    #[arg(long, value_name = "PERCENT", requires = "baseline", value_parser = load::baseline::parse_percent)]
+    max_regression: Option<f64>,
     /// List the load profiles in loadtests/ (checked, not run); with --json as JSON.
     #[arg(long)]
     list: bool,
@@ -120,6 +129,12 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
             .collect(),
         console: stack.beside("target/msctl-load/goose.txt"),
     };
+    let baselines = stack.beside(load::baseline::DIR);
+    // A baseline named to compare with must exist before anything is sent.
+    let before = match &args.baseline {
+        Some(name) => Some(load::baseline::load(&baselines, name)?),
+        None => None,
+    };
     let started = Instant::now();
     if !args.json {
         eprintln!(
@@ -137,6 +152,14 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
     let steps = summary::steps(&outcome.metrics);
     let rules = summary::rules(&outcome.metrics);
     let errors = &outcome.errors;
+    let deltas = before
+        .as_ref()
+        .map(|b| load::baseline::compare(b, &steps, args.max_regression))
+        .unwrap_or_default();
+    if let Some(name) = &args.save_baseline {
+        let file = load::baseline::save(&baselines, name, &steps)?;
+        eprintln!("msctl: baseline `{name}` saved in {}", file.display());
+    }
     if let Some(path) = &args.junit {
         junit::write(path, "msctl load", &[junit_suite(&rules, started)])?;
     }
@@ -148,9 +171,13 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
             "steps": steps,
             "errors": errors,
             "thresholds": rules,
+            "baseline": before.as_ref().map(|b| serde_json::json!({"name": b.name, "steps": deltas})),
         }));
     } else {
         print!("{}", summary::render(&steps, errors, &rules));
+        if let Some(b) = &before {
+            print!("{}", load::baseline::render(&b.name, &deltas));
+        }
         println!(
             "{}: {} journey runs, {} failed, in {} s",
             if outcome.passed { "passed" } else { "FAILED" },
@@ -159,14 +186,20 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
             outcome.metrics.duration
         );
     }
-    if !outcome.passed {
-        return Err(Error::ThresholdsFailed {
-            failed: rules
-                .iter()
-                .filter(|r| !r.passed)
-                .map(|r| r.rule.clone())
-                .collect(),
-        });
+    let mut failed: Vec<String> = rules
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.rule.clone())
+        .collect();
+    failed.extend(deltas.iter().filter(|d| d.regressed).map(|d| {
+        format!(
+            "{} regressed more than {}% against the baseline",
+            d.name,
+            args.max_regression.unwrap_or_default()
+        )
+    }));
+    if !failed.is_empty() {
+        return Err(Error::ThresholdsFailed { failed });
     }
     Ok(())
 }

@@ -6,10 +6,12 @@
 //! metrics, reports and thresholds see each one, named `journey / step`. A step whose
 //! expectations fail marks its request failed and ends that journey run; the other users go on.
 //!
+//! - [`baseline`] keeps a run's figures and compares later runs with them.
 //! - [`profile`] reads load files (`loadtests/*.yaml`).
 //! - [`rules`] maps k6-style thresholds onto goose's.
 //! - [`summary`] is the per-step table printed at the end.
 
+pub mod baseline;
 pub mod profile;
 pub mod rules;
 pub mod summary;

@@ -2,9 +2,9 @@
 //! then every threshold with ✓/✗, observed against its limit.
 
 use goose::metrics::GooseMetrics;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepFigures {
     pub name: String,
     pub count: usize,
