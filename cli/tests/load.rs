@@ -302,3 +302,17 @@ fn a_saved_baseline_is_compared_with_and_a_missing_one_exits_2_before_anything_i
         "nothing sent for a missing baseline"
     );
 }
+
+#[test]
+fn users_start_over_the_ramp() {
+    let (_, url) = server();
+    let p = project();
+    // 4 users over 3 s, one journey run each: the last one starts about 3 s in.
+    let (out, took) = load(&p, &url, &["fast", "--ramp", "3s", "--iterations", "1"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["journeys"]["passed"], 4);
+    assert!(
+        took >= Duration::from_millis(2200),
+        "4 users over a 3 s ramp took {took:?}"
+    );
+}
