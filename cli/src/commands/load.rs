@@ -5,6 +5,7 @@ use super::{print_json, StackArgs};
 use crate::commands::test::TargetArgs;
 use crate::error::{Error, Result};
 use crate::journeys::discover;
+use crate::journeys::load::Loaded;
 use crate::load::{self, profile, summary, Plan};
 use crate::testing::junit::{self, Case, CaseOutcome, Suite};
 use std::path::PathBuf;
@@ -62,28 +63,46 @@ pub struct LoadArgs {
 }
 
 pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
-    let all = discover(&stack.beside(crate::journeys::DIR), &[])?;
-    let names: Vec<&str> = all.iter().map(|l| l.name()).collect();
+    let journeys_dir = stack.beside(crate::journeys::DIR);
     let profiles_dir = stack.beside(profile::DIR);
     if args.list {
-        return list(&profiles_dir, &names, args.json);
+        let all = discover(&journeys_dir, &[])?;
+        let known: Vec<&str> = all.iter().map(|l| l.name()).collect();
+        return list(&profiles_dir, &known, args.json);
     }
     // One name that is a file in loadtests/: a profile. Otherwise journeys.
-    let profile = match args.journeys.as_slice() {
-        [one] => {
-            let file = profiles_dir.join(format!("{one}.yaml"));
-            match file.is_file() {
-                true => Some(profile::load(&file, &names)?),
-                false => None,
-            }
-        }
+    let profile_file = match args.journeys.as_slice() {
+        [one] => Some(profiles_dir.join(format!("{one}.yaml"))).filter(|f| f.is_file()),
         _ => None,
     };
-    let (journeys, weights): (Vec<String>, Vec<usize>) = match &profile {
-        Some(p) => p.journeys.iter().cloned().unzip(),
-        None => (args.journeys.clone(), Vec::new()),
-    };
-    let loaded = discover(&stack.beside(crate::journeys::DIR), &journeys)?;
+    let (profile, journeys): (Option<profile::Checked>, Vec<(Arc<Loaded>, usize)>) =
+        match profile_file {
+            Some(file) => {
+                // Every journey is read once: its names check the profile, which then picks.
+                let all: Vec<Arc<Loaded>> = discover(&journeys_dir, &[])?
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect();
+                let known: Vec<&str> = all.iter().map(|l| l.name()).collect();
+                let p = profile::load(&file, &known)?;
+                let picked = p
+                    .journeys
+                    .iter()
+                    .filter_map(|(name, weight)| {
+                        let l = all.iter().find(|l| l.name() == name)?;
+                        Some((l.clone(), *weight))
+                    })
+                    .collect();
+                (Some(p), picked)
+            }
+            None => (
+                None,
+                discover(&journeys_dir, &args.journeys)?
+                    .into_iter()
+                    .map(|l| (Arc::new(l), 1))
+                    .collect(),
+            ),
+        };
     let mut thresholds = profile
         .as_ref()
         .map(|p| p.thresholds.clone())
@@ -102,17 +121,7 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
     let from_profile = |f: fn(&profile::Checked) -> Option<Duration>| profile.as_ref().and_then(f);
     let (duration, iterations) = run_length(args, profile.as_ref());
     let plan = Plan {
-        journeys: loaded
-            .into_iter()
-            .map(|l| {
-                let weight = journeys
-                    .iter()
-                    .position(|j| j == l.name())
-                    .and_then(|i| weights.get(i).copied())
-                    .unwrap_or(1);
-                (Arc::new(l), weight)
-            })
-            .collect(),
+        journeys,
         users: args
             .users
             .or(profile.as_ref().and_then(|p| p.users))

@@ -34,6 +34,25 @@ impl Diagnostic {
     }
 }
 
+/// Whether msctl reads `p` as YAML (by its extension).
+pub fn is_yaml(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// The YAML files directly in `dir`, sorted by name; none when it cannot be read.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_yaml(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
 /// Everything wrong with one file. Never empty.
 #[derive(Debug)]
 pub struct FileErrors {

@@ -33,25 +33,14 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(model::Journey)).expect("schema serializes")
 }
 
-fn is_journey_file(p: &Path) -> bool {
-    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-}
-
 /// The journeys to run: every file in `dir`, or those named by `selectors` (a file path, or a
 /// journey's name). Every file is checked; all problems of all files are reported at once.
 pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_journey_file(p))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
+    let files = crate::diag::yaml_files(dir);
     let explicit: Vec<PathBuf> = selectors
         .iter()
         .map(PathBuf::from)
-        .filter(|p| is_journey_file(p) || p.is_file())
+        .filter(|p| crate::diag::is_yaml(p) || p.is_file())
         .collect();
     let names: Vec<&String> = selectors
         .iter()

@@ -81,16 +81,7 @@ pub fn json_schema() -> serde_json::Value {
 
 /// Every profile in `dir`, sorted by file name.
 pub fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    crate::diag::yaml_files(dir)
 }
 
 /// Reads and checks a profile; `journeys` are the names known in scenarios/.
