@@ -45,7 +45,9 @@ echo "e2e: msctl test journeys --junit $JUNIT"
 # A small load on the same stack (loadtests/smoke.yaml: 4 users, 20 s), its thresholds must
 # hold (exit 99 otherwise); goose's HTML report is kept in target/.
 echo "e2e: msctl load smoke --report target/load-smoke.html"
-"$MSCTL" load smoke --report target/load-smoke.html --junit target/load-smoke.xml
+"$MSCTL" load smoke --report target/load-smoke.html --junit target/load-smoke.xml | tee target/load-smoke.txt
+# The stack section (Docker stats and error lines during the run) names the gateway.
+grep -q "shop-gateway-1 " target/load-smoke.txt || { echo "e2e: msctl load printed no stack section" >&2; exit 1; }
 # After the journeys, so a fuzzer's leftovers cannot disturb them; bounded (under 3 minutes).
 echo "e2e: schemathesis through the gateway (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh

@@ -58,6 +58,9 @@ pub struct LoadArgs {
     /// List the load profiles in loadtests/ (checked, not run); with --json as JSON.
     #[arg(long)]
     list: bool,
+    /// Leave out the stack section (the services' CPU, memory and error lines during the run).
+    #[arg(long)]
+    no_stack: bool,
     #[command(flatten)]
     targets: TargetArgs,
 }
@@ -157,7 +160,38 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
             }
         );
     }
-    let outcome = load::run(&plan, runner, &host).await?;
+    let sampler = match args.no_stack {
+        false => Some(load::stack::Sampler::start(&runner.targets).await),
+        true => None,
+    };
+    let live = Arc::new(load::live::Live::default());
+    let ui = crate::ui::Ui::new(args.json).with_names(["load"]);
+    let step = ui.step("load", "starting users");
+    let ticker = tokio::spawn(progress(step.bar().clone(), live.clone(), plan.users));
+    let outcome = load::run(&plan, runner.clone(), &host, live).await;
+    ticker.abort();
+    let stack_rows = match sampler {
+        Some(s) => s.finish(&runner.targets).await,
+        None => Vec::new(),
+    };
+    let outcome = match outcome {
+        Ok(o) => {
+            step.done(&format!(
+                "{} requests in {} s",
+                o.metrics
+                    .requests
+                    .values()
+                    .map(|r| r.success_count + r.fail_count)
+                    .sum::<usize>(),
+                o.metrics.duration
+            ));
+            o
+        }
+        Err(e) => {
+            step.fail("the run failed");
+            return Err(e);
+        }
+    };
     let steps = summary::steps(&outcome.metrics);
     let rules = summary::rules(&outcome.metrics);
     let errors = &outcome.errors;
@@ -180,10 +214,12 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
             "steps": steps,
             "errors": errors,
             "thresholds": rules,
+            "stack": stack_rows,
             "baseline": before.as_ref().map(|b| serde_json::json!({"name": b.name, "steps": deltas})),
         }));
     } else {
         print!("{}", summary::render(&steps, errors, &rules));
+        print!("{}", load::stack::render(&stack_rows));
         if let Some(b) = &before {
             print!("{}", load::baseline::render(&b.name, &deltas));
         }
@@ -211,6 +247,16 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
         return Err(Error::ThresholdsFailed { failed });
     }
     Ok(())
+}
+
+/// Redraws the progress line every [`load::live::TICK`] until aborted; without a terminal the
+/// step prints what it says at most every [`crate::ui::PLAIN_EVERY`].
+async fn progress(bar: indicatif::ProgressBar, live: Arc<load::live::Live>, users: usize) {
+    let mut window = load::live::Window::default();
+    loop {
+        tokio::time::sleep(load::live::TICK).await;
+        bar.set_message(window.tick(&live, load::live::TICK).line(users));
+    }
 }
 
 fn junit_suite(rules: &[summary::RuleResult], started: Instant) -> Suite {

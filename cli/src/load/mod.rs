@@ -7,13 +7,17 @@
 //! expectations fail marks its request failed and ends that journey run; the other users go on.
 //!
 //! - [`baseline`] keeps a run's figures and compares later runs with them.
+//! - [`live`] is the progress line while it runs.
 //! - [`profile`] reads load files (`loadtests/*.yaml`).
 //! - [`rules`] maps k6-style thresholds onto goose's.
+//! - [`stack`] samples the services' CPU, memory and error lines during the run.
 //! - [`summary`] is the per-step table printed at the end.
 
 pub mod baseline;
+pub mod live;
 pub mod profile;
 pub mod rules;
+pub mod stack;
 pub mod summary;
 
 use crate::error::{Error, Result};
@@ -91,8 +95,13 @@ fn configuration(plan: &Plan, host: &str) -> Result<GooseConfiguration> {
     Ok(c)
 }
 
-/// Runs the plan against the stack `runner` reaches.
-pub async fn run(plan: &Plan, runner: Arc<Runner>, host: &str) -> Result<Outcome> {
+/// Runs the plan against the stack `runner` reaches; every request is also told to `live`.
+pub async fn run(
+    plan: &Plan,
+    runner: Arc<Runner>,
+    host: &str,
+    live: Arc<live::Live>,
+) -> Result<Outcome> {
     let passed = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let reasons: Reasons = Arc::default();
@@ -105,6 +114,7 @@ pub async fn run(plan: &Plan, runner: Arc<Runner>, host: &str) -> Result<Outcome
             passed.clone(),
             failed.clone(),
             reasons.clone(),
+            live.clone(),
         );
         let refused = |e: GooseError| Error::Usage(format!("{}: {e}", loaded.name()));
         let mut scenario = Scenario::new(loaded.name())
@@ -142,6 +152,7 @@ fn transaction(
     passed: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
     reasons: Reasons,
+    live: Arc<live::Live>,
 ) -> Transaction {
     let name = loaded.name().to_owned();
     let function: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
@@ -150,12 +161,14 @@ fn transaction(
         let passed = passed.clone();
         let failed = failed.clone();
         let reasons = reasons.clone();
+        let live = live.clone();
         Box::pin(async move {
             let mut out = GooseTransport {
                 journey: loaded.name().to_owned(),
                 user,
                 last: None,
                 reasons,
+                live,
             };
             let report = runner.run_with(&loaded, &mut out).await;
             let counter = if report.passed { &passed } else { &failed };
@@ -173,6 +186,7 @@ struct GooseTransport<'u> {
     /// The last request's metric, to mark failed when the step's expectations fail.
     last: Option<GooseRequestMetric>,
     reasons: Reasons,
+    live: Arc<live::Live>,
 }
 
 #[async_trait::async_trait]
@@ -193,6 +207,10 @@ impl Transport for GooseTransport<'_> {
             .build();
         match self.user.request(goose_request).await {
             Ok(response) => {
+                self.live.request(
+                    self.user.weighted_users_index,
+                    response.request.response_time_micros(),
+                );
                 self.last = Some(response.request);
                 response.response.map_err(|e| e.to_string())
             }
@@ -207,6 +225,7 @@ impl Transport for GooseTransport<'_> {
     }
 
     fn failed(&mut self, step: &str, why: &str) {
+        self.live.failure();
         *self
             .reasons
             .lock()

@@ -84,6 +84,11 @@ impl Targets {
         Ok(())
     }
 
+    /// The engine, when the stack is found through it (not when every address was given).
+    pub fn docker(&self) -> Option<&Docker> {
+        self.docker.as_ref()
+    }
+
     /// Running containers of the project, for log lines.
     pub async fn containers(&self) -> Vec<Container> {
         let Some(docker) = &self.docker else {
