@@ -265,6 +265,47 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Stdout sent to a file while this lives: libraries that print on stdout (pact's verifier,
+/// goose) must not mix their text into msctl's report or `--json`.
+pub struct StdoutTo {
+    saved: libc::c_int,
+}
+
+impl StdoutTo {
+    pub fn file(path: &std::path::Path) -> Result<StdoutTo, crate::Error> {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(crate::Error::io(format!("creating {}", dir.display())))?;
+        }
+        let file = std::fs::File::create(path)
+            .map_err(crate::Error::io(format!("creating {}", path.display())))?;
+        let _ = std::io::stdout().flush();
+        // SAFETY: dup/dup2 on valid descriptors; the saved one is restored on drop.
+        let saved = unsafe { libc::dup(1) };
+        if saved < 0 || unsafe { libc::dup2(file.as_raw_fd(), 1) } < 0 {
+            return Err(crate::Error::io(format!(
+                "sending stdout to {}",
+                path.display()
+            ))(std::io::Error::last_os_error()));
+        }
+        Ok(StdoutTo { saved })
+    }
+}
+
+impl Drop for StdoutTo {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        // SAFETY: `saved` is the descriptor dup'ed in `file`.
+        unsafe {
+            libc::dup2(self.saved, 1);
+            libc::close(self.saved);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,46 +363,5 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         let lines = lines.lock().unwrap().clone();
         assert_eq!(lines.len(), 2, "{lines:?}");
-    }
-}
-
-/// Stdout sent to a file while this lives: libraries that print on stdout (pact's verifier,
-/// goose) must not mix their text into msctl's report or `--json`.
-pub struct StdoutTo {
-    saved: libc::c_int,
-}
-
-impl StdoutTo {
-    pub fn file(path: &std::path::Path) -> Result<StdoutTo, crate::Error> {
-        use std::io::Write;
-        use std::os::fd::AsRawFd;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(crate::Error::io(format!("creating {}", dir.display())))?;
-        }
-        let file = std::fs::File::create(path)
-            .map_err(crate::Error::io(format!("creating {}", path.display())))?;
-        let _ = std::io::stdout().flush();
-        // SAFETY: dup/dup2 on valid descriptors; the saved one is restored on drop.
-        let saved = unsafe { libc::dup(1) };
-        if saved < 0 || unsafe { libc::dup2(file.as_raw_fd(), 1) } < 0 {
-            return Err(crate::Error::io(format!(
-                "sending stdout to {}",
-                path.display()
-            ))(std::io::Error::last_os_error()));
-        }
-        Ok(StdoutTo { saved })
-    }
-}
-
-impl Drop for StdoutTo {
-    fn drop(&mut self) {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        // SAFETY: `saved` is the descriptor dup'ed in `file`.
-        unsafe {
-            libc::dup2(self.saved, 1);
-            libc::close(self.saved);
-        }
     }
 }

@@ -157,14 +157,13 @@ pub fn can_i_deploy(
     {
         let result = results
             .iter()
-            .filter(|r| {
+            .rfind(|r| {
                 r.consumer == pact.consumer
                     && r.provider == pact.provider
                     && r.pact_sha256 == pact.sha256
                     && r.provider_version == version
                     && r.consumer_version == version
             })
-            .next_back()
             .cloned();
         match &result {
             None => reasons.push(format!(

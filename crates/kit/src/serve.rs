@@ -27,10 +27,13 @@ pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// How long a stopping service waits for its workers to finish what they hold.
 pub const WORKER_GRACE: Duration = Duration::from_secs(10);
 
+/// A worker's body: given the shutdown signal, the work to run.
+type WorkerRun = Box<dyn FnOnce(Shutdown) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
 /// Background work of a service, started when it is served.
 pub struct Worker {
     name: &'static str,
-    run: Box<dyn FnOnce(Shutdown) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>,
+    run: WorkerRun,
 }
 
 impl Worker {

@@ -57,6 +57,10 @@ pub fn published_document(service: &str) -> Value {
 }
 
 /// Resolves `$ref`s into `#/components/schemas`.
+/// One hostile case: the parameter name or body pointer, the raw parameter (name, value) it
+/// replaces, the raw body it sends.
+type Case = (String, Option<(String, String)>, Option<Vec<u8>>);
+
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(r) => {
@@ -222,7 +226,7 @@ pub async fn assert_hostile_input_is_refused(
             let body =
                 (!body_schema.is_null()).then(|| sample(&doc, body_schema, "", 0, &fixtures));
             // Each case: (parameter name or body pointer, raw parameter value or body).
-            let mut cases: Vec<(String, Option<(String, String)>, Option<Vec<u8>>)> = Vec::new();
+            let mut cases: Vec<Case> = Vec::new();
             for p in params.iter().filter(|p| p.string && p.place != "header") {
                 for raw in HOSTILE_STRINGS
                     .iter()
@@ -294,12 +298,11 @@ pub async fn assert_hostile_input_is_refused(
                     };
                     match p.place.as_str() {
                         "path" => path = path.replace(&format!("{{{}}}", p.name), &raw),
-                        "query" => {
+                        "query"
                             if hostile_param.as_ref().is_some_and(|(n, _)| *n == p.name)
-                                || fixtures.contains_key(p.name.as_str())
-                            {
-                                query.push(format!("{}={raw}", p.name));
-                            }
+                                || fixtures.contains_key(p.name.as_str()) =>
+                        {
+                            query.push(format!("{}={raw}", p.name));
                         }
                         "header" => headers.push((p.name.clone(), p.sample.clone())),
                         _ => {}
