@@ -21,6 +21,7 @@
 //! - [`load`] runs journeys as load on goose: thresholds, a per-step summary.
 //! - [`contracts`] runs the Pact consumer tests, verifies providers on real containers, and
 //!   answers can-i-deploy.
+//! - [`scaffold`] renders a new service from templates into the project (`msctl new service`).
 //! - [`testing`] is what every `msctl test …` command shares: where the services are, JUnit.
 //! - [`export`] writes the stack in other formats (a Compose file), [`doctor`] checks the
 //!   machine, and [`ui`] draws progress and tables.
@@ -44,6 +45,7 @@ pub mod graph;
 pub mod images;
 pub mod journeys;
 pub mod load;
+pub mod scaffold;
 pub mod secrets;
 pub mod stack;
 pub mod testing;

@@ -11,6 +11,7 @@ mod down;
 mod export;
 mod load;
 mod logs;
+mod new;
 mod ps;
 mod routes;
 mod schema;
@@ -58,6 +59,9 @@ pub enum Command {
     Test(test::TestArgs),
     /// Run journeys as load (goose): many users, thresholds (exit 99), a per-step summary.
     Load(load::LoadArgs),
+    /// Create something new in the project from templates (a service).
+    #[command(subcommand)]
+    New(new::NewCommand),
     /// Print a JSON Schema, for editors.
     Schema(schema::SchemaArgs),
     /// Export the stack in another format.
@@ -76,6 +80,7 @@ impl Command {
             Command::Routes(args) => routes::exec(args, stack),
             Command::Test(args) => test::exec(args, stack).await,
             Command::Load(args) => load::exec(args, stack).await,
+            Command::New(command) => new::exec(command, stack),
             Command::Schema(args) => schema::exec(args),
             Command::Export(args) => export::exec(args, stack),
         }
