@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use support::{msctl, workspace, Output};
 
-/// A project like this repository as far as `new service` looks: its stack file and workspace
-/// manifest (the templates are the embedded ones).
+/// A project like this repository as far as `new service` looks: its stack file, workspace
+/// manifest and README (the templates are the embedded ones).
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["msctl.yaml", "Cargo.toml"] {
+    for f in ["msctl.yaml", "Cargo.toml", "README.md"] {
         std::fs::copy(workspace().join(f), dir.path().join(f)).unwrap();
     }
     std::fs::create_dir_all(dir.path().join("docs/api")).unwrap();
@@ -141,6 +141,12 @@ fn a_new_service_is_written_its_stack_block_appended_and_the_user_s_text_kept() 
     for line in stack_before.lines() {
         assert!(rest.any(|l| l == line), "lost or moved: {line:?}");
     }
+    // The README's table of services has its row, with its port and page.
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(
+        readme.contains("| `billing` | 8006 |") && readme.contains("](docs/api/billing.md) |"),
+        "{readme}"
+    );
     // The gateway routes to it, as the stack file now says.
     let routes = msctl(&["routes", "--json"], dir.path(), &HashMap::new())
         .ok()
@@ -208,16 +214,19 @@ fn snapshot(name: &str, options: &msctl::scaffold::Options) {
     for (path, text) in &plan.files {
         all.push_str(&format!("===== {path}\n{text}"));
     }
-    let before = std::fs::read_to_string(dir.path().join("msctl.yaml")).unwrap();
-    all.push_str("===== msctl.yaml (added lines)\n");
-    // The old file is a subsequence of the new one: what is not matched, in order, was added.
-    let mut old = before.lines().peekable();
-    for line in plan.stack_text.lines() {
-        if old.peek() == Some(&line) {
-            old.next();
-        } else {
-            all.push_str(line);
-            all.push('\n');
+    for (file, after) in &plan.edits {
+        let before = std::fs::read_to_string(file).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy();
+        all.push_str(&format!("===== {name} (added lines)\n"));
+        // The old file is a subsequence of the new one: what is not matched, in order, was added.
+        let mut old = before.lines().peekable();
+        for line in after.lines() {
+            if old.peek() == Some(&line) {
+                old.next();
+            } else {
+                all.push_str(line);
+                all.push('\n');
+            }
         }
     }
     insta::assert_snapshot!(format!("rendered_{name}"), all);

@@ -64,6 +64,7 @@ pub fn exec(command: &NewCommand, stack_args: &StackArgs) -> Result<()> {
     let plan = scaffold::plan(&options, &stack, &stamp)?;
     if !args.dry_run {
         scaffold::write::apply(&plan.changes())?;
+        format_rust(&plan);
     }
     let gateway = gateway_url(&stack);
     let next = next_steps(&plan, &gateway);
@@ -118,6 +119,25 @@ pub fn render(plan: &Plan, dry_run: bool, next: &[String]) -> String {
         out.push_str(&format!("  {step}\n"));
     }
     out
+}
+
+/// rustfmt over the new Rust files, when it is installed: the templates are formatted for
+/// names of common length, and a long name would wrap lines differently.
+fn format_rust(plan: &Plan) {
+    let files: Vec<std::path::PathBuf> = plan
+        .files
+        .iter()
+        .filter(|(p, _)| p.ends_with(".rs"))
+        .map(|(p, _)| plan.root.join(p))
+        .collect();
+    let ran = std::process::Command::new("rustfmt")
+        .args(["--edition", "2021"])
+        .args(&files)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !matches!(ran, Ok(s) if s.success()) {
+        eprintln!("msctl: rustfmt did not run on the new files; `cargo fmt` will format them");
+    }
 }
 
 fn list(label: &str, items: &[String]) -> String {

@@ -3,7 +3,8 @@
 //!
 //! - [`names`] checks the name, route, port and events against the stack and the workspace.
 //! - [`templates`] finds the templates (embedded, then the project's) and renders them.
-//! - [`stack_file`] appends the service's block to the stack file as text.
+//! - [`stack_file`] appends the service's block to the stack file, and its row to the README's
+//!   table of services, as text.
 //! - [`write`] writes it all or nothing.
 //!
 //! [`plan`] does everything but write, so `--dry-run` and the real run show the same list.
@@ -48,8 +49,11 @@ pub struct Plan {
     pub stack_file: PathBuf,
     /// Services added to the stack file (the service, its database).
     pub stack_services: Vec<String>,
+    /// The README, when it has a table of services the new one joins.
+    pub readme: Option<PathBuf>,
+    /// Edited files (the stack file, the README) with their new text.
     #[serde(skip)]
-    pub stack_text: String,
+    pub edits: Vec<(PathBuf, String)>,
     #[serde(skip)]
     pub root: PathBuf,
 }
@@ -156,12 +160,17 @@ pub fn plan(options: &Options, stack: &Stack, stamp: &str) -> Result<Plan> {
     )?;
     let mut stack_text = std::fs::read_to_string(&stack.file)
         .map_err(Error::io(format!("reading {}", stack.file.display())))?;
+    let readme_file = stack.dir.join("README.md");
+    let mut readme = std::fs::read_to_string(&readme_file).ok();
     let mut files = Vec::new();
     for r in rendered {
         match r {
             templates::Rendered::File { path, text } => files.push((path, text)),
             templates::Rendered::StackBlock { key, text } => {
                 stack_text = stack_file::insert_under(&stack_text, key, &text)
+            }
+            templates::Rendered::ReadmeRow(row) => {
+                readme = readme.and_then(|text| stack_file::add_table_row(&text, &row))
             }
         }
     }
@@ -192,6 +201,10 @@ pub fn plan(options: &Options, stack: &Stack, stamp: &str) -> Result<Plan> {
         .map(|s| s.name.clone())
         .filter(|s| !taken.services.contains(s))
         .collect();
+    let mut edits = vec![(stack.file.clone(), stack_text)];
+    if let Some(text) = &readme {
+        edits.push((readme_file.clone(), text.clone()));
+    }
     let plan = Plan {
         service: name.clone(),
         route,
@@ -203,7 +216,8 @@ pub fn plan(options: &Options, stack: &Stack, stamp: &str) -> Result<Plan> {
         files,
         stack_file: stack.file.clone(),
         stack_services,
-        stack_text,
+        readme: readme.is_some().then_some(readme_file),
+        edits,
         root: stack.dir.clone(),
     };
     let existing = write::existing(&plan.changes());
@@ -221,8 +235,7 @@ impl Plan {
         write::Changes {
             root: &self.root,
             files: &self.files,
-            stack_file: &self.stack_file,
-            stack_text: &self.stack_text,
+            edits: &self.edits,
         }
     }
 }

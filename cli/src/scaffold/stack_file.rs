@@ -38,6 +38,28 @@ pub fn insert_under(text: &str, key: &str, block: &str) -> String {
     )
 }
 
+/// `text` with `row` after the last row of its table of services (the Markdown table whose
+/// header starts `| service |`), or `None` when it has none: a README without one is left alone.
+pub fn add_table_row(text: &str, row: &str) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let header = lines.iter().position(|l| l.starts_with("| service |"))?;
+    let end = (header..lines.len())
+        .find(|&i| !lines[i].starts_with('|'))
+        .unwrap_or(lines.len());
+    // Before a last row that lists no service of its own (`| `users-db`, … | — |` ones stay last).
+    let at = if end > header + 2 && lines[end - 1].contains("| — |") {
+        end - 1
+    } else {
+        end
+    };
+    Some(format!(
+        "{}{}{}",
+        lines[..at].concat(),
+        with_newline(row.trim_end_matches('\n')),
+        lines[at..].concat()
+    ))
+}
+
 fn with_newline(s: &str) -> String {
     format!("{s}\n")
 }
@@ -61,6 +83,16 @@ mod tests {
     fn a_volume_goes_at_the_end_of_the_file_s_last_map() {
         let out = insert_under(STACK, "volumes", "  c-db:\n");
         assert!(out.ends_with("volumes:\n  a-db:\n  c-db:\n"), "{out}");
+    }
+
+    #[test]
+    fn a_readme_row_joins_the_services_table_before_its_databases_row() {
+        let readme = "# x\n\n| service | port | what |\n|---|---|---|\n| `a` | 1 | a |\n| `a-db` | — | dbs |\n\nmore\n";
+        assert_eq!(
+            add_table_row(readme, "| `b` | 2 | b |\n").unwrap(),
+            "# x\n\n| service | port | what |\n|---|---|---|\n| `a` | 1 | a |\n| `b` | 2 | b |\n| `a-db` | — | dbs |\n\nmore\n"
+        );
+        assert_eq!(add_table_row("# no table\n", "| `b` |"), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Conventions (templates/README.md): a template's path mirrors the repository, with
 //! `__name__`, `__crate__` and `__stamp__` in it replaced; a file that renders to nothing but
 //! whitespace is not written (optional files wrap themselves in `{% if %}`); `_stack.yaml` and
-//! `_volumes.yaml` are blocks for the stack file, not files.
+//! `_volumes.yaml` are blocks for the stack file and `_readme_row.md` a row for the README's
+//! table of services, not files.
 
 use crate::error::{Error, Result};
 use minijinja::{Environment, UndefinedBehavior};
@@ -22,6 +23,8 @@ pub enum Rendered {
     File { path: String, text: String },
     /// A block to append to the stack file's top-level map `key` (`services`, `volumes`).
     StackBlock { key: &'static str, text: String },
+    /// A row for the README's table of services (`_readme_row.md`).
+    ReadmeRow(String),
 }
 
 /// The templates of `kind`: the embedded ones, then the project's `templates/KIND/` files
@@ -98,6 +101,7 @@ pub fn render(
                 key: "volumes",
                 text,
             },
+            "_readme_row.md" => Rendered::ReadmeRow(text),
             _ => Rendered::File {
                 path: placeholders
                     .iter()

@@ -1,16 +1,15 @@
-//! Writing a scaffold all or nothing: new files are created (never overwritten), the stack file
-//! is replaced last; when anything fails, what was created is removed, directories included, and
-//! the stack file is put back, so the tree is as it was.
+//! Writing a scaffold all or nothing: new files are created (never overwritten), edited files
+//! (the stack file, the README) are replaced last; when anything fails, what was created is
+//! removed, directories included, and the edited files are put back, so the tree is as it was.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// What to write under `root`: new files, and the stack file's new text.
+/// What to write under `root`: new files, and existing files' new text.
 pub struct Changes<'a> {
     pub root: &'a Path,
     pub files: &'a [(String, String)],
-    pub stack_file: &'a Path,
-    pub stack_text: &'a str,
+    pub edits: &'a [(PathBuf, String)],
 }
 
 /// Files of `changes` that exist already (nothing may be overwritten).
@@ -39,7 +38,8 @@ struct Undo {
     files: Vec<PathBuf>,
     /// Directories created, outermost first.
     dirs: Vec<PathBuf>,
-    stack: Option<(PathBuf, String)>,
+    /// Edited files with their text before.
+    edited: Vec<(PathBuf, String)>,
 }
 
 impl Undo {
@@ -50,7 +50,7 @@ impl Undo {
         for d in self.dirs.iter().rev() {
             let _ = std::fs::remove_dir(d);
         }
-        if let Some((file, text)) = self.stack {
+        for (file, text) in self.edited {
             let _ = std::fs::write(file, text);
         }
     }
@@ -70,19 +70,19 @@ fn write_all(changes: &Changes, undo: &mut Undo) -> Result<()> {
         std::io::Write::write_all(&mut file, text.as_bytes())
             .map_err(Error::io(format!("writing {rel}")))?;
     }
-    let before = std::fs::read_to_string(changes.stack_file).map_err(Error::io(format!(
-        "reading {}",
-        changes.stack_file.display()
-    )))?;
-    // Written beside it and renamed over it: a reader sees the old file or the new one.
-    let temp = changes.stack_file.with_extension("yaml.msctl-new");
-    std::fs::write(&temp, changes.stack_text)
-        .map_err(Error::io(format!("writing {}", temp.display())))?;
-    undo.stack = Some((changes.stack_file.to_path_buf(), before));
-    std::fs::rename(&temp, changes.stack_file).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        Error::io(format!("replacing {}", changes.stack_file.display()))(e)
-    })
+    for (file, text) in changes.edits {
+        let before = std::fs::read_to_string(file)
+            .map_err(Error::io(format!("reading {}", file.display())))?;
+        // Written beside it and renamed over it: a reader sees the old file or the new one.
+        let temp = file.with_extension("msctl-new");
+        std::fs::write(&temp, text).map_err(Error::io(format!("writing {}", temp.display())))?;
+        undo.edited.push((file.clone(), before));
+        std::fs::rename(&temp, file).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io(format!("replacing {}", file.display()))(e)
+        })?;
+    }
+    Ok(())
 }
 
 /// Creates the missing parents of `path`, remembering each for the undo.
