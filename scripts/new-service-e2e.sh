@@ -12,7 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SCRATCH=$(mktemp -d /tmp/msctl-new-service.XXXXXX)
+# Always the same path: cargo tells packages apart by path, so a fixed one lets the next run
+# reuse this one's build of the copy's crates.
+SCRATCH=/tmp/msctl-scratch-new-service
+rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
 PROJECT=msctlnewsvc
 export GATEWAY_PORT=18300
 export CARGO_TARGET_DIR=$REPO/target

@@ -14,6 +14,8 @@
 # 5. end to end (scripts/e2e.sh): the bundled stack up with `msctl up`, `msctl test journeys`
 #    (JUnit in target/journeys.xml), down with its volumes even on failure, and nothing labelled
 #    left on the engine.
+# 6. a new service (scripts/new-service-e2e.sh): `msctl new service billing` in a scratch copy,
+#    built, linted, tested, run in the stack, its journey and contract passing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each step's wall time, so a CI log says where its minutes went (CI must stay under 45).
@@ -51,3 +53,6 @@ step "pact files" pacts_committed
 # The official Pact verifier (PyPI pact-python-cli) must agree with msctl, pact by pact.
 step "pact cli" bash scripts/verify-pacts-with-pact-cli.sh
 step e2e bash scripts/e2e.sh
+# A service made by `msctl new service` (in a scratch copy): clippy clean, its tests, up behind
+# the gateway, its journey and its contract. A template that drifts from kit fails here.
+step "new service" bash scripts/new-service-e2e.sh
