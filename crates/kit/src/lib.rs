@@ -9,6 +9,8 @@
 //! - [`identity`]: the caller the gateway vouches for (`x-user-id`, `x-user-roles`): the
 //!   `Identity` and `Admin` extractors, role checks, the headers' OpenAPI parameters.
 //! - [`amqp`]: RabbitMQ: connecting with retries, the shop's event exchange, message headers.
+//! - [`consumer`]: consuming events: manual ack after commit, retry queues with growing delays,
+//!   a dead-letter queue, reconnects; a service says what a message does (a `Handler`).
 //! - [`outbox`]: the transactional outbox: events written with the change they announce, and
 //!   the relay that publishes them (publisher confirms, unroutable ones retried).
 //! - [`openapi`]: what every OpenAPI document shares (problem+json error bodies).
@@ -25,6 +27,7 @@
 
 pub mod amqp;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod health;
 pub mod identity;

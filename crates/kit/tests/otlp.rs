@@ -5,9 +5,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::sync::{Arc, Mutex};
 
+/// A request the fake collector got: its path and body.
+type Received = (String, Vec<u8>);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn spans_are_exported_to_the_collector_in_the_callers_trace() {
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let sink = received.clone();
     let collector = Router::new().route(
         "/v1/traces",

@@ -1,96 +1,17 @@
-//! The consumer of `notification.order-events`.
-//!
-//! At-least-once in, exactly-once in effect: a message is acknowledged only after its own
-//! transaction commits (inbox row + notification, see [`crate::store::apply`]), so a crash
-//! between the two redelivers a message whose event id is already in the inbox, and it is then
-//! acknowledged without a second notification.
-//!
-//! A message that fails (unreadable, missing fields, database error) is never requeued in
-//! place, where it would come straight back and hold up the queue: a copy with
-//! `x-attempt` + 1 and `x-last-error` goes to the retry queue of its attempt (it returns to the
-//! main queue after that queue's delay), or, after `MAX_ATTEMPTS` deliveries, to the
-//! dead-letter queue and the `dead_letters` table. The original is acknowledged only once the
-//! broker has confirmed the copy (publisher confirms, `mandatory`, and not returned); if the
-//! copy cannot be placed the session ends without acknowledging, and the broker redelivers the
-//! original on the next connection. No message is lost either way.
-//!
-//! The session (connection, topology, channels, consume) is rebuilt whenever the connection or
-//! a channel is lost, for as long as the service runs.
+//! What this service does with an order event ([`kit::consumer`] does the consuming: manual
+//! ack after commit, retry queues, the dead-letter queue, reconnects): render the customer's
+//! email and store it with the event's inbox row in one transaction ([`crate::store::apply`]);
+//! a dead letter is also kept in the `dead_letters` table.
 
 use crate::events::{self, OrderEvent};
 use crate::store::{self, Applied, NewDeadLetter};
 use crate::templates;
-use crate::topology::{self, RetryPolicy};
-use futures_util::StreamExt;
+use crate::topology;
 use kit::amqp::lapin::message::Delivery;
-use kit::amqp::lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
-};
-use kit::amqp::lapin::types::{AMQPValue, FieldTable, ShortString};
-use kit::amqp::lapin::{self, BasicProperties, Channel, Connection};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use kit::consumer::{DeadLetter, Handled, Handler, MessageMetrics};
 use sqlx::PgPool;
-use std::future::Future;
-use std::time::{Duration, Instant};
 
-/// The number of this delivery (1 for the first), carried on the retried copies.
-pub const ATTEMPT_HEADER: &str = "x-attempt";
-/// Why the previous attempt failed.
-pub const LAST_ERROR_HEADER: &str = "x-last-error";
-/// The routing key the event was published with; a retried copy comes back from the retry
-/// queue under the main queue's name, so the original would otherwise be lost.
-pub const ROUTING_KEY_HEADER: &str = "x-original-routing-key";
-
-/// Headers RabbitMQ adds when it dead-letters a message out of a retry queue. Dropped from the
-/// copies: `x-attempt` counts the attempts, and the history would only grow with each round.
-const BROKER_HEADERS: [&str; 7] = [
-    "x-death",
-    "x-first-death-exchange",
-    "x-first-death-queue",
-    "x-first-death-reason",
-    "x-last-death-exchange",
-    "x-last-death-queue",
-    "x-last-death-reason",
-];
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Unacknowledged messages the broker may send ahead (`basic.qos`).
-    pub prefetch: u16,
-    pub retry: RetryPolicy,
-}
-
-/// `notification_messages_total{outcome}`: consumed messages by outcome.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    pub outcome: &'static str,
-}
-
-#[derive(Clone, Default)]
-pub struct MessageMetrics {
-    outcomes: Family<OutcomeLabels, Counter>,
-}
-
-impl MessageMetrics {
-    pub fn new(registry: &kit::metrics::Metrics) -> MessageMetrics {
-        let m = MessageMetrics::default();
-        registry.register(
-            "notification_messages",
-            "Consumed order events, by outcome (processed, duplicate, retried, dead_lettered)",
-            m.outcomes.clone(),
-        );
-        m
-    }
-
-    fn count(&self, outcome: &'static str) {
-        self.outcomes
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
-    }
-}
+pub use kit::consumer::Settings;
 
 /// Why a message could not be applied; it goes to a retry queue or the dead-letter queue.
 #[derive(Debug, thiserror::Error)]
@@ -103,19 +24,6 @@ pub enum Failure {
     Database(#[from] sqlx::Error),
 }
 
-/// Why a session ended (the consumer then reconnects).
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("AMQP: {0}")]
-    Amqp(#[from] lapin::Error),
-    #[error("the broker did not take the copy for {queue}: {reason}")]
-    NotConfirmed { queue: String, reason: String },
-    #[error("the channel closed before the acknowledgement was sent")]
-    AckLost,
-    #[error("the broker cancelled the consumer")]
-    Cancelled,
-}
-
 /// Parses and applies one message body: what the consumer does before it acknowledges.
 pub async fn apply(pool: &PgPool, body: &[u8]) -> Result<(Applied, OrderEvent), Failure> {
     let event = OrderEvent::parse(body)?;
@@ -124,192 +32,65 @@ pub async fn apply(pool: &PgPool, body: &[u8]) -> Result<(Applied, OrderEvent), 
     Ok((applied, event))
 }
 
-pub struct Consumer {
+/// The consumer of `notification.order-events`, as the service runs it.
+pub fn consumer(
     amqp_url: String,
-    settings: Settings,
+    settings: &Settings,
     pool: PgPool,
-    metrics: MessageMetrics,
+    metrics: &kit::metrics::Metrics,
+) -> kit::consumer::Consumer<Notifications> {
+    kit::consumer::Consumer::new(
+        crate::SERVICE,
+        amqp_url,
+        topology::QUEUE,
+        &[topology::BINDING],
+        settings,
+        Notifications { pool },
+        MessageMetrics::new(
+            metrics,
+            "notification_messages",
+            "Consumed order events, by outcome (processed, duplicate, retried, dead_lettered)",
+        ),
+    )
 }
 
-impl Consumer {
-    pub fn new(
-        amqp_url: String,
-        settings: Settings,
-        pool: PgPool,
-        metrics: MessageMetrics,
-    ) -> Consumer {
-        Consumer {
-            amqp_url,
-            settings,
-            pool,
-            metrics,
+pub struct Notifications {
+    pool: PgPool,
+}
+
+impl Handler for Notifications {
+    async fn apply(&self, delivery: &Delivery) -> Result<Handled, String> {
+        if let Some(v) = kit::amqp::header(&delivery.properties, "version") {
+            if v.trim() != events::VERSION.to_string() {
+                return Err(Failure::UnsupportedVersion(v).to_string());
+            }
         }
+        let (applied, event) = apply(&self.pool, &delivery.data)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match applied {
+            Applied::New(notification_id) => {
+                tracing::info!(event_id = %event.id, event_type = %event.kind,
+                    order_id = %event.data.order_id, %notification_id, "notification stored");
+                Handled::Applied
+            }
+            Applied::Duplicate => {
+                tracing::info!(event_id = %event.id, event_type = %event.kind,
+                    redelivered = delivery.redelivered, "event already applied; skipped");
+                Handled::Duplicate
+            }
+        })
     }
 
-    /// Consumes until `shutdown` resolves, reconnecting whenever the connection or a channel is
-    /// lost. On shutdown the message in hand is finished and the connection closed, so the
-    /// broker requeues the prefetched rest at once.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let first_delay = Duration::from_millis(200);
-        let mut delay = first_delay;
-        loop {
-            let connection = tokio::select! {
-                connection = kit::amqp::connect(&self.amqp_url, crate::SERVICE) => connection,
-                () = &mut shutdown => return,
-            };
-            let started = Instant::now();
-            let ended = self.session(&connection, shutdown.as_mut()).await;
-            // Closing also returns any unacknowledged message to the queue straight away. Bounded:
-            // a broker that stopped answering must not hold up the reconnect (or the shutdown).
-            let _ = tokio::time::timeout(
-                Duration::from_secs(5),
-                connection.close(200, "notification-service".into()),
-            )
-            .await;
-            match ended {
-                Ok(()) => {
-                    tracing::info!("consumer stopped");
-                    return;
-                }
-                Err(e) => tracing::warn!(error = %e, "consumer session ended; reconnecting"),
-            }
-            // A session that ran a while was healthy: start the backoff over. One that fails
-            // at once (say, a queue declared with other arguments) must not spin.
-            if started.elapsed() > Duration::from_secs(30) {
-                delay = first_delay;
-            }
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = &mut shutdown => return,
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
-    }
-
-    /// One connection's worth of consuming: `Ok` on shutdown, `Err` when the connection or a
-    /// channel is lost (or a copy could not be placed).
-    async fn session(
+    /// The dead letter in `dead_letters`. When the database is what is failing, the message
+    /// still goes to the queue (and the log), unrecorded.
+    async fn record_dead_letter(
         &self,
-        connection: &Connection,
-        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> Result<(), SessionError> {
-        let channel = connection.create_channel().await?;
-        topology::declare(&channel, &self.settings.retry).await?;
-        channel
-            .basic_qos(self.settings.prefetch, BasicQosOptions::default())
-            .await?;
-        // Copies go out on their own channel so that waiting for a confirm never interleaves
-        // with deliveries.
-        let publisher = connection.create_channel().await?;
-        publisher
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        let mut deliveries = channel
-            .basic_consume(
-                topology::QUEUE.into(),
-                ShortString::from(""),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        tracing::info!(
-            queue = topology::QUEUE,
-            prefetch = self.settings.prefetch,
-            "consuming"
-        );
-        // One message at a time, in queue order: a retry never races the message after it,
-        // and the prefetched ones are already on hand when the current one is done.
-        loop {
-            let next = tokio::select! {
-                next = deliveries.next() => next,
-                () = &mut shutdown => return Ok(()),
-            };
-            match next {
-                Some(Ok(delivery)) => self.handle(&publisher, delivery).await?,
-                Some(Err(e)) => return Err(e.into()),
-                None => return Err(SessionError::Cancelled),
-            }
-        }
-    }
-
-    /// Handles one delivery inside the trace and request it stems from.
-    async fn handle(&self, publisher: &Channel, delivery: Delivery) -> Result<(), SessionError> {
-        let traceparent = kit::amqp::header(&delivery.properties, "traceparent");
-        let request_id = kit::amqp::header(&delivery.properties, "request_id");
-        kit::trace::continue_in(
-            traceparent.as_deref(),
-            request_id.as_deref(),
-            "consume",
-            self.handle_in_trace(publisher, &delivery),
-        )
-        .await
-    }
-
-    async fn handle_in_trace(
-        &self,
-        publisher: &Channel,
-        delivery: &Delivery,
-    ) -> Result<(), SessionError> {
-        let attempt = attempt_of(&delivery.properties);
-        let applied = match kit::amqp::header(&delivery.properties, "version") {
-            Some(v) if v.trim() != events::VERSION.to_string() => {
-                Err(Failure::UnsupportedVersion(v))
-            }
-            _ => apply(&self.pool, &delivery.data).await,
-        };
-        match applied {
-            Ok((applied, event)) => {
-                ack(delivery).await?;
-                match applied {
-                    Applied::New(notification_id) => {
-                        self.metrics.count("processed");
-                        tracing::info!(event_id = %event.id, event_type = %event.kind,
-                            order_id = %event.data.order_id, %notification_id, attempt,
-                            "notification stored");
-                    }
-                    Applied::Duplicate => {
-                        self.metrics.count("duplicate");
-                        tracing::info!(event_id = %event.id, event_type = %event.kind,
-                            redelivered = delivery.redelivered, "event already applied; skipped");
-                    }
-                }
-            }
-            Err(failure) if attempt < self.settings.retry.max_attempts => {
-                let queue = topology::retry_queue(attempt);
-                let headers = copy_headers(delivery, attempt + 1, &failure.to_string());
-                publish_copy(publisher, delivery, &queue, headers).await?;
-                ack(delivery).await?;
-                self.metrics.count("retried");
-                tracing::warn!(error = %failure, attempt, max_attempts = self.settings.retry.max_attempts,
-                    retry_in_ms = self.settings.retry.delay(attempt).as_millis() as u64,
-                    routing_key = %routing_key_of(delivery), "message failed; retrying later");
-            }
-            Err(failure) => {
-                self.dead_letter(publisher, delivery, attempt, &failure)
-                    .await?;
-                ack(delivery).await?;
-                self.metrics.count("dead_lettered");
-                tracing::error!(error = %failure, attempts = attempt,
-                    routing_key = %routing_key_of(delivery), "message failed every attempt; dead-lettered");
-            }
-        }
-        Ok(())
-    }
-
-    /// Records the message in `dead_letters` and puts it on the dead-letter queue. The queue
-    /// copy is what must not fail: when the database is what is failing, the message still
-    /// goes to the queue (and the log), unrecorded.
-    async fn dead_letter(
-        &self,
-        publisher: &Channel,
-        delivery: &Delivery,
-        attempt: u32,
-        failure: &Failure,
-    ) -> Result<(), SessionError> {
-        let error = failure.to_string();
-        let headers = copy_headers(delivery, attempt, &error);
-        let letter = NewDeadLetter {
+        letter: &DeadLetter<'_>,
+    ) -> Option<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let delivery = letter.delivery;
+        let without_nul = kit::consumer::without_nul;
+        let record = NewDeadLetter {
             event_id: events::id_of(&delivery.data)
                 .or_else(|| kit::amqp::header(&delivery.properties, "event_id"))
                 .or_else(|| {
@@ -320,253 +101,18 @@ impl Consumer {
                         .map(|id| id.to_string())
                 })
                 .map(|id| without_nul(&id)),
-            routing_key: routing_key_of(delivery),
+            routing_key: letter.routing_key.clone(),
             body: without_nul(&String::from_utf8_lossy(&delivery.data)),
-            headers: headers_json(&headers),
-            error: without_nul(&error),
-            attempts: attempt as i32,
+            headers: letter.headers.clone(),
+            error: without_nul(&letter.error),
+            attempts: letter.attempts as i32,
         };
-        let record = store::record_dead_letter(&self.pool, &letter).await;
-        if let Err(e) = &record {
-            tracing::error!(error = %e, "could not record the dead letter; it goes to the queue only");
-        }
-        publish_copy(publisher, delivery, topology::DEAD_LETTER_QUEUE, headers).await?;
-        if let Ok(tx) = record {
-            if let Err(e) = tx.commit().await {
-                tracing::error!(error = %e, "could not record the dead letter; it is in the queue only");
+        match store::record_dead_letter(&self.pool, &record).await {
+            Ok(tx) => Some(tx),
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the dead letter; it goes to the queue only");
+                None
             }
         }
-        Ok(())
-    }
-}
-
-/// `x-attempt` of the message; 1 when absent or unreadable (a first delivery).
-fn attempt_of(properties: &BasicProperties) -> u32 {
-    kit::amqp::header(properties, ATTEMPT_HEADER)
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
-fn routing_key_of(delivery: &Delivery) -> String {
-    kit::amqp::header(&delivery.properties, ROUTING_KEY_HEADER)
-        .unwrap_or_else(|| delivery.routing_key.to_string())
-}
-
-/// The original headers without the broker's dead-lettering history, plus `x-attempt`,
-/// `x-last-error` and the original routing key.
-fn copy_headers(delivery: &Delivery, attempt: u32, error: &str) -> FieldTable {
-    let mut headers = FieldTable::default();
-    if let Some(original) = delivery.properties.headers() {
-        for (name, value) in original {
-            if !BROKER_HEADERS.contains(&name.as_str()) {
-                headers.insert(name.clone(), value.clone());
-            }
-        }
-    }
-    headers.insert(
-        ShortString::from(ATTEMPT_HEADER),
-        AMQPValue::LongLongInt(i64::from(attempt)),
-    );
-    // Bounded: a header is not the place for an unbounded error text.
-    let error: String = error.chars().take(1000).collect();
-    headers.insert(
-        ShortString::from(LAST_ERROR_HEADER),
-        AMQPValue::LongString(error.into()),
-    );
-    headers.insert(
-        ShortString::from(ROUTING_KEY_HEADER),
-        AMQPValue::LongString(routing_key_of(delivery).into()),
-    );
-    headers
-}
-
-/// The original's properties for a copy, persistent, except two that would lose or block it:
-/// `expiration` (the copy would silently expire in the dead-letter queue) and `user_id`
-/// (RabbitMQ rejects a publish whose `user_id` is not the publishing connection's user).
-fn copy_properties(original: &BasicProperties, headers: FieldTable) -> BasicProperties {
-    let mut copy = BasicProperties::default()
-        .with_headers(headers)
-        .with_delivery_mode(2);
-    if let Some(v) = original.content_type() {
-        copy = copy.with_content_type(v.clone());
-    }
-    if let Some(v) = original.content_encoding() {
-        copy = copy.with_content_encoding(v.clone());
-    }
-    if let Some(v) = original.priority() {
-        copy = copy.with_priority(*v);
-    }
-    if let Some(v) = original.correlation_id() {
-        copy = copy.with_correlation_id(v.clone());
-    }
-    if let Some(v) = original.reply_to() {
-        copy = copy.with_reply_to(v.clone());
-    }
-    if let Some(v) = original.message_id() {
-        copy = copy.with_message_id(v.clone());
-    }
-    if let Some(v) = original.timestamp() {
-        copy = copy.with_timestamp(*v);
-    }
-    if let Some(v) = original.kind() {
-        copy = copy.with_type(v.clone());
-    }
-    if let Some(v) = original.app_id() {
-        copy = copy.with_app_id(v.clone());
-    }
-    copy
-}
-
-/// Publishes a copy of `delivery` (same body and properties, `headers`) to `queue` through the
-/// default exchange and waits until the broker has taken it: confirmed, and not returned as
-/// unroutable (an unroutable `mandatory` message is still confirmed with an ack).
-async fn publish_copy(
-    publisher: &Channel,
-    delivery: &Delivery,
-    queue: &str,
-    headers: FieldTable,
-) -> Result<(), SessionError> {
-    let properties = copy_properties(&delivery.properties, headers);
-    let confirmation = publisher
-        .basic_publish(
-            "".into(),
-            queue.into(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            &delivery.data,
-            properties,
-        )
-        .await?
-        .await?;
-    let not_confirmed = |reason: String| SessionError::NotConfirmed {
-        queue: queue.to_owned(),
-        reason,
-    };
-    if !confirmation.is_ack() {
-        return Err(not_confirmed("nacked".into()));
-    }
-    if let Some(returned) = confirmation.take_message() {
-        return Err(not_confirmed(format!(
-            "returned: {} {}",
-            returned.reply_code, returned.reply_text
-        )));
-    }
-    Ok(())
-}
-
-async fn ack(delivery: &Delivery) -> Result<(), SessionError> {
-    // `false`: the channel is gone, so the broker will redeliver; the session must end too.
-    if delivery.acker.ack(BasicAckOptions::default()).await? {
-        Ok(())
-    } else {
-        Err(SessionError::AckLost)
-    }
-}
-
-/// PostgreSQL text and jsonb cannot hold NUL; a poison message may.
-fn without_nul(s: &str) -> String {
-    s.replace('\0', "\u{FFFD}")
-}
-
-/// Message headers as JSON, for the dead-letter record.
-pub fn headers_json(headers: &FieldTable) -> serde_json::Value {
-    serde_json::Value::Object(
-        headers
-            .inner()
-            .iter()
-            .map(|(k, v)| (without_nul(k.as_str()), value_json(v)))
-            .collect(),
-    )
-}
-
-fn value_json(value: &AMQPValue) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        AMQPValue::Boolean(b) => Value::Bool(*b),
-        AMQPValue::ShortShortInt(n) => (*n).into(),
-        AMQPValue::ShortShortUInt(n) => (*n).into(),
-        AMQPValue::ShortInt(n) => (*n).into(),
-        AMQPValue::ShortUInt(n) => (*n).into(),
-        AMQPValue::LongInt(n) => (*n).into(),
-        AMQPValue::LongUInt(n) => (*n).into(),
-        AMQPValue::LongLongInt(n) => (*n).into(),
-        AMQPValue::Timestamp(n) => (*n).into(),
-        AMQPValue::Float(n) => (*n).into(),
-        AMQPValue::Double(n) => (*n).into(),
-        AMQPValue::DecimalValue(d) => Value::String(format!("{}e-{}", d.value, d.scale)),
-        AMQPValue::ShortString(s) => Value::String(without_nul(s.as_str())),
-        AMQPValue::LongString(s) => {
-            Value::String(without_nul(&String::from_utf8_lossy(s.as_bytes())))
-        }
-        AMQPValue::ByteArray(b) => {
-            Value::String(without_nul(&String::from_utf8_lossy(b.as_slice())))
-        }
-        AMQPValue::FieldArray(a) => Value::Array(a.as_slice().iter().map(value_json).collect()),
-        AMQPValue::FieldTable(t) => headers_json(t),
-        AMQPValue::Void => Value::Null,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn attempt_defaults_to_the_first() {
-        let none = BasicProperties::default();
-        assert_eq!(attempt_of(&none), 1);
-        let three = BasicProperties::default()
-            .with_headers(kit::amqp::string_headers([("x-attempt", "3")]));
-        assert_eq!(attempt_of(&three), 3);
-        let zero = BasicProperties::default()
-            .with_headers(kit::amqp::string_headers([("x-attempt", "0")]));
-        assert_eq!(attempt_of(&zero), 1);
-    }
-
-    #[test]
-    fn copies_drop_the_broker_history_and_count_the_attempt() {
-        let mut original = kit::amqp::string_headers([("event_id", "e1"), ("x-attempt", "2")]);
-        original.insert("x-death".into(), AMQPValue::FieldArray(vec![].into()));
-        let mut delivery = Delivery::mock(
-            1,
-            "".into(),
-            "notification.order-events".into(),
-            false,
-            vec![],
-        );
-        delivery.properties = BasicProperties::default().with_headers(original);
-        let copy = copy_headers(&delivery, 3, "boom\0");
-        let json = headers_json(&copy);
-        assert_eq!(json["event_id"], "e1");
-        assert_eq!(json["x-attempt"], 3);
-        assert_eq!(json["x-last-error"], "boom\u{FFFD}");
-        assert_eq!(json[ROUTING_KEY_HEADER], "notification.order-events");
-        assert!(json.get("x-death").is_none());
-    }
-
-    #[test]
-    fn copies_keep_the_properties_but_not_expiry_or_user() {
-        let original = BasicProperties::default()
-            .with_message_id("e1".into())
-            .with_type("order.created".into())
-            .with_content_type("application/json".into())
-            .with_expiration("60000".into())
-            .with_user_id("orders".into());
-        let copy = copy_properties(&original, FieldTable::default());
-        assert_eq!(copy.message_id().as_ref().map(|v| v.as_str()), Some("e1"));
-        assert_eq!(
-            copy.kind().as_ref().map(|v| v.as_str()),
-            Some("order.created")
-        );
-        assert_eq!(
-            copy.content_type().as_ref().map(|v| v.as_str()),
-            Some("application/json")
-        );
-        assert_eq!(*copy.delivery_mode(), Some(2));
-        assert_eq!(*copy.expiration(), None);
-        assert_eq!(*copy.user_id(), None);
     }
 }

@@ -12,10 +12,10 @@
 //! - [`openapi`]: the document's title and tags (the paths come from the routes).
 //!
 //! And its own:
-//! - [`topology`]: the queues this service owns (main, one retry queue per delay, dead letters),
-//!   declared at every (re)connect.
-//! - [`consumer`]: the consume loop: reconnects forever, acknowledges only after commit, moves
-//!   failures to the retry queues and, after the last attempt, to the dead-letter queue.
+//! - [`topology`]: the queues this service owns (main, one retry queue per delay, dead letters).
+//! - [`consumer`]: what an order event does (a notification, with its inbox row) and the record
+//!   of a dead letter; `kit::consumer` does the consuming (ack after commit, retries, the
+//!   dead-letter queue, reconnects).
 //! - [`events`]: the order event as published (parsing and validation).
 //! - [`templates`]: the email text of each event type.
 

@@ -2,7 +2,6 @@
 //! consumer), serve.
 
 use crate::config::{Config, SERVICE};
-use crate::consumer::{Consumer, MessageMetrics};
 use crate::routes::{self, AppState};
 use kit::{StartupError, Worker};
 use sqlx::PgPool;
@@ -20,11 +19,11 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
 /// broker requeues the prefetched rest at once. What [`run`] serves and what the tests spawn.
 pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, StartupError> {
     let metrics = kit::metrics::Metrics::new();
-    let consumer = Consumer::new(
+    let consumer = crate::consumer::consumer(
         config.amqp_url.clone(),
-        config.consumer.clone(),
+        &config.consumer,
         pool.clone(),
-        MessageMetrics::new(&metrics),
+        &metrics,
     );
     let state = AppState { pool: pool.clone() };
     Ok(

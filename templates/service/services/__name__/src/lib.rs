@@ -18,9 +18,9 @@
 {% endif %}
 {% if consumes %}
 //! - [`topology`]: the queues this service owns (main, one retry queue per delay, dead
-//!   letters), declared at every (re)connect.
-//! - [`consumer`]: the consume loop: reconnects forever, acknowledges only after commit, moves
-//!   failures to the retry queues and, after the last attempt, to the dead-letter queue.
+//!   letters).
+//! - [`consumer`]: what an event does (applied with its inbox row); `kit::consumer` does the
+//!   consuming (ack after commit, retries, the dead-letter queue, reconnects).
 {% endif %}
 {% if amqp %}
 //! - [`events`]: the events this service {% if consumes %}consumes ({{ consumes | join(", ") }}){% endif %}{% if consumes and publishes %} and {% endif %}{% if publishes %}publishes ({{ publishes | join(", ") }}){% endif %}.

@@ -1,9 +1,6 @@
 //! From configuration to a running service: {% if db %}connect and migrate, {% endif %}build{% if consumes %} (the HTTP API and the consumer){% endif %}, serve.
 
 use crate::config::{Config, SERVICE};
-{% if consumes %}
-use crate::consumer::{Consumer, MessageMetrics};
-{% endif %}
 use crate::routes::{self, AppState};
 {% if consumes %}
 use kit::{StartupError, Worker};
@@ -32,11 +29,11 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
 pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, StartupError> {
     let metrics = kit::metrics::Metrics::new();
 {% if consumes %}
-    let consumer = Consumer::new(
+    let consumer = crate::consumer::consumer(
         config.amqp_url.clone(),
-        config.consumer.clone(),
+        &config.consumer,
         pool.clone(),
-        MessageMetrics::new(&metrics),
+        &metrics,
     );
 {% endif %}
 {% if publishes %}
