@@ -160,38 +160,28 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
             }
         );
     }
-    let sampler = match args.no_stack {
-        false => Some(load::stack::Sampler::start(&runner.targets).await),
-        true => None,
-    };
-    let live = Arc::new(load::live::Live::default());
+    // The progress line: live on a terminal, a plain line every 10 s otherwise, none for --json.
     let ui = crate::ui::Ui::new(args.json).with_names(["load"]);
     let step = ui.step("load", "starting users");
-    let ticker = tokio::spawn(progress(step.bar().clone(), live.clone(), plan.users));
-    let outcome = load::run(&plan, runner.clone(), &host, live).await;
-    ticker.abort();
-    let stack_rows = match sampler {
-        Some(s) => s.finish(&runner.targets).await,
-        None => Vec::new(),
-    };
-    let outcome = match outcome {
-        Ok(o) => {
-            step.done(&format!(
-                "{} requests in {} s",
-                o.metrics
-                    .requests
-                    .values()
-                    .map(|r| r.success_count + r.fail_count)
-                    .sum::<usize>(),
-                o.metrics.duration
-            ));
-            o
-        }
+    let observed =
+        load::run_observed(&plan, runner, &host, step.bar().clone(), !args.no_stack).await;
+    let (outcome, stack_rows) = match observed {
+        Ok(o) => o,
         Err(e) => {
             step.fail("the run failed");
             return Err(e);
         }
     };
+    step.done(&format!(
+        "{} requests in {} s",
+        outcome
+            .metrics
+            .requests
+            .values()
+            .map(|r| r.success_count + r.fail_count)
+            .sum::<usize>(),
+        outcome.metrics.duration
+    ));
     let steps = summary::steps(&outcome.metrics);
     let rules = summary::rules(&outcome.metrics);
     let errors = &outcome.errors;
@@ -247,16 +237,6 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
         return Err(Error::ThresholdsFailed { failed });
     }
     Ok(())
-}
-
-/// Redraws the progress line every [`load::live::TICK`] until aborted; without a terminal the
-/// step prints what it says at most every [`crate::ui::PLAIN_EVERY`].
-async fn progress(bar: indicatif::ProgressBar, live: Arc<load::live::Live>, users: usize) {
-    let mut window = load::live::Window::default();
-    loop {
-        tokio::time::sleep(load::live::TICK).await;
-        bar.set_message(window.tick(&live, load::live::TICK).line(users));
-    }
 }
 
 fn junit_suite(rules: &[summary::RuleResult], started: Instant) -> Suite {

@@ -95,6 +95,39 @@ fn configuration(plan: &Plan, host: &str) -> Result<GooseConfiguration> {
     Ok(c)
 }
 
+/// Runs the plan as [`run`] does, with the progress line on `bar` (redrawn every
+/// [`live::TICK`]) and, when `sample_stack`, the stack section ([`stack`]) of the run.
+pub async fn run_observed(
+    plan: &Plan,
+    runner: Arc<Runner>,
+    host: &str,
+    bar: indicatif::ProgressBar,
+    sample_stack: bool,
+) -> Result<(Outcome, Vec<stack::ServiceUsage>)> {
+    let sampler = match sample_stack {
+        true => Some(stack::Sampler::start(&runner.targets).await),
+        false => None,
+    };
+    let progress = Arc::new(live::Live::default());
+    let ticker = tokio::spawn(redraw(bar, progress.clone(), plan.users));
+    let outcome = run(plan, runner.clone(), host, progress).await;
+    ticker.abort();
+    let usage = match sampler {
+        Some(s) => s.finish(&runner.targets).await,
+        None => Vec::new(),
+    };
+    Ok((outcome?, usage))
+}
+
+/// Redraws the progress line until aborted.
+async fn redraw(bar: indicatif::ProgressBar, progress: Arc<live::Live>, users: usize) {
+    let mut window = live::Window::default();
+    loop {
+        tokio::time::sleep(live::TICK).await;
+        bar.set_message(window.tick(&progress, live::TICK).line(users));
+    }
+}
+
 /// Runs the plan against the stack `runner` reaches; every request is also told to `live`.
 pub async fn run(
     plan: &Plan,
