@@ -2,11 +2,26 @@
 //! pages through one service pages through all of them the same way.
 
 use crate::FieldError;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 pub const DEFAULT_PER_PAGE: u32 = 20;
 pub const MAX_PER_PAGE: u32 = 100;
 /// The highest page accepted: it keeps `OFFSET` a sane number.
 pub const MAX_PAGE: u32 = 1_000_000;
+
+/// `?page=&per_page=` as a listing's query takes it: strings, so that a bad value is a 422
+/// naming the field ([`Paging::parse`]) rather than a bare rejection.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
+    pub page: Option<String>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub per_page: Option<String>,
+}
 
 /// A checked page (from 1) and page size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

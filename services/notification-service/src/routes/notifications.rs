@@ -9,7 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use kit::identity::{Admin, Identity, IdentityHeaders};
-use kit::paging::Paging;
+use kit::paging::{PageQuery, Paging};
 use kit::{FieldError, Json, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,18 +33,6 @@ pub struct DeadLetterPage {
     pub per_page: u32,
     /// Dead letters in all pages.
     pub total: i64,
-}
-
-/// Strings, so that a bad value is a 422 naming the field rather than a bare rejection.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Page number, from 1 (default 1).
-    #[param(value_type = Option<u32>, minimum = 1)]
-    pub page: Option<String>,
-    /// Items per page, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    pub per_page: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

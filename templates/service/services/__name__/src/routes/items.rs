@@ -32,11 +32,11 @@ use kit::identity::{Admin, IdentityHeaders};
 {% elif access == "user" %}
 use kit::identity::{Identity, IdentityHeaders};
 {% endif %}
-use kit::paging::Paging;
+use kit::paging::{PageQuery, Paging};
 use kit::{FieldError, Json, Problem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -52,18 +52,6 @@ pub struct ItemPage {
     pub per_page: u32,
     /// Items in all pages.
     pub total: i64,
-}
-
-/// Strings, so that a bad value is a 422 naming the field rather than a bare rejection.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Page number, from 1 (default 1).
-    #[param(value_type = Option<u32>, minimum = 1)]
-    pub page: Option<String>,
-    /// Items per page, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    pub per_page: Option<String>,
 }
 
 /// An item as written (`POST` creates, `PUT` replaces). The read-only `id`, `created_at` and
