@@ -231,3 +231,32 @@ fn snapshot(name: &str, options: &msctl::scaffold::Options) {
     }
     insta::assert_snapshot!(format!("rendered_{name}"), all);
 }
+
+#[test]
+fn a_project_s_own_templates_override_the_embedded_ones_file_by_file() {
+    let dir = project();
+    let own = dir.path().join("templates/service/docs/api");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(own.join("__name__.md"), "# {{ title }}: our own page\n").unwrap();
+    let stack = msctl::stack::load(&dir.path().join("msctl.yaml")).unwrap();
+    let options = msctl::scaffold::Options {
+        name: "billing".into(),
+        db: true,
+        consumes: vec![],
+        publishes: vec![],
+        route: None,
+        access: "user".into(),
+        port: None,
+    };
+    let plan = msctl::scaffold::plan(&options, &stack, "20261201000000").unwrap();
+    let file = |path: &str| {
+        plan.files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_else(|| panic!("{path} not rendered"))
+    };
+    assert_eq!(file("docs/api/billing.md"), "# Billing: our own page\n");
+    // The files the project does not override still come from the binary.
+    assert!(file("services/billing/src/main.rs").contains("kit::serve::main"));
+}
