@@ -72,65 +72,12 @@ pub fn plan(options: &Options, stack: &Stack, stamp: &str) -> Result<Plan> {
     let name = &options.name;
     let route = options.route.clone().unwrap_or_else(|| format!("/{name}"));
     let port = options.port.unwrap_or_else(|| taken.free_port());
-    let mut problems = names::check_name(name);
-    problems.extend(names::check_route(&route));
-    let db_service = format!("{name}-db");
-    for (what, taken_by) in [
-        (name.as_str(), taken.services.contains(name)),
-        (
-            db_service.as_str(),
-            options.db && taken.services.contains(&db_service),
-        ),
-    ] {
-        if taken_by {
-            problems.push(format!(
-                "the stack already has a service `{what}` ({})",
-                stack.file.display()
-            ));
-        }
-    }
-    if taken.crates.contains(name) {
-        problems.push(format!("the workspace already has a crate `{name}`"));
-    }
-    let dir = stack.dir.join("services").join(name);
-    if dir.exists() {
-        problems.push(format!("{} exists", dir.display()));
-    }
-    for (prefix, upstream) in &taken.routes {
-        if names::overlaps(&route, prefix) {
-            problems.push(format!(
-                "the route `{route}` overlaps `{prefix}`, which the gateway sends to {upstream}"
-            ));
-        }
-    }
-    if taken.ports.contains(&port) {
-        problems.push(format!("port {port} is taken by another service"));
-    }
-    for event in options.consumes.iter().chain(&options.publishes) {
-        problems.extend(names::check_event(event));
-    }
-    let amqp = !options.consumes.is_empty() || !options.publishes.is_empty();
-    if amqp && !options.db {
-        problems.push(
-            "--consumes and --publishes need --db postgres: the inbox that makes handling idempotent and the outbox are tables".into(),
-        );
-    }
-    if amqp && !taken.has_broker {
-        problems.push(format!(
-            "--consumes and --publishes need a RabbitMQ service in {}",
-            stack.file.display()
-        ));
-    }
-    if !["public", "user", "admin"].contains(&options.access.as_str()) {
-        problems.push(format!(
-            "--access `{}`: use public, user or admin",
-            options.access
-        ));
-    }
+    let problems = taken.problems(options, &route, port, stack);
     if !problems.is_empty() {
         return Err(Error::Usage(problems.join("\n")));
     }
     let krate = name.replace('-', "_");
+    let amqp = !options.consumes.is_empty() || !options.publishes.is_empty();
     let context = minijinja::context! {
         name => name,
         crate => krate,
@@ -139,7 +86,7 @@ pub fn plan(options: &Options, stack: &Stack, stamp: &str) -> Result<Plan> {
         route => route,
         access => options.access,
         db => options.db,
-        db_service => db_service,
+        db_service => format!("{name}-db"),
         db_user => krate,
         db_name => krate,
         db_password_var => format!("{}_DB_PASSWORD", krate.to_uppercase()),

@@ -179,6 +179,73 @@ impl Taken {
         taken
     }
 
+    /// Every problem with `options` (the route and port as they will be) in this stack.
+    pub fn problems(
+        &self,
+        options: &super::Options,
+        route: &str,
+        port: u16,
+        stack: &Stack,
+    ) -> Vec<String> {
+        let name = &options.name;
+        let mut problems = check_name(name);
+        problems.extend(check_route(route));
+        let db_service = format!("{name}-db");
+        for (what, taken_by) in [
+            (name.as_str(), self.services.contains(name)),
+            (
+                db_service.as_str(),
+                options.db && self.services.contains(&db_service),
+            ),
+        ] {
+            if taken_by {
+                problems.push(format!(
+                    "the stack already has a service `{what}` ({})",
+                    stack.file.display()
+                ));
+            }
+        }
+        if self.crates.contains(name) {
+            problems.push(format!("the workspace already has a crate `{name}`"));
+        }
+        let dir = stack.dir.join("services").join(name);
+        if dir.exists() {
+            problems.push(format!("{} exists", dir.display()));
+        }
+        for (prefix, upstream) in &self.routes {
+            if overlaps(route, prefix) {
+                problems.push(format!(
+                    "the route `{route}` overlaps `{prefix}`, which the gateway sends to {upstream}"
+                ));
+            }
+        }
+        if self.ports.contains(&port) {
+            problems.push(format!("port {port} is taken by another service"));
+        }
+        for event in options.consumes.iter().chain(&options.publishes) {
+            problems.extend(check_event(event));
+        }
+        let amqp = !options.consumes.is_empty() || !options.publishes.is_empty();
+        if amqp && !options.db {
+            problems.push(
+                "--consumes and --publishes need --db postgres: the inbox that makes handling idempotent and the outbox are tables".into(),
+            );
+        }
+        if amqp && !self.has_broker {
+            problems.push(format!(
+                "--consumes and --publishes need a RabbitMQ service in {}",
+                stack.file.display()
+            ));
+        }
+        if !["public", "user", "admin"].contains(&options.access.as_str()) {
+            problems.push(format!(
+                "--access `{}`: use public, user or admin",
+                options.access
+            ));
+        }
+        problems
+    }
+
     /// The first port from 8006 up that no service uses.
     pub fn free_port(&self) -> u16 {
         (8006..u16::MAX)
