@@ -23,6 +23,7 @@
 //!   answers can-i-deploy.
 //! - [`scaffold`] renders a new service from templates into the project (`msctl new service`).
 //! - [`testing`] is what every `msctl test …` command shares: where the services are, JUnit.
+//! - [`watch`] decides what a change in the workspace calls for (`up --watch`, in progress).
 //! - [`export`] writes the stack in other formats (a Compose file), [`doctor`] checks the
 //!   machine, and [`ui`] draws progress and tables.
 //!
@@ -50,5 +51,6 @@ pub mod secrets;
 pub mod stack;
 pub mod testing;
 pub mod ui;
+pub mod watch;
 
 pub use error::Error;
