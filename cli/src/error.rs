@@ -120,6 +120,16 @@ impl Error {
         }
     }
 
+    /// What the error prints, one line per problem of an input file.
+    pub fn lines(&self) -> Vec<String> {
+        let file = |errors: &FileErrors| errors.each().map(|one| one.to_string()).collect::<Vec<_>>();
+        match self {
+            Error::Stack(errors) => file(errors),
+            Error::Files(files) => files.iter().flat_map(file).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+
     pub fn docker(context: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Error {
         let context = context.into();
         move |source| Error::Docker { context, source }

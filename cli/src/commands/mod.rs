@@ -18,7 +18,6 @@ mod schema;
 pub(crate) mod test;
 mod up;
 
-use crate::diag::FileErrors;
 use crate::error::{Error, Result};
 use crate::stack::{self, Stack};
 use clap::{Parser, Subcommand};
@@ -166,17 +165,10 @@ pub fn main() -> ExitCode {
 }
 
 /// Prints an error on stderr; every problem of an input file gets a line of its own.
-fn report(e: &Error) {
+pub(crate) fn report(e: &Error) {
     let prefix = style("error:").red().bold();
-    let file = |errors: &FileErrors| {
-        for one in errors.each() {
-            eprintln!("{prefix} {one}");
-        }
-    };
-    match e {
-        Error::Stack(errors) => file(errors),
-        Error::Files(files) => files.iter().for_each(file),
-        other => eprintln!("{prefix} {other}"),
+    for line in e.lines() {
+        eprintln!("{prefix} {line}");
     }
 }
 

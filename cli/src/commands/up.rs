@@ -1,4 +1,5 @@
-//! `msctl up`: reconcile the stack's containers with its file, then show them.
+//! `msctl up`: reconcile the stack's containers with its file, then show them; with `--watch`,
+//! keep them up to date as files change.
 
 use super::{print_json, StackArgs};
 use crate::engine::{self, plan::Action, up::UpOptions, up::UpReport};
@@ -19,6 +20,13 @@ pub struct UpArgs {
     /// Machine-readable report on stdout.
     #[arg(long)]
     json: bool,
+    /// Then watch the workspace: each change rebuilds and replaces only the services it
+    /// affects. Ctrl-C stops watching and leaves the stack up.
+    #[arg(long, conflicts_with_all = ["plan", "json"])]
+    watch: bool,
+    /// With --watch: follow the services' logs on stdout.
+    #[arg(long, requires = "watch")]
+    logs: bool,
 }
 
 pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
@@ -42,13 +50,42 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
         services: args.services.clone(),
         profiles: args.profiles.clone(),
         plan_only: args.plan,
+        ..Default::default()
     };
     let ui = Ui::new(args.json).with_names(stack.services.iter().map(|s| s.name.as_str()));
     let started = Instant::now();
-    let report = tokio::select! {
-        r = engine::up::up(&docker, &stack, &opts, &ui) => r?,
+    let applied = tokio::select! {
+        r = engine::up::up(&docker, &stack, &opts, &ui) => r,
         _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted),
     };
+    if args.watch {
+        match applied {
+            Ok(_) => print!("{}", engine::ps::render(&engine::ps::rows(&docker, &stack.name).await?)),
+            // The next good save fixes what does not build or start: watch anyway.
+            Err(e @ (Error::Build { .. } | Error::NotReady { .. })) => {
+                super::report(&e);
+                eprintln!("msctl: watching anyway; the next save that fixes this applies it");
+            }
+            Err(e) => return Err(e),
+        }
+        let session = crate::watch::round::Session {
+            docker,
+            load: Box::new({
+                let (file, project) = (stack_args.file.clone(), stack_args.project.clone());
+                move || {
+                    StackArgs {
+                        file: file.clone(),
+                        project: project.clone(),
+                    }
+                    .load()
+                }
+            }),
+            services: args.services.clone(),
+            profiles: args.profiles.clone(),
+        };
+        return crate::watch::run(session, stack, args.logs).await;
+    }
+    let report = applied?;
     if args.plan {
         if args.json {
             print_json(&report);

@@ -51,8 +51,7 @@ pub async fn start(
 ) -> Result<(Targets, Vec<Provider>)> {
     let opts = UpOptions {
         services: providers.to_vec(),
-        profiles: Vec::new(),
-        plan_only: false,
+        ..Default::default()
     };
     engine::up::up(docker, stack, &opts, ui).await?;
     let targets = Targets::new(

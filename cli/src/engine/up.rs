@@ -23,36 +23,73 @@ pub struct UpOptions {
     pub profiles: Vec<String>,
     /// Compute and return the plan; change nothing.
     pub plan_only: bool,
+    /// Exactly the named services: what they depend on is neither built nor touched (a watch
+    /// round rebuilds one service, not its database).
+    pub no_deps: bool,
+    /// Replace a running container only once its successor is ready ([`surge_replace`]), one
+    /// replica at a time, where the service allows it.
+    pub rolling: bool,
 }
 
 #[derive(Debug, Serialize)]
 pub struct UpReport {
     pub project: String,
     pub changes: Vec<Change>,
+    /// How long getting the images took (building included), for a watch round's line.
+    #[serde(skip)]
+    pub images_took: std::time::Duration,
 }
 
 impl UpReport {
     pub fn is_noop(&self) -> bool {
         self.changes.iter().all(|c| c.action == Action::Keep)
     }
+
+    /// The containers that were created or recreated.
+    pub fn replaced(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Recreate { .. }))
+            .count()
+    }
 }
 
 pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Result<UpReport> {
-    let selected = graph::select(stack, &opts.services, &opts.profiles).map_err(Error::Usage)?;
+    let closure = graph::select(stack, &opts.services, &opts.profiles).map_err(Error::Usage)?;
+    // What a service must reach (healthy, completed) depends on who depends on it, so with
+    // `no_deps` it is still judged among every active service.
+    let (selected, context) = if opts.no_deps {
+        let mut context = graph::select(stack, &[], &opts.profiles).map_err(Error::Usage)?;
+        let missing: Vec<&ServiceSpec> = closure
+            .iter()
+            .filter(|s| !context.iter().any(|c| c.name == s.name))
+            .copied()
+            .collect();
+        context.extend(missing);
+        let named = closure
+            .into_iter()
+            .filter(|s| opts.services.contains(&s.name))
+            .collect();
+        (named, context)
+    } else {
+        (closure.clone(), closure)
+    };
     let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
     let oneshots: Vec<&str> = selected
         .iter()
-        .filter(|s| wanted(s, &selected) == Want::Completed)
+        .filter(|s| wanted(s, &context) == Want::Completed)
         .map(|s| s.name.as_str())
         .collect();
 
     preflight(docker, stack, &selected, opts.plan_only, ui).await?;
 
+    let images_started = std::time::Instant::now();
     let images = if opts.plan_only {
         current_images(docker, stack, &selected).await
     } else {
         images::ensure(docker, stack, &selected, ui).await?
     };
+    let images_took = images_started.elapsed();
     // Listed after the images: a build can take minutes, and the plan must see the present.
     let existing = super::existing(docker, &stack.name).await?;
     for orphan in existing
@@ -73,6 +110,7 @@ pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Re
     let report = UpReport {
         project: stack.name.clone(),
         changes: plan::plan(&desired, &existing, &names, &oneshots),
+        images_took,
     };
     if opts.plan_only {
         return Ok(report);
@@ -92,11 +130,43 @@ pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Re
                 .iter()
                 .filter(|c| c.service == service.name)
                 .collect();
-            apply_service(docker, stack, service, &selected, changes, ui)
+            apply_service(docker, stack, service, &context, changes, opts.rolling, ui)
         }))
         .await?;
     }
     Ok(report)
+}
+
+/// Restarts the running containers of `services` in place and waits until each is ready again:
+/// how a service sees a changed file it mounts (an editor's atomic save replaces the file's
+/// inode, which the running bind mount would not follow).
+pub async fn restart(docker: &Docker, stack: &Stack, services: &[String]) -> Result<usize> {
+    let existing = super::existing(docker, &stack.name).await?;
+    let mut restarted = 0;
+    for service in stack.services.iter().filter(|s| services.contains(&s.name)) {
+        let want = if service.healthcheck.is_some() {
+            Want::Healthy
+        } else {
+            Want::Running
+        };
+        let readiness = Readiness::of(docker, service, want);
+        for e in existing
+            .iter()
+            .filter(|e| e.service == service.name && e.state == "running")
+        {
+            let options = bollard::query_parameters::RestartContainerOptions {
+                t: Some(10),
+                signal: None,
+            };
+            docker
+                .restart_container(&e.id, Some(options))
+                .await
+                .map_err(Error::docker(format!("restarting {}", e.name)))?;
+            readiness.wait(&e.name).await?;
+            restarted += 1;
+        }
+    }
+    Ok(restarted)
 }
 
 /// Refuses before anything is created: every published port must be free (or already ours),
@@ -229,6 +299,7 @@ async fn apply_service(
     service: &ServiceSpec,
     selected: &[&ServiceSpec],
     changes: Vec<&Change>,
+    rolling: bool,
     ui: &Ui,
 ) -> Result<()> {
     let want = wanted(service, selected);
@@ -237,13 +308,47 @@ async fn apply_service(
         &service.name,
         if untouched { "checking" } else { "starting" },
     );
+    let readiness = Readiness::of(docker, service, want);
+    let surge = rolling && can_surge(service, want);
     let result = async {
-        try_join_all(changes.iter().map(|c| apply_change(docker, stack, c))).await?;
+        let (one_by_one, together): (Vec<&Change>, Vec<&Change>) = changes
+            .iter()
+            .partition(|c| surge && matches!(c.action, Action::Recreate { .. }));
+        try_join_all(together.iter().map(|c| apply_change(docker, stack, c))).await?;
         if want == Want::Healthy {
             step.set("waiting for health");
         } else if want == Want::Completed {
             step.set("waiting for completion");
         }
+        for c in &one_by_one {
+            surge_replace(docker, stack, c, &readiness).await?;
+        }
+        for c in together.iter().filter(|c| c.desired.is_some()) {
+            readiness.wait(&c.container).await?;
+        }
+        Ok(())
+    }
+    .await;
+    match &result {
+        Ok(()) if untouched => step.done(&format!("{} (unchanged)", want.word())),
+        Ok(()) => step.done(want.word()),
+        Err(_) => step.fail(&format!("not {}", want.word())),
+    }
+    result
+}
+
+/// What "ready" means for one service's containers, and waiting for it.
+struct Readiness<'a> {
+    docker: &'a Docker,
+    service: &'a ServiceSpec,
+    want: Want,
+    probe: Option<wait::StartProbe>,
+}
+
+impl<'a> Readiness<'a> {
+    fn of(docker: &'a Docker, service: &'a ServiceSpec, want: Want) -> Readiness<'a> {
+        // Engines without `start_interval` (API 1.41) would wait a whole `interval` for the
+        // first check; msctl runs the check itself at the start interval.
         let probe = service
             .healthcheck
             .as_ref()
@@ -255,34 +360,103 @@ async fn apply_service(
                     timeout: h.timeout,
                 })
             });
-        for c in changes.iter().filter(|c| c.desired.is_some()) {
-            if let Err(reason) = wait::until(
-                docker,
-                &c.container,
-                want,
-                service.up_timeout,
-                probe.as_ref(),
-            )
-            .await
-            {
-                return Err(Error::NotReady {
-                    service: service.name.clone(),
-                    wanted: want.word().into(),
-                    timeout: humantime::format_duration(service.up_timeout).to_string(),
-                    reason,
-                    logs: super::logs::tail(docker, &c.container, 20).await,
-                });
-            }
+        Readiness {
+            docker,
+            service,
+            want,
+            probe,
         }
-        Ok(())
+    }
+
+    async fn wait(&self, container: &str) -> Result<()> {
+        let s = self.service;
+        let waited = wait::until(
+            self.docker,
+            container,
+            self.want,
+            s.up_timeout,
+            self.probe.as_ref(),
+        )
+        .await;
+        match waited {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(Error::NotReady {
+                service: s.name.clone(),
+                wanted: self.want.word().into(),
+                timeout: humantime::format_duration(s.up_timeout).to_string(),
+                reason,
+                logs: super::logs::tail(self.docker, container, 20).await,
+            }),
+        }
+    }
+}
+
+/// Whether a service's containers can be replaced with the successor started first: not when
+/// it publishes a host port (two containers cannot hold it) or mounts a named volume (two
+/// databases on one data directory), nor for a one-shot job.
+fn can_surge(service: &ServiceSpec, want: Want) -> bool {
+    want != Want::Completed
+        && service.ports.is_empty()
+        && !service
+            .mounts
+            .iter()
+            .any(|m| matches!(m, crate::stack::Mount::Volume { .. }))
+}
+
+/// Replaces one container so that the service never has fewer ready containers: the old one
+/// is renamed aside (it keeps its network alias and serves on), the new one starts under the
+/// canonical name, and the old one is removed only once the new one is ready. If the new one
+/// does not become ready it is removed and the old one gets its name back: a broken build
+/// leaves the service as it was.
+async fn surge_replace(
+    docker: &Docker,
+    stack: &Stack,
+    change: &Change,
+    readiness: &Readiness<'_>,
+) -> Result<()> {
+    let (Some(old), Some(new)) = (&change.existing, &change.desired) else {
+        unreachable!("a recreate has both containers")
+    };
+    let aside = format!("{}-old", old.name);
+    // A spare left by an interrupted replace would hold the name.
+    force_remove(docker, &aside).await?;
+    rename(docker, &old.id, &aside).await?;
+    let started = async {
+        create_and_start(docker, stack, new).await?;
+        readiness.wait(&new.name).await
     }
     .await;
-    match &result {
-        Ok(()) if untouched => step.done(&format!("{} (unchanged)", want.word())),
-        Ok(()) => step.done(want.word()),
-        Err(_) => step.fail(&format!("not {}", want.word())),
+    match started {
+        Ok(()) => remove(docker, old).await,
+        Err(err) => {
+            force_remove(docker, &new.name).await?;
+            rename(docker, &old.id, &old.name).await?;
+            Err(err)
+        }
     }
-    result
+}
+
+async fn rename(docker: &Docker, id: &str, name: &str) -> Result<()> {
+    let options = bollard::query_parameters::RenameContainerOptions {
+        name: name.to_owned(),
+    };
+    docker
+        .rename_container(id, options)
+        .await
+        .map_err(Error::docker(format!("renaming a container to {name}")))
+}
+
+async fn force_remove(docker: &Docker, name: &str) -> Result<()> {
+    let options = bollard::query_parameters::RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    match docker.remove_container(name, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(err) if crate::docker::is_not_found(&err) => Ok(()),
+        Err(err) => Err(Error::docker(format!("removing {name}"))(err)),
+    }
 }
 
 async fn apply_change(docker: &Docker, stack: &Stack, change: &Change) -> Result<()> {

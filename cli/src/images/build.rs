@@ -54,6 +54,15 @@ pub struct CrateTarget {
     pub profile: String,
 }
 
+/// The pid of the cargo that [`cargo_build`] runs, 0 when none: a watch stopped mid-build ends
+/// it, because a cargo left running holds the build directory's lock. (Not
+/// `PR_SET_PDEATHSIG`: it fires when the spawning thread exits, and tokio retires idle blocking
+/// threads.)
+pub static CARGO_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Lines of cargo's stderr kept for an error: the compiler's messages, not its progress.
+const ERROR_LINES: usize = 200;
+
 /// Runs one `cargo build` per profile for all `targets`, reporting cargo's progress on `bar`.
 /// Returns the path of each binary.
 pub fn cargo_build(
@@ -85,6 +94,7 @@ pub fn cargo_build(
                 service: targets[0].krate.clone(),
                 message: format!("cannot run cargo in {}: {e}", workspace.display()),
             })?;
+        CARGO_PID.store(child.id(), std::sync::atomic::Ordering::SeqCst);
         let stderr = child.stderr.take().expect("piped");
         let progress = bar.clone();
         let errors = std::thread::spawn(move || {
@@ -100,7 +110,9 @@ pub fn cargo_build(
                         trimmed.chars().take(60).collect::<String>()
                     ));
                 }
-                tail.push(line);
+                if !is_progress(trimmed) {
+                    tail.push(line);
+                }
             }
             tail
         });
@@ -123,16 +135,13 @@ pub fn cargo_build(
                 out.insert((*t).clone(), PathBuf::from(exe));
             }
         }
-        let status = child.wait().map_err(Error::io("waiting for cargo"))?;
+        let status = child.wait();
+        CARGO_PID.store(0, std::sync::atomic::Ordering::SeqCst);
+        let status = status.map_err(Error::io("waiting for cargo"))?;
         let log = errors.join().unwrap_or_default();
         if !status.success() {
-            let tail: Vec<&str> = log
-                .iter()
-                .rev()
-                .take(30)
-                .rev()
-                .map(String::as_str)
-                .collect();
+            let skip = log.len().saturating_sub(ERROR_LINES);
+            let tail: Vec<&str> = log[skip..].iter().map(String::as_str).collect();
             return Err(Error::Build {
                 service: targets
                     .iter()
@@ -150,6 +159,20 @@ pub fn cargo_build(
         });
     }
     Ok(out)
+}
+
+/// cargo's progress lines, which say nothing about what failed.
+fn is_progress(line: &str) -> bool {
+    [
+        "Compiling ",
+        "Building ",
+        "Blocking waiting",
+        "Fresh ",
+        "Checking ",
+        "Finished ",
+    ]
+    .iter()
+    .any(|p| line.starts_with(p))
 }
 
 /// What decides whether a packed image is current: the sha256 of the binary and the base

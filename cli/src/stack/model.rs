@@ -131,6 +131,36 @@ pub struct Service {
     /// service's `routes` as the environment variable `GATEWAY_ROUTES` (JSON).
     #[schemars(with = "Option<bool>")]
     pub gateway: Option<Spanned<bool>>,
+    /// What `msctl up --watch` does beyond what it infers from the crate graph and the mounts
+    /// (Compose's `develop.watch` is the model): rebuild or restart this service when other
+    /// files change, and paths to leave alone.
+    pub develop: Option<Develop>,
+}
+
+/// `up --watch` settings of one service.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Develop {
+    pub watch: Vec<WatchRule>,
+}
+
+/// A path, and what a change under it does to the service.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchRule {
+    /// A file or directory, relative to the stack file.
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// `rebuild` (build the image again and replace the containers) or `restart` (restart the
+    /// containers: a config file the service reads at start).
+    #[schemars(with = "String", regex(pattern = r"^(rebuild|restart)$"))]
+    pub action: Spanned<String>,
+    /// Patterns, relative to `path`, of files whose change does nothing (`*` within a name,
+    /// `**` across directories, a trailing `/` for a directory). They also apply to what msctl
+    /// infers under `path` (the service's crate).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ignore: Vec<Spanned<String>>,
 }
 
 /// A service's routes at the gateway (Traefik's labels are the model: the service declares its

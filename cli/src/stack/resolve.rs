@@ -480,7 +480,9 @@ fn resolve_service(
         None => "no".into(),
     };
 
+    let develop = resolve_develop(cx, name.as_str(), svc);
     ServiceSpec {
+        develop,
         command: svc
             .command
             .as_ref()
@@ -501,6 +503,54 @@ fn resolve_service(
         profiles: svc.profiles.iter().map(|p| p.value.clone()).collect(),
         restart,
     }
+}
+
+/// `develop.watch`. Compose's `sync` actions copy files into a running container; msctl's
+/// containers run built images, so there is nothing to sync into.
+fn resolve_develop(cx: &mut Ctx, name: &str, svc: &model::Service) -> Vec<WatchRule> {
+    let Some(develop) = &svc.develop else {
+        return Vec::new();
+    };
+    let mut rules = Vec::new();
+    for rule in &develop.watch {
+        let action = match rule.action.value.as_str() {
+            "rebuild" if svc.build.is_none() => {
+                cx.diags.push(
+                    Diagnostic::new(
+                        pos(&rule.action),
+                        format!("`{name}` has no `build`, so there is nothing to rebuild"),
+                    )
+                    .help("use `action: restart`, or give the service a `build`"),
+                );
+                continue;
+            }
+            "rebuild" => WatchAction::Rebuild,
+            "restart" => WatchAction::Restart,
+            other => {
+                let help = if other.starts_with("sync") {
+                    "msctl's containers run built images, so there is nothing to sync into: use \
+                     `rebuild` (a new image) or `restart` (a file the service mounts)"
+                        .to_owned()
+                } else {
+                    did_you_mean(other, ["rebuild", "restart"].into_iter(), || {
+                        "expected `rebuild` or `restart`".into()
+                    })
+                };
+                cx.diags.push(
+                    Diagnostic::new(pos(&rule.action), format!("unknown watch action `{other}`"))
+                        .help(help),
+                );
+                continue;
+            }
+        };
+        let path = cx.text(&rule.path);
+        rules.push(WatchRule {
+            path: cx.dir.join(path),
+            action,
+            ignore: rule.ignore.iter().map(|i| cx.text(i)).collect(),
+        });
+    }
+    rules
 }
 
 fn resolve_image(cx: &mut Ctx, at: Pos, name: &str, svc: &model::Service) -> ImageSource {

@@ -57,6 +57,25 @@ pub struct ServiceSpec {
     pub restart: String,
     #[serde(with = "humantime_serde_compat")]
     pub up_timeout: Duration,
+    /// `develop.watch`: only `up --watch` reads it, so it is no part of the container's config.
+    #[serde(skip)]
+    pub develop: Vec<WatchRule>,
+}
+
+/// A `develop.watch` rule, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchRule {
+    /// Absolute.
+    pub path: PathBuf,
+    pub action: WatchAction,
+    /// Patterns relative to `path` (see [`crate::watch::affected`]).
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchAction {
+    Rebuild,
+    Restart,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

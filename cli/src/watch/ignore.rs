@@ -1,7 +1,10 @@
 //! Paths a watch never reacts to: the build's own output, version control, and the temporary
 //! files editors write beside the file being saved.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// Whether a change at `path` is noise: under `target` or a `.git` directory, or an editor's
 /// temporary file (Vim's swap files and `4913` probe, Emacs' lock and autosave files, `~`
@@ -31,9 +34,62 @@ pub fn is_noise(path: &Path, target: &Path) -> bool {
         || name.starts_with(".goutputstream-")
 }
 
+/// The `paths` that the repository at `dir` ignores (`.gitignore`, `.git/info/exclude`),
+/// asked of git itself, so every rule git knows applies. Tracked files are never ignored; no
+/// git, or no repository, ignores nothing.
+pub fn gitignored(dir: &Path, paths: &BTreeSet<PathBuf>) -> BTreeSet<PathBuf> {
+    let ask = || -> Option<Vec<u8>> {
+        let mut child = Command::new("git")
+            .args(["check-ignore", "-z", "--stdin"])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut stdin = child.stdin.take()?;
+        for p in paths {
+            stdin.write_all(p.as_os_str().as_encoded_bytes()).ok()?;
+            stdin.write_all(b"\0").ok()?;
+        }
+        drop(stdin);
+        // Exit 1 means "none ignored"; 128, no repository: both leave stdout empty.
+        Some(child.wait_with_output().ok()?.stdout)
+    };
+    ask()
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_git_ignores_are_ignored_and_tracked_or_other_paths_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.path().join(".gitignore"), "*.log\ngenerated/\n").unwrap();
+        let p = |rel: &str| dir.path().join(rel);
+        let asked = BTreeSet::from([p("a.log"), p("generated/x.rs"), p("src/main.rs")]);
+        let ignored = gitignored(dir.path(), &asked);
+        assert_eq!(ignored, BTreeSet::from([p("a.log"), p("generated/x.rs")]));
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(gitignored(elsewhere.path(), &asked).is_empty());
+    }
 
     #[test]
     fn build_output_version_control_and_editor_files_are_noise() {
