@@ -222,13 +222,26 @@ fn save(p: &Project, rel: &str, text: &str) {
     std::fs::rename(&temp, &path).unwrap();
 }
 
-async fn healthy(p: &Project, container: &str) -> bool {
-    let info = docker()
-        .await
-        .inspect_container(&name(p, container), None)
-        .await
-        .unwrap();
-    info.state.unwrap().health.unwrap().status.unwrap().to_string() == "healthy"
+/// Whether the container passes its healthcheck now. This engine (API 1.41) ignores
+/// `start_interval` and reports `healthy` only after the first `interval` (5 minutes here), so
+/// the check is run as msctl's own start probe runs it: `docker exec <container> <bin>
+/// healthcheck`.
+fn answers(container: &str) -> bool {
+    let bin = if container.contains("-alpha-") {
+        "alpha"
+    } else {
+        "beta"
+    };
+    Command::new("docker")
+        .args(["exec", container, bin, "healthcheck"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn healthy(p: &Project, container: &str) -> bool {
+    answers(&name(p, container))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -256,7 +269,7 @@ async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
     for kept in ["db-1", "beta-1", "beta-2"] {
         assert_eq!(before[&name(&p, kept)], after[&name(&p, kept)], "{kept}");
     }
-    assert!(healthy(&p, "alpha-1").await);
+    assert!(healthy(&p, "alpha-1"));
     assert_eq!(http_get(port, "/"), "k1/v2");
 
     // The crate both use: both services, every replica; never the database. beta is replaced
@@ -281,11 +294,17 @@ async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
                     }))
                     .await
                     .unwrap();
-                let healthy = list
+                let names: Vec<String> = list
                     .iter()
-                    .filter(|c| c.status.as_deref().unwrap_or("").contains("(healthy)"))
-                    .count();
-                fewest = fewest.min(healthy);
+                    .filter_map(|c| c.names.as_ref()?.first().cloned())
+                    .map(|n| n.trim_start_matches('/').to_owned())
+                    .collect();
+                let ready = tokio::task::spawn_blocking(move || {
+                    names.iter().filter(|n| answers(n)).count()
+                })
+                .await
+                .unwrap();
+                fewest = fewest.min(ready);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             fewest
@@ -308,7 +327,10 @@ async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
     assert_eq!(before[&name(&p, "db-1")], after[&name(&p, "db-1")]);
     assert_eq!(after.len(), 4, "no container left aside: {after:?}");
     assert_eq!(http_get(port, "/"), "k2/v2");
-    assert_eq!(sampler.await.unwrap(), 2, "healthy betas during the replace");
+    assert!(
+        sampler.await.unwrap() >= 2,
+        "two betas answer their healthcheck throughout the replace"
+    );
 
     w.stop();
     assert_eq!(ids(&p).await.len(), 4, "Ctrl-C leaves the stack up");
@@ -341,7 +363,7 @@ async fn an_edit_that_does_not_compile_keeps_the_old_container_and_the_next_good
     save(&p, "alpha/src/main.rs", &server("v3"));
     let line = w.round(3);
     assert!(line.contains("replaced 1/1"), "{line}");
-    assert!(healthy(&p, "alpha-1").await);
+    assert!(healthy(&p, "alpha-1"));
     assert_eq!(http_get(port, "/"), "k1/v3");
     w.stop();
 }
@@ -378,7 +400,7 @@ async fn saves_during_a_build_cause_one_more_round_not_one_each_and_the_last_sav
         "one round for both saves: {}",
         w.all()
     );
-    assert!(healthy(&p, "alpha-1").await);
+    assert!(healthy(&p, "alpha-1"));
     assert_eq!(http_get(port, "/"), "k1/v4", "the last save runs");
     w.stop();
 }
