@@ -122,7 +122,8 @@ impl Error {
 
     /// What the error prints, one line per problem of an input file.
     pub fn lines(&self) -> Vec<String> {
-        let file = |errors: &FileErrors| errors.each().map(|one| one.to_string()).collect::<Vec<_>>();
+        let file =
+            |errors: &FileErrors| errors.each().map(|one| one.to_string()).collect::<Vec<_>>();
         match self {
             Error::Stack(errors) => file(errors),
             Error::Files(files) => files.iter().flat_map(file).collect(),

@@ -209,3 +209,11 @@ fn bad_secrets_are_all_named() {
         "services:\n  db:\n    image: postgres:15\n    volumes: [data:/var/lib/postgresql/data]\nvolumes:\n  data: {}\nsecrets:\n  ADMIN_PASSWORD: { generate: password, with_volume: dta, public: ADMIN_KEY }\n  1KEY: { generate: ed25519 }\n  SIGNING_KEY: { generate: ed25519, public: ADMIN_PASSWORD }\n"
     ));
 }
+
+/// Compose's `sync` actions have nothing to sync into here; `rebuild` needs a `build`.
+#[test]
+fn bad_develop_watch_rules_are_named() {
+    insta::assert_snapshot!(rejected(
+        "services:\n  web:\n    image: x\n    develop:\n      watch:\n        - { path: ./src, action: sync }\n        - { path: ./conf, action: rebuild }\n        - { path: ./conf, action: restrat }\n"
+    ));
+}

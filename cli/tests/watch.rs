@@ -61,6 +61,7 @@ fn main() {{
         std::process::exit(if ok {{ 0 }} else {{ 1 }});
     }}
     let listener = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    println!("listening as {{}}", LOCAL);
     for stream in listener.incoming().flatten() {{
         let mut stream = stream;
         let mut buf = [0u8; 1024];
@@ -107,18 +108,22 @@ fn project(prefix: &str) -> (Project, u16) {
 struct Watching {
     child: Option<Child>,
     lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+    /// Its stdout (`--logs`).
+    stdout: tempfile::NamedTempFile,
 }
 
 impl Watching {
     /// Starts watching and waits until the first `up` is done and the watch has begun.
-    fn start(p: &Project) -> Watching {
+    fn start(p: &Project, more: &[&str]) -> Watching {
+        let stdout = tempfile::NamedTempFile::new().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_msctl"))
             .args(["-p", &p.name, "up", "--watch"])
+            .args(more)
             .current_dir(p.dir.path())
             .envs(&p.env)
             .env("NO_COLOR", "1")
             .env_remove("MSCTL_FILE")
-            .stdout(Stdio::null())
+            .stdout(stdout.reopen().unwrap())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -135,9 +140,14 @@ impl Watching {
         let w = Watching {
             child: Some(child),
             lines,
+            stdout,
         };
         w.wait_for("watching", |l| l.starts_with("watching "), 300);
         w
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.stdout.path()).unwrap()
     }
 
     fn all(&self) -> String {
@@ -172,7 +182,13 @@ impl Watching {
     }
 
     fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
-        self.lines.0.lock().unwrap().iter().filter(|l| pred(l)).count()
+        self.lines
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| pred(l))
+            .count()
     }
 
     /// Ctrl-C: watching stops with exit 0 and the stack stays up.
@@ -247,7 +263,7 @@ fn healthy(p: &Project, container: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
     let (p, port) = project("msctl-watch-edit");
-    let w = Watching::start(&p);
+    let w = Watching::start(&p, &["--logs"]);
     let before = ids(&p).await;
     assert_eq!(before.len(), 4, "{before:?}");
 
@@ -271,6 +287,12 @@ async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
     }
     assert!(healthy(&p, "alpha-1"));
     assert_eq!(http_get(port, "/"), "k1/v2");
+    // --logs follows the new container.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !w.stdout().contains("listening as v2") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(w.stdout().contains("listening as v2"), "{}", w.stdout());
 
     // The crate both use: both services, every replica; never the database. beta is replaced
     // one replica at a time, so two healthy betas answer throughout.
@@ -339,7 +361,7 @@ async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edit_that_does_not_compile_keeps_the_old_container_and_the_next_good_save_recovers() {
     let (p, port) = project("msctl-watch-broken");
-    let w = Watching::start(&p);
+    let w = Watching::start(&p, &[]);
     let before = ids(&p).await;
 
     let broken = server("v2").replace("fn main() {", "fn broken( {\nfn main() {");
@@ -352,7 +374,11 @@ async fn an_edit_that_does_not_compile_keeps_the_old_container_and_the_next_good
     let errors = w.count(|l| l.contains("--> alpha/src/main.rs"));
     assert!(errors >= 1, "the compiler's own message: {}", w.all());
     assert_eq!(ids(&p).await, before, "nothing replaced");
-    assert_eq!(http_get(port, "/"), "k1/v1", "the old container still answers");
+    assert_eq!(
+        http_get(port, "/"),
+        "k1/v1",
+        "the old container still answers"
+    );
 
     // The same errors again are not printed again.
     save(&p, "alpha/src/main.rs", &broken);
@@ -383,7 +409,7 @@ async fn saves_during_a_build_cause_one_more_round_not_one_each_and_the_last_sav
 "#,
     );
     p.env.insert("SLOW_BUILD".into(), "4".into());
-    let w = Watching::start(&p);
+    let w = Watching::start(&p, &[]);
 
     save(&p, "alpha/src/main.rs", &server("v2"));
     std::thread::sleep(Duration::from_millis(1500));
@@ -408,12 +434,16 @@ async fn saves_during_a_build_cause_one_more_round_not_one_each_and_the_last_sav
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stack_file_edit_applies_as_up_would_and_a_broken_one_changes_nothing() {
     let (p, _port) = project("msctl-watch-stack");
-    let w = Watching::start(&p);
+    let w = Watching::start(&p, &[]);
     let before = ids(&p).await;
     let stack_file = p.dir.path().join("msctl.yaml");
     let original = std::fs::read_to_string(&stack_file).unwrap();
 
-    std::fs::write(&stack_file, original.replace("GREETING: hi", "GREETING: hello")).unwrap();
+    std::fs::write(
+        &stack_file,
+        original.replace("GREETING: hi", "GREETING: hello"),
+    )
+    .unwrap();
     let line = w.round(1);
     assert!(line.contains("msctl.yaml →"), "{line}");
     assert!(line.contains("environment.GREETING"), "{line}");
@@ -426,7 +456,11 @@ async fn a_stack_file_edit_applies_as_up_would_and_a_broken_one_changes_nothing(
     }
 
     // A stack file with an error: reported with its place, nothing touched.
-    std::fs::write(&stack_file, original.replace("replicas: 2", "replicas: two")).unwrap();
+    std::fs::write(
+        &stack_file,
+        original.replace("replicas: 2", "replicas: two"),
+    )
+    .unwrap();
     let line = w.round(2);
     assert!(line.contains("the stack file has errors"), "{line}");
     w.wait_for("file:line:column", |l| l.contains("msctl.yaml:"), 5);

@@ -60,7 +60,10 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
     };
     if args.watch {
         match applied {
-            Ok(_) => print!("{}", engine::ps::render(&engine::ps::rows(&docker, &stack.name).await?)),
+            Ok(_) => print!(
+                "{}",
+                engine::ps::render(&engine::ps::rows(&docker, &stack.name).await?)
+            ),
             // The next good save fixes what does not build or start: watch anyway.
             Err(e @ (Error::Build { .. } | Error::NotReady { .. })) => {
                 super::report(&e);

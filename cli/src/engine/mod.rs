@@ -26,7 +26,9 @@ use plan::Existing;
 pub async fn existing(docker: &Docker, project: &str) -> Result<Vec<Existing>> {
     let list = list_project(docker, project).await?;
     let mut found: Vec<Existing> = list.iter().filter_map(Existing::from_summary).collect();
-    found.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
+    // A replica's container set aside by an interrupted rolling replace (`…-old`, same labels)
+    // sorts after the canonical one, so a plan keeps the canonical one and removes the spare.
+    found.sort_by_key(|e| (e.service.clone(), e.replica, e.name.ends_with("-old")));
     Ok(found)
 }
 

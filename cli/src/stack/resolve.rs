@@ -532,7 +532,7 @@ fn resolve_develop(cx: &mut Ctx, name: &str, svc: &model::Service) -> Vec<WatchR
                      `rebuild` (a new image) or `restart` (a file the service mounts)"
                         .to_owned()
                 } else {
-                    did_you_mean(other, ["rebuild", "restart"].into_iter(), || {
+                    did_you_mean(other, ["rebuild", "restart"], || {
                         "expected `rebuild` or `restart`".into()
                     })
                 };

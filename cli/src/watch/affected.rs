@@ -324,7 +324,11 @@ mod tests {
         let (_, root) = map();
         let mut stack = crate::stack::load(&root.join("msctl.yaml")).unwrap();
         let packages = Packages::load(&root).unwrap();
-        let gateway = stack.services.iter_mut().find(|s| s.name == "gateway").unwrap();
+        let gateway = stack
+            .services
+            .iter_mut()
+            .find(|s| s.name == "gateway")
+            .unwrap();
         gateway.develop = vec![
             crate::stack::WatchRule {
                 path: root.join("docs/gateway.toml"),
@@ -340,7 +344,10 @@ mod tests {
         let map = WatchMap::new(&stack, &packages);
         let a = map.classify(&[root.join("docs/gateway.toml")]);
         assert_eq!(a.restart, BTreeSet::from(["gateway".to_owned()]), "{a:?}");
-        for ignored in ["services/gateway/src/a/notes.md", "services/gateway/fixtures/x.json"] {
+        for ignored in [
+            "services/gateway/src/a/notes.md",
+            "services/gateway/fixtures/x.json",
+        ] {
             assert!(map.classify(&[root.join(ignored)]).is_empty(), "{ignored}");
         }
         let a = map.classify(&[root.join("services/gateway/src/proxy.rs")]);
@@ -360,7 +367,10 @@ mod tests {
             .filter(|r| r.recursive)
             .map(|r| r.dir.as_path())
             .collect();
-        assert!(recursive.contains(&root.join("crates/kit").as_path()), "{roots:?}");
+        assert!(
+            recursive.contains(&root.join("crates/kit").as_path()),
+            "{roots:?}"
+        );
         assert!(recursive.contains(&root.join("services/order-service").as_path()));
         assert!(!recursive.iter().any(|d| root.starts_with(d)), "{roots:?}");
         assert!(roots.contains(&Root {

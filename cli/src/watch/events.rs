@@ -159,7 +159,10 @@ mod tests {
     #[test]
     fn reads_are_not_changes_and_a_rename_counts_both_paths() {
         let changes = of_events(&[
-            event(EventKind::Access(AccessKind::Open(AccessMode::Read)), &["/w/a.rs"]),
+            event(
+                EventKind::Access(AccessKind::Open(AccessMode::Read)),
+                &["/w/a.rs"],
+            ),
             event(
                 EventKind::Access(AccessKind::Close(AccessMode::Read)),
                 &["/w/b.rs"],
@@ -198,7 +201,10 @@ mod tests {
         let changes = tokio::time::timeout(Duration::from_secs(5), watcher.next())
             .await
             .expect("reported within 5 s");
-        assert!(changes.paths.contains(&root.join("src/a.rs")), "{changes:?}");
+        assert!(
+            changes.paths.contains(&root.join("src/a.rs")),
+            "{changes:?}"
+        );
         // Reading is not a change: nothing more arrives.
         let _ = std::fs::read(root.join("src/a.rs")).unwrap();
         assert!(

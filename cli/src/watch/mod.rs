@@ -39,6 +39,7 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
     let mut logs = follow_logs.then(|| follow(&session, &state, now()));
     let mut scheduler = Scheduler::default();
     let mut running: Option<JoinHandle<Outcome>> = None;
+    let mut spinner: Option<indicatif::ProgressBar> = None;
     let mut rounds = 0;
     let mut last_error: Option<String> = None;
     let mut round_started = now();
@@ -48,11 +49,15 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
                 if let Some(changes) = scheduler.on_changes(relevant(&state, changes)) {
                     rounds += 1;
                     round_started = now();
+                    spinner = working(rounds, &state, &changes);
                     running = Some(start(&session, &state, rounds, changes, &last_error));
                 }
             }
             done = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
                 running = None;
+                if let Some(s) = spinner.take() {
+                    s.finish_and_clear();
+                }
                 match done {
                     Ok(outcome) => {
                         eprintln!("{}", outcome.line);
@@ -76,10 +81,14 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
                 if let Some(changes) = scheduler.on_round_done() {
                     rounds += 1;
                     round_started = now();
+                    spinner = working(rounds, &state, &changes);
                     running = Some(start(&session, &state, rounds, changes, &last_error));
                 }
             }
             _ = tokio::signal::ctrl_c() => {
+                if let Some(s) = spinner.take() {
+                    s.finish_and_clear();
+                }
                 if let Some(round) = running {
                     stop(round).await?;
                 }
@@ -88,6 +97,31 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
             }
         }
     }
+}
+
+/// On a terminal, a spinner while a round runs (its line comes when it is done); nothing in
+/// logs, where the round's one line says it all.
+fn working(n: u32, state: &State, changes: &Changes) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let paths: Vec<_> = changes.paths.iter().cloned().collect();
+    let affected = state.map.classify(&paths);
+    let what = if affected.stack || changes.rescan {
+        "applying the stack file".to_owned()
+    } else {
+        let services: Vec<&str> = affected
+            .rebuild
+            .iter()
+            .chain(&affected.restart)
+            .map(String::as_str)
+            .collect();
+        format!("building and replacing {}", services.join(", "))
+    };
+    let bar = indicatif::ProgressBar::new_spinner().with_message(format!("round {n}: {what}"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
 }
 
 /// The changes that matter: paths git ignores are dropped unless msctl was told about them

@@ -117,7 +117,11 @@ pub async fn run(
                 parts.push(format!(
                     "build failed after {}; running containers unchanged{}",
                     secs(started.elapsed()),
-                    if again { " (still the same errors)" } else { ":" }
+                    if again {
+                        " (still the same errors)"
+                    } else {
+                        ":"
+                    }
                 ));
                 if !again {
                     out.detail = Some(message.clone());
