@@ -442,6 +442,26 @@ pub async fn problem(r: reqwest::Response, status: u16) -> serde_json::Value {
 }
 
 /// A loopback port nothing listens on (at the time of asking).
+/// Polls `check` every 50 ms until it gives a value; panics after `within`, naming `what`.
+/// For what happens after a request returns: a consumer's effect, an outbox relay's message.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

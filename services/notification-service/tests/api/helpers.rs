@@ -11,8 +11,7 @@ use notification_service::{startup, Config};
 use reqwest::Response;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 pub struct TestApp {
@@ -114,24 +113,7 @@ pub fn short(id: Uuid) -> String {
     id.simple().to_string()[..8].to_owned()
 }
 
-/// Polls `check` every 50 ms until it gives a value; panics after `within`.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use testkit::eventually;
 
 impl TestApp {
     pub fn start_consumer(&mut self) {

@@ -10,8 +10,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 {% endif %}
 {% if consumes %}
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 {% endif %}
 {% if db and access != "public" %}
 use uuid::Uuid;
@@ -189,22 +188,5 @@ pub fn identity(user: Uuid, roles: &str) -> String {
 {% endif %}
 {% if consumes %}
 
-/// Polls `check` every 50 ms until it gives a value; panics after `within`.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use testkit::eventually;
 {% endif %}
