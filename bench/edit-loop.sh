@@ -77,7 +77,9 @@ wait_replaced() {
 }
 # A one-line change that changes the binary (a `touch` would not: same binary, same image,
 # nothing replaced): a comment line first shifts every line number in panic locations.
-edit() { sed -i "1i // edit-loop $1" "$SOURCE"; }
+# The nanosecond stamp makes every run's binaries new: the same edits as the last run would give
+# byte-identical binaries, and the builder's layer cache would make either tool look fast.
+edit() { sed -i "1i // edit-loop $1 $(date +%s%N)" "$SOURCE"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # --- msctl up --watch ---

@@ -301,32 +301,54 @@ async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
         let (project, sampling) = (p.name.clone(), sampling.clone());
         tokio::spawn(async move {
             let docker = docker().await;
-            let mut fewest = usize::MAX;
-            while sampling.load(std::sync::atomic::Ordering::SeqCst) {
+            let running = || async {
+                let filter = std::collections::HashMap::from([(
+                    "label".to_string(),
+                    vec![
+                        format!("msctl.project={project}"),
+                        "msctl.service=beta".to_string(),
+                    ],
+                )]);
                 let list = docker
                     .list_containers(Some(bollard::query_parameters::ListContainersOptions {
-                        filters: Some(std::collections::HashMap::from([(
-                            "label".to_string(),
-                            vec![
-                                format!("msctl.project={project}"),
-                                "msctl.service=beta".to_string(),
-                            ],
-                        )])),
+                        filters: Some(filter),
                         ..Default::default()
                     }))
                     .await
                     .unwrap();
-                let names: Vec<String> = list
+                let mut names: Vec<String> = list
                     .iter()
                     .filter_map(|c| c.names.as_ref()?.first().cloned())
                     .map(|n| n.trim_start_matches('/').to_owned())
                     .collect();
-                let ready = tokio::task::spawn_blocking(move || {
-                    names.iter().filter(|n| answers(n)).count()
+                names.sort();
+                names
+            };
+            let mut fewest = (usize::MAX, Vec::new());
+            while sampling.load(std::sync::atomic::Ordering::SeqCst) {
+                let names = running().await;
+                let probed = names.clone();
+                let sample = tokio::task::spawn_blocking(move || {
+                    probed
+                        .into_iter()
+                        .map(|n| {
+                            let ok = answers(&n);
+                            (n, ok)
+                        })
+                        .collect::<Vec<_>>()
                 })
                 .await
                 .unwrap();
-                fewest = fewest.min(ready);
+                // Probing takes a while: a sample during which a container came or went is
+                // not a snapshot (a successor may have become ready and its predecessor gone
+                // between the listing and its probe).
+                if running().await != names {
+                    continue;
+                }
+                let ready = sample.iter().filter(|(_, ok)| *ok).count();
+                if ready < fewest.0 {
+                    fewest = (ready, sample);
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             fewest
@@ -349,9 +371,12 @@ async fn an_edit_replaces_exactly_the_containers_built_from_what_changed() {
     assert_eq!(before[&name(&p, "db-1")], after[&name(&p, "db-1")]);
     assert_eq!(after.len(), 4, "no container left aside: {after:?}");
     assert_eq!(http_get(port, "/"), "k2/v2");
+    let (fewest, sample) = sampler.await.unwrap();
+    assert!(fewest != usize::MAX, "no consistent sample was taken");
     assert!(
-        sampler.await.unwrap() >= 2,
-        "two betas answer their healthcheck throughout the replace"
+        fewest >= 2,
+        "two betas answer their healthcheck throughout the replace: {sample:?}\n{}",
+        w.all()
     );
 
     w.stop();

@@ -1,7 +1,8 @@
 //! The engine: reconcile a stack's containers with its file.
 //!
 //! [`desired`] says what each container should be, [`plan`] compares that with what runs,
-//! [`up`] applies the plan level by level and waits for readiness ([`wait`]); [`down`], [`ps`]
+//! [`up`] applies the plan level by level and waits for readiness ([`wait`]), replacing
+//! without downtime where asked ([`replace`]); [`down`], [`ps`]
 //! and [`logs`] work from labels alone, so they never touch what is not the project's.
 
 pub mod desired;
@@ -11,6 +12,7 @@ pub mod plan;
 pub mod ports;
 pub mod probe;
 pub mod ps;
+pub mod replace;
 pub mod up;
 pub mod wait;
 

@@ -140,7 +140,7 @@ pub async fn run(
     if !affected.restart.is_empty() && out.detail.is_none() && out.build_error.is_none() {
         let restart: Vec<String> = affected.restart.iter().cloned().collect();
         let begun = Instant::now();
-        match up::restart(&session.docker, &state.stack, &restart).await {
+        match crate::engine::replace::restart(&session.docker, &state.stack, &restart).await {
             Ok(n) => {
                 parts.push(format!("restarted {n}, ready in {}", secs(begun.elapsed())));
                 out.replaced |= n > 0;

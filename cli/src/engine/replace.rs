@@ -1,0 +1,165 @@
+//! Replacing and restarting a service's running containers while it keeps serving: the
+//! rolling ("surge") replace that watch rounds use, the in-place restart for a changed mounted
+//! file, and what "ready" means for a service's containers.
+
+use super::plan::Change;
+use super::remove;
+use super::up::create_and_start;
+use super::wait::{self, Want};
+use crate::error::{Error, Result};
+use crate::stack::{ServiceSpec, Stack};
+use bollard::Docker;
+
+/// What "ready" means for one service's containers, and waiting for it.
+pub(super) struct Readiness<'a> {
+    docker: &'a Docker,
+    service: &'a ServiceSpec,
+    want: Want,
+    probe: Option<wait::StartProbe>,
+}
+
+impl<'a> Readiness<'a> {
+    pub(super) fn of(docker: &'a Docker, service: &'a ServiceSpec, want: Want) -> Readiness<'a> {
+        // Engines without `start_interval` (API 1.41) would wait a whole `interval` for the
+        // first check; msctl runs the check itself at the start interval.
+        let probe = service
+            .healthcheck
+            .as_ref()
+            .filter(|_| !super::probe::engine_has_start_interval(docker))
+            .and_then(|h| {
+                Some(wait::StartProbe {
+                    test: h.test.clone(),
+                    every: h.start_interval?,
+                    timeout: h.timeout,
+                })
+            });
+        Readiness {
+            docker,
+            service,
+            want,
+            probe,
+        }
+    }
+
+    pub(super) async fn wait(&self, container: &str) -> Result<()> {
+        let s = self.service;
+        let waited = wait::until(
+            self.docker,
+            container,
+            self.want,
+            s.up_timeout,
+            self.probe.as_ref(),
+        )
+        .await;
+        match waited {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(Error::NotReady {
+                service: s.name.clone(),
+                wanted: self.want.word().into(),
+                timeout: humantime::format_duration(s.up_timeout).to_string(),
+                reason,
+                logs: super::logs::tail(self.docker, container, 20).await,
+            }),
+        }
+    }
+}
+
+/// Whether a service's containers can be replaced with the successor started first: not when
+/// it publishes a host port (two containers cannot hold it) or mounts a named volume (two
+/// databases on one data directory), nor for a one-shot job.
+pub(super) fn can_surge(service: &ServiceSpec, want: Want) -> bool {
+    want != Want::Completed
+        && service.ports.is_empty()
+        && !service
+            .mounts
+            .iter()
+            .any(|m| matches!(m, crate::stack::Mount::Volume { .. }))
+}
+
+/// Replaces one container so that the service never has fewer ready containers: the old one
+/// is renamed aside (it keeps its network alias and serves on), the new one starts under the
+/// canonical name, and the old one is removed only once the new one is ready. If the new one
+/// does not become ready it is removed and the old one gets its name back: a broken build
+/// leaves the service as it was.
+pub(super) async fn surge_replace(
+    docker: &Docker,
+    stack: &Stack,
+    change: &Change,
+    readiness: &Readiness<'_>,
+) -> Result<()> {
+    let (Some(old), Some(new)) = (&change.existing, &change.desired) else {
+        unreachable!("a recreate has both containers")
+    };
+    let aside = format!("{}-old", old.name);
+    // A spare left by an interrupted replace would hold the name.
+    force_remove(docker, &aside).await?;
+    rename(docker, &old.id, &aside).await?;
+    let started = async {
+        create_and_start(docker, stack, new).await?;
+        readiness.wait(&new.name).await
+    }
+    .await;
+    match started {
+        Ok(()) => remove(docker, old).await,
+        Err(err) => {
+            force_remove(docker, &new.name).await?;
+            rename(docker, &old.id, &old.name).await?;
+            Err(err)
+        }
+    }
+}
+
+async fn rename(docker: &Docker, id: &str, name: &str) -> Result<()> {
+    let options = bollard::query_parameters::RenameContainerOptions {
+        name: name.to_owned(),
+    };
+    docker
+        .rename_container(id, options)
+        .await
+        .map_err(Error::docker(format!("renaming a container to {name}")))
+}
+
+async fn force_remove(docker: &Docker, name: &str) -> Result<()> {
+    let options = bollard::query_parameters::RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    match docker.remove_container(name, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(err) if crate::docker::is_not_found(&err) => Ok(()),
+        Err(err) => Err(Error::docker(format!("removing {name}"))(err)),
+    }
+}
+
+/// Restarts the running containers of `services` in place and waits until each is ready again:
+/// how a service sees a changed file it mounts (an editor's atomic save replaces the file's
+/// inode, which the running bind mount would not follow).
+pub async fn restart(docker: &Docker, stack: &Stack, services: &[String]) -> Result<usize> {
+    let existing = super::existing(docker, &stack.name).await?;
+    let mut restarted = 0;
+    for service in stack.services.iter().filter(|s| services.contains(&s.name)) {
+        let want = if service.healthcheck.is_some() {
+            Want::Healthy
+        } else {
+            Want::Running
+        };
+        let readiness = Readiness::of(docker, service, want);
+        for e in existing
+            .iter()
+            .filter(|e| e.service == service.name && e.state == "running")
+        {
+            let options = bollard::query_parameters::RestartContainerOptions {
+                t: Some(10),
+                signal: None,
+            };
+            docker
+                .restart_container(&e.id, Some(options))
+                .await
+                .map_err(Error::docker(format!("restarting {}", e.name)))?;
+            readiness.wait(&e.name).await?;
+            restarted += 1;
+        }
+    }
+    Ok(restarted)
+}
