@@ -32,9 +32,12 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
     let mut state = Arc::new(State::new(&session, stack)?);
     let mut watcher = events::Watcher::new()?;
     watcher.watch(&state.map.roots())?;
+    let trees = watcher.watched().iter().filter(|r| r.recursive).count();
+    let dirs = watcher.watched().len() - trees;
     eprintln!(
-        "watching {} directories; Ctrl-C stops watching and leaves the stack up",
-        watcher.watched().len()
+        "watching {trees} source tree{} and {dirs} other director{}; Ctrl-C stops watching and leaves the stack up",
+        if trees == 1 { "" } else { "s" },
+        if dirs == 1 { "y" } else { "ies" },
     );
     let mut logs = follow_logs.then(|| follow(&session, &state, now()));
     let mut scheduler = Scheduler::default();

@@ -62,6 +62,18 @@ pub struct Outcome {
     pub replaced: bool,
 }
 
+impl Outcome {
+    fn new(line: String) -> Outcome {
+        Outcome {
+            line,
+            detail: None,
+            build_error: None,
+            state: None,
+            replaced: false,
+        }
+    }
+}
+
 /// Runs round `n` for `changes`; `last_error` is the previous round's build error, if any.
 pub async fn run(
     session: &Session,
@@ -87,13 +99,7 @@ pub async fn run(
     }
     let ui = Ui::new(true);
     let mut parts = vec![head];
-    let mut out = Outcome {
-        line: String::new(),
-        detail: None,
-        build_error: None,
-        state: None,
-        replaced: false,
-    };
+    let mut out = Outcome::new(String::new());
     let services: Vec<String> = affected.rebuild.iter().cloned().collect();
     let mut touched: Vec<String> = services.clone();
     touched.extend(affected.restart.iter().map(|s| format!("{s} (restart)")));
@@ -128,11 +134,10 @@ pub async fn run(
                 }
                 out.build_error = Some(message);
             }
+            // A service replaced successor-first still runs its old containers; one replaced
+            // stop-then-start (a published port, a volume) is down until the next good save.
             Err(e) => {
-                parts.push(format!(
-                    "not replaced ({}); the old containers keep running:",
-                    secs(started.elapsed())
-                ));
+                parts.push(format!("failed after {}:", secs(started.elapsed())));
                 out.detail = Some(e.lines().join("\n"));
             }
         }
@@ -165,13 +170,7 @@ pub async fn run(
 /// The stack file changed (or the watcher lost events): read it again and apply it as `up`
 /// would, rolling where it can; a file with errors changes nothing.
 async fn stack_round(session: &Session, head: String, started: Instant) -> Outcome {
-    let mut out = Outcome {
-        line: head.clone(),
-        detail: None,
-        build_error: None,
-        state: None,
-        replaced: false,
-    };
+    let mut out = Outcome::new(head.clone());
     let applied = async {
         let mut stack = (session.load)().map_err(|e| ("the stack file has errors", e))?;
         let secrets = crate::secrets::ensure(&session.docker, &stack, false)
