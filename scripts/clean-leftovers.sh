@@ -20,4 +20,6 @@ done
 # docker-compose projects of the benchmark carry compose's label instead.
 ids=$(docker ps -aq --filter "label=com.docker.compose.project=msctlbench"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
 ids=$(docker ps -aq --filter "label=msctl.test=standin"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
+# Containers msctl packs a crate's binary in, left when msctl was killed mid-pack.
+ids=$(docker ps -aq --filter "name=^msctl-pack-"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
 true

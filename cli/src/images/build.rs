@@ -256,7 +256,10 @@ pub async fn pack_binary(
         (LABEL_PROJECT.to_string(), project.to_string()),
         (LABEL_BINARY.to_string(), fingerprint),
     ]);
-    let packed = commit_with(docker, tag, base, archive, bin, labels).await;
+    // Named, so that one left by an interrupted msctl (killed between create and remove) is
+    // found and replaced by the next pack instead of piling up unnamed.
+    let scratch = format!("msctl-pack-{project}-{service}");
+    let packed = commit_with(docker, &scratch, tag, base, archive, bin, labels).await;
     match &packed {
         Ok(_) => step.done("image packed"),
         Err(_) => step.fail("packing failed"),
@@ -271,6 +274,7 @@ pub async fn pack_binary(
 /// the entrypoint and `labels`; the container used for it is removed in any case.
 async fn commit_with(
     docker: &Docker,
+    scratch: &str,
     tag: &str,
     base: &str,
     archive: Vec<u8>,
@@ -282,10 +286,21 @@ async fn commit_with(
         CommitContainerOptions, CreateContainerOptions, RemoveContainerOptions,
         UploadToContainerOptions,
     };
+    let remove = || RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    // Left by an interrupted pack, if any.
+    let _ = docker.remove_container(scratch, Some(remove())).await;
     let created = docker
         .create_container(
-            None::<CreateContainerOptions>,
+            Some(CreateContainerOptions {
+                name: Some(scratch.to_owned()),
+                ..Default::default()
+            }),
             ContainerCreateBody {
+                // No label of its own: the commit would pass it on to the image, and from
+                // there to every container of the service.
                 image: Some(base.to_owned()),
                 ..Default::default()
             },
@@ -319,11 +334,7 @@ async fn commit_with(
         docker.commit_container(options, config).await
     }
     .await;
-    let remove = RemoveContainerOptions {
-        force: true,
-        ..Default::default()
-    };
-    let _ = docker.remove_container(&created.id, Some(remove)).await;
+    let _ = docker.remove_container(&created.id, Some(remove())).await;
     Ok(committed?.id)
 }
 
