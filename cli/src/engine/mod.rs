@@ -63,6 +63,11 @@ pub async fn remove(docker: &Docker, e: &Existing) -> Result<()> {
             Err(err) => return Err(Error::docker(format!("stopping {}", e.name))(err)),
         }
     }
+    force_remove(docker, &e.id, &e.name).await
+}
+
+/// Removes a container (by id or name) whether it runs or not; one already gone is fine.
+pub async fn force_remove(docker: &Docker, container: &str, name: &str) -> Result<()> {
     let options = RemoveContainerOptions {
         force: true,
         // Anonymous volumes (an image's VOLUME with no mount) go with their container; named
@@ -70,9 +75,9 @@ pub async fn remove(docker: &Docker, e: &Existing) -> Result<()> {
         v: true,
         ..Default::default()
     };
-    match docker.remove_container(&e.id, Some(options)).await {
+    match docker.remove_container(container, Some(options)).await {
         Ok(()) => Ok(()),
         Err(err) if is_not_found(&err) => Ok(()),
-        Err(err) => Err(Error::docker(format!("removing {}", e.name))(err)),
+        Err(err) => Err(Error::docker(format!("removing {name}"))(err)),
     }
 }

@@ -3,9 +3,10 @@
 //! file, and what "ready" means for a service's containers.
 
 use super::plan::Change;
-use super::remove;
 use super::up::create_and_start;
+use super::up::wanted;
 use super::wait::{self, Want};
+use super::{force_remove, remove};
 use crate::error::{Error, Result};
 use crate::stack::{ServiceSpec, Stack};
 use bollard::Docker;
@@ -92,7 +93,7 @@ pub(super) async fn surge_replace(
     };
     let aside = format!("{}-old", old.name);
     // A spare left by an interrupted replace would hold the name.
-    force_remove(docker, &aside).await?;
+    force_remove(docker, &aside, &aside).await?;
     rename(docker, &old.id, &aside).await?;
     let started = async {
         create_and_start(docker, stack, new).await?;
@@ -102,7 +103,7 @@ pub(super) async fn surge_replace(
     match started {
         Ok(()) => remove(docker, old).await,
         Err(err) => {
-            force_remove(docker, &new.name).await?;
+            force_remove(docker, &new.name, &new.name).await?;
             rename(docker, &old.id, &old.name).await?;
             Err(err)
         }
@@ -119,19 +120,6 @@ async fn rename(docker: &Docker, id: &str, name: &str) -> Result<()> {
         .map_err(Error::docker(format!("renaming a container to {name}")))
 }
 
-async fn force_remove(docker: &Docker, name: &str) -> Result<()> {
-    let options = bollard::query_parameters::RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..Default::default()
-    };
-    match docker.remove_container(name, Some(options)).await {
-        Ok(()) => Ok(()),
-        Err(err) if crate::docker::is_not_found(&err) => Ok(()),
-        Err(err) => Err(Error::docker(format!("removing {name}"))(err)),
-    }
-}
-
 /// Restarts the running containers of `services` in place and waits until each is ready again:
 /// how a service sees a changed file it mounts (an editor's atomic save replaces the file's
 /// inode, which the running bind mount would not follow).
@@ -139,12 +127,8 @@ pub async fn restart(docker: &Docker, stack: &Stack, services: &[String]) -> Res
     let existing = super::existing(docker, &stack.name).await?;
     let mut restarted = 0;
     for service in stack.services.iter().filter(|s| services.contains(&s.name)) {
-        let want = if service.healthcheck.is_some() {
-            Want::Healthy
-        } else {
-            Want::Running
-        };
-        let readiness = Readiness::of(docker, service, want);
+        // Restarted containers are long-running: health when there is a check, else running.
+        let readiness = Readiness::of(docker, service, wanted(service, &[]));
         for e in existing
             .iter()
             .filter(|e| e.service == service.name && e.state == "running")

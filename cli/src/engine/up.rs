@@ -254,7 +254,7 @@ async fn ensure_volumes(docker: &Docker, stack: &Stack, selected: &[&ServiceSpec
 }
 
 /// What `up` waits for on this service: what its dependents need, or health when it has a check.
-fn wanted(service: &ServiceSpec, selected: &[&ServiceSpec]) -> Want {
+pub(super) fn wanted(service: &ServiceSpec, selected: &[&ServiceSpec]) -> Want {
     match graph::required_condition(selected, &service.name) {
         Some(Condition::Completed) => Want::Completed,
         _ if service.healthcheck.is_some() => Want::Healthy,
