@@ -34,6 +34,12 @@ source scripts/scratch-copy.sh
 scratch_copy "$SCRATCH"
 cd "$SCRATCH"
 
+# The stack runs first, as it would for a team adding a service: `msctl up billing`, the next
+# step `new` prints, must then give the running gateway the new route (issue #24: it did not,
+# and /billing answered 404 until a full `up`).
+say "msctl -p $PROJECT up (the stack as it was)"
+"$MSCTL" -p "$PROJECT" up >up.log 2>&1 || { cat up.log; exit 1; }
+
 say "msctl new service billing --db postgres --consumes order.confirmed"
 "$MSCTL" new service billing --db postgres --consumes order.confirmed
 
@@ -43,8 +49,9 @@ cargo clippy -q -p billing --all-targets -- -D warnings
 say "cargo test -p billing"
 cargo test -q -p billing
 
-say "msctl -p $PROJECT up"
-"$MSCTL" -p "$PROJECT" up >up.log 2>&1 || { cat up.log; exit 1; }
+say "msctl -p $PROJECT up billing (the step \`new\` printed)"
+"$MSCTL" -p "$PROJECT" up billing >up.log 2>&1 || { cat up.log; exit 1; }
+grep -q 'gateway: its routing table changed' up.log || { cat up.log; echo "up billing did not apply the routing table to the gateway"; exit 1; }
 "$MSCTL" -p "$PROJECT" ps | grep -E '^billing ' || { echo "billing is not in ps"; exit 1; }
 
 say "through the gateway, with the declared access (user)"

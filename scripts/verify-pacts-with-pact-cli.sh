@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Cross-check with the official Pact tools: the `pact verifier` of PyPI's pact-python-cli
 # verifies contracts/pacts/ against the same provider containers `msctl test contracts` used,
-# and must reach the same result, pact by pact (passed or failed, and how many interactions
-# passed). It proves the pact files are ordinary Pact files, and msctl's verdicts are Pact's.
+# and must reach the same verdict on every interaction (description and provider states →
+# passed or failed), with Pact's exit code agreeing pact by pact. It proves the pact files are
+# ordinary Pact files, and msctl's verdicts are Pact's. Either side verifying nothing is a
+# failure: no pact, a pact whose interactions one side did not run, zero interactions.
 #
 #   scripts/verify-pacts-with-pact-cli.sh        (after `cargo build -p msctl`; needs Docker)
+#   MSCTL_FILE=other/msctl.yaml scripts/verify-pacts-with-pact-cli.sh   (that stack's pacts)
 #
 # Cost: ~10 s to install the CLI into target/pact-cli-venv (once per machine), then one msctl
 # verification (providers started, ~1 min) and one pact verifier run per pact (seconds).
@@ -15,6 +18,7 @@ msctl=${MSCTL:-target/debug/msctl}
 venv=target/pact-cli-venv
 out=target/contracts/cross-check
 mkdir -p "$out"
+rm -f "$out"/*.json "$out"/*.txt
 
 if [ ! -x "$venv/bin/pact" ]; then
   echo "pact-cli: installing pact-python-cli into $venv"
@@ -23,45 +27,77 @@ if [ ! -x "$venv/bin/pact" ]; then
 fi
 echo "pact-cli: $("$venv/bin/pact" verifier --version 2>&1 | head -1)"
 
-msctl_verdict=$("$msctl" test contracts --skip-consumers --keep --json > "$out/msctl.json" && echo ok || echo failed)
+msctl_rc=0
+"$msctl" test contracts --skip-consumers --keep --json > "$out/msctl.json" || msctl_rc=$?
+if ! jq -e '.pacts | length > 0' "$out/msctl.json" >/dev/null 2>&1; then
+  echo "pact-cli: msctl verified no pact (exit $msctl_rc): nothing to compare, and nothing verified is a failure" >&2
+  exit 1
+fi
 providers_project=$(jq -r .providers_project "$out/msctl.json")
 trap '"$msctl" -p "$providers_project" down --volumes >/dev/null' EXIT
-echo "pact-cli: msctl says: $msctl_verdict ($(jq -r '[.pacts[].interactions[]] | length' "$out/msctl.json") interactions)"
+msctl_total=$(jq '[.pacts[].interactions[]] | length' "$out/msctl.json")
+echo "pact-cli: msctl says: exit $msctl_rc ($msctl_total interactions)"
+if [ "$msctl_total" = 0 ]; then
+  echo "pact-cli: msctl verified no interaction" >&2
+  exit 1
+fi
+
+# One line per interaction, sorted: "<description> | given <states> → passed|failed".
+msctl_verdicts() {
+  jq -r --arg file "$1" '.pacts[] | select(.file == $file) | .interactions[]
+    | "\(.description) | given \(.states | join(", ")) → \(if .result == "passed" then "passed" else "failed" end)"' \
+    "$out/msctl.json" | sort
+}
+pact_verdicts() {
+  jq -r '.interactionResults[]
+    | "\(.description) | given \(.providerStates | join(", ")) → \(if .result == "OK" then "passed" else "failed" end)"' \
+    "$1" | sort
+}
 
 mismatch=0
-for row in $(jq -c '.pacts[] | {file, provider, msctl_ok: ([.interactions[] | select(.result == "passed")] | length), total: (.interactions | length)}' "$out/msctl.json"); do
+compared=0
+for row in $(jq -c '.pacts[] | {file, provider}' "$out/msctl.json"); do
   file=$(jq -r .file <<<"$row")
   provider=$(jq -r .provider <<<"$row")
   name=$(basename "$file" .json)
-  host=$(jq -r --arg p "$provider" '.providers[] | select(.name == $p) | .host' "$out/msctl.json")
-  port=$(jq -r --arg p "$provider" '.providers[] | select(.name == $p) | .port' "$out/msctl.json")
-  state_url=$(jq -r --arg p "$provider" '.providers[] | select(.name == $p) | .state_change_url' "$out/msctl.json")
-  message_path=$(jq -r --arg p "$provider" '.providers[] | select(.name == $p) | .message_path' "$out/msctl.json")
+  provider_field() { jq -r --arg p "$provider" --arg f "$1" '.providers[] | select(.name == $p) | .[$f]' "$out/msctl.json"; }
   rc=0
-  "$venv/bin/pact" verifier --file "$file" -n "$provider" --hostname "$host" \
-    --transports "http:$port" --transports "message:$port$message_path" \
-    --state-change-url "$state_url" --no-colour --json "$out/$name.json" > "$out/$name.txt" 2>&1 || rc=$?
-  pact_ok=$(jq '[.interactionResults[] | select(.result == "OK")] | length' "$out/$name.json" 2>/dev/null || echo 0)
-  total=$(jq -r .total <<<"$row")
-  msctl_ok=$(jq -r .msctl_ok <<<"$row")
+  "$venv/bin/pact" verifier --file "$file" -n "$provider" --hostname "$(provider_field host)" \
+    --transports "http:$(provider_field port)" \
+    --transports "message:$(provider_field port)$(provider_field message_path)" \
+    --state-change-url "$(provider_field state_change_url)" --no-colour \
+    --json "$out/$name.json" > "$out/$name.txt" 2>&1 || rc=$?
+  msctl_verdicts "$file" > "$out/$name.msctl.verdicts"
+  if ! pact_verdicts "$out/$name.json" > "$out/$name.pact.verdicts" 2>/dev/null; then
+    : > "$out/$name.pact.verdicts"
+  fi
+  ran=$(wc -l < "$out/$name.pact.verdicts")
+  total=$(wc -l < "$out/$name.msctl.verdicts")
+  msctl_passed=$(grep -c ' → passed$' "$out/$name.msctl.verdicts" || true)
+  pact_passed=$(grep -c ' → passed$' "$out/$name.pact.verdicts" || true)
+  # Pact's exit code must agree with its own verdicts: 0 exactly when every interaction passed.
+  pact_all=$([ "$rc" = 0 ] && echo yes || echo no)
+  verdicts_all=$([ "$pact_passed" = "$ran" ] && [ "$ran" -gt 0 ] && echo yes || echo no)
   verdict="same"
-  # Same verdict: the same interactions pass; Pact's exit code agrees; and something ran
-  # (pact exits 0 when it verified nothing).
-  pact_passed=$([ "$rc" = 0 ] && echo yes || echo no)
-  msctl_passed=$([ "$msctl_ok" = "$total" ] && echo yes || echo no)
-  if [ "$pact_ok" != "$msctl_ok" ] || [ "$pact_passed" != "$msctl_passed" ] || [ "$total" = 0 ]; then
+  if [ "$ran" = 0 ] || [ "$total" = 0 ] || [ "$pact_all" != "$verdicts_all" ] \
+    || ! cmp -s "$out/$name.msctl.verdicts" "$out/$name.pact.verdicts"; then
     verdict="DIFFERENT"
     mismatch=1
   fi
+  compared=$((compared + total))
   printf 'pact-cli: %-45s msctl %s/%s passed, pact verifier %s/%s passed (exit %s): %s\n' \
-    "$name" "$msctl_ok" "$total" "$pact_ok" "$total" "$rc" "$verdict"
+    "$name" "$msctl_passed" "$total" "$pact_passed" "$ran" "$rc" "$verdict"
+  if [ "$verdict" = DIFFERENT ]; then
+    diff <(sed 's/^/msctl: /' "$out/$name.msctl.verdicts") <(sed 's/^/msctl: /' "$out/$name.pact.verdicts") \
+      | sed -n 's/^< msctl: /  msctl says:  /p; s/^> msctl: /  pact says:   /p' >&2 || true
+  fi
 done
 if [ "$mismatch" = 1 ]; then
   echo "pact-cli: the official verifier disagrees with msctl; its output is in $out/" >&2
   exit 1
 fi
-if [ "$msctl_verdict" != ok ]; then
+if [ "$msctl_rc" != 0 ]; then
   echo "pact-cli: both verifiers agree, and the verification FAILED (see $out/msctl.json)" >&2
   exit 1
 fi
-echo "pact-cli: the official verifier agrees with msctl on every pact"
+echo "pact-cli: the official verifier agrees with msctl on all $compared interactions"

@@ -22,6 +22,11 @@ pub enum Error {
     #[error("{failed} of {total} contract interactions failed verification")]
     ContractsFailed { failed: usize, total: usize },
 
+    /// A verdict that would have rested on nothing (no pact, no interaction, no journey run):
+    /// a failure, never a pass.
+    #[error("{0}")]
+    NothingChecked(String),
+
     /// The consumer tests failed, so no pact was (re)written: cargo's last lines.
     #[error("the consumer tests failed (cargo test -p contracts):\n{0}")]
     ConsumerTests(String),

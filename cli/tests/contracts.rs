@@ -277,3 +277,72 @@ fn an_unknown_provider_name_exits_2_with_a_suggestion() {
         out.stderr
     );
 }
+
+const TWO_PROVIDERS: &str = "name: ctinput\nservices:\n  product-service:\n    image: debian:bookworm-slim\n  user-service:\n    image: debian:bookworm-slim\n";
+
+fn pact(consumer: &str, provider: &str) -> String {
+    format!(
+        r#"{{"consumer": {{"name": "{consumer}"}}, "provider": {{"name": "{provider}"}},
+            "interactions": [{{"type": "Synchronous/HTTP", "description": "x", "request": {{"method": "GET", "path": "/"}}, "response": {{"status": 200}}}}]}}"#
+    )
+}
+
+/// With no pact at all, `msctl test contracts` said "passed" (exit 0) after starting every
+/// service of the stack: a verification of nothing is a failure, and nothing is started.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_pact_files_is_a_failure_that_says_why_and_starts_nothing() {
+    let docker = support::docker().await;
+    for with_folder in [true, false] {
+        let p = support::Project::new("ctinput", TWO_PROVIDERS);
+        if with_folder {
+            std::fs::create_dir_all(p.dir.path().join("contracts/pacts")).unwrap();
+        }
+        let out = p.msctl(&["test", "contracts", "--skip-consumers"]);
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains("no pact files in contracts/pacts: nothing to verify"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("passed"), "{}", out.stdout);
+        let providers = format!("{}-contracts", p.name);
+        assert_eq!(support::labelled(&docker, &providers).await, (0, 0, 0));
+    }
+}
+
+/// `--consumer X --provider Y` for a pair that shares no pact passed, verifying nothing.
+#[test]
+fn a_pair_without_a_pact_exits_2_naming_the_pairs_that_exist() {
+    let p = support::Project::new("ctinput", TWO_PROVIDERS);
+    p.file(
+        "contracts/pacts/order-service-product-service.json",
+        &pact("order-service", "product-service"),
+    );
+    p.file(
+        "contracts/pacts/gateway-user-service.json",
+        &pact("gateway", "user-service"),
+    );
+    let out = p.msctl(&[
+        "test",
+        "contracts",
+        "--skip-consumers",
+        "--consumer",
+        "order-service",
+        "--provider",
+        "user-service",
+    ]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("no pact between order-service and user-service"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("gateway → user-service")
+            && out.stderr.contains("order-service → product-service"),
+        "{}",
+        out.stderr
+    );
+}

@@ -432,3 +432,102 @@ fn doctor_reports_engine_tools_and_images() {
         .unwrap()
         .contains("Dockerfile"));
 }
+
+/// A gateway (`gateway: true`) and one routed service; `{extra}` adds services.
+const ROUTED: &str = r#"
+workspace: {workspace}
+services:
+  edge:
+    build: { crate: testsvc }
+    gateway: true
+    environment: { PORT: "8080" }
+    healthcheck: { test: [testsvc, healthcheck], interval: 500ms }
+  a:
+    build: { crate: testsvc }
+    environment: { PORT: "9000" }
+    routes:
+      port: 9000
+      paths:
+        - prefix: /a
+"#;
+
+const ROUTED_B: &str = r#"  b:
+    build: { crate: testsvc }
+    environment: { PORT: "9000" }
+    routes:
+      port: 9000
+      paths:
+        - prefix: /b
+"#;
+
+async fn env_of(docker: &bollard::Docker, container: &str, name: &str) -> String {
+    let info = docker.inspect_container(container, None).await.unwrap();
+    let env = info.config.unwrap().env.unwrap_or_default();
+    let prefix = format!("{name}=");
+    env.iter()
+        .find_map(|e| e.strip_prefix(&prefix).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// `msctl new service audit --route /audit` then `msctl up audit` (the step it prints) left
+/// the gateway with the old table: `/audit` answered 404 until a full `up`. Routes belong to
+/// the gateway, so `up SERVICE` applies a changed table to it too, and says so in the plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_of_a_newly_routed_service_gives_the_gateway_its_new_routing_table() {
+    let docker = docker().await;
+    let p = Project::new("msctl-it-routes", ROUTED);
+    p.msctl(&["up"]).ok();
+    let edge = format!("{}-edge-1", p.name);
+    assert!(!env_of(&docker, &edge, "GATEWAY_ROUTES")
+        .await
+        .contains("/b"));
+    let before = identities(&docker, &p.name).await;
+
+    p.file(
+        "msctl.yaml",
+        &format!(
+            "{}{ROUTED_B}",
+            ROUTED.replace("{workspace}", &workspace().display().to_string())
+        ),
+    );
+    let plan = p.msctl(&["up", "b", "--plan", "--json"]).ok().json();
+    let gateway = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["service"] == "edge")
+        .unwrap_or_else(|| panic!("the plan leaves the gateway out: {plan:#}"));
+    assert_eq!(gateway["action"], "recreate", "{plan:#}");
+    assert_eq!(
+        gateway["reasons"][0], "environment.GATEWAY_ROUTES",
+        "{plan:#}"
+    );
+
+    let out = p.msctl(&["up", "b"]).ok();
+    assert!(
+        out.stderr.contains("edge: its routing table changed"),
+        "{}",
+        out.stderr
+    );
+    assert!(env_of(&docker, &edge, "GATEWAY_ROUTES")
+        .await
+        .contains("/b"));
+    let after = identities(&docker, &p.name).await;
+    assert_ne!(after[&edge].0, before[&edge].0, "the gateway was recreated");
+    let a = format!("{}-a-1", p.name);
+    assert_eq!(
+        after[&a], before[&a],
+        "the other routed service is untouched"
+    );
+
+    // Applied once: the next `up b` has nothing to do.
+    let again = p.msctl(&["up", "b", "--json"]).ok().json();
+    assert!(
+        again["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["action"] == "keep"),
+        "{again:#}"
+    );
+}

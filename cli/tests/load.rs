@@ -316,3 +316,73 @@ fn users_start_over_the_ramp() {
         "4 users over a 3 s ramp took {took:?}"
     );
 }
+
+/// Without thresholds, "12 journey runs, 12 failed" exited 0. As Locust's, a run with failed
+/// journey runs fails (exit 1) unless a failure-rate threshold judges it or failures are
+/// allowed; a latency rule alone does not judge failures.
+#[test]
+fn failed_journey_runs_exit_1_unless_a_failure_threshold_decides_or_they_are_allowed() {
+    let (_, url) = server();
+    let p = project();
+    let (out, _) = load(&p, &url, &["broken", "--iterations", "1"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("4 of 4 journey runs failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.json()["passed"], false);
+
+    let (out, _) = load(
+        &p,
+        &url,
+        &["broken", "--iterations", "1", "--threshold", "p(95) < 10s"],
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+
+    let (out, _) = load(
+        &p,
+        &url,
+        &[
+            "broken",
+            "--iterations",
+            "1",
+            "--threshold",
+            "rate(failed) <= 100%",
+        ],
+    );
+    assert_eq!(
+        out.code, 0,
+        "a failure-rate rule decides: {}\n{}",
+        out.stdout, out.stderr
+    );
+
+    let (out, _) = load(
+        &p,
+        &url,
+        &["broken", "--iterations", "1", "--allow-failures"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["journeys"]["failed"], 4);
+}
+
+/// `msctl load smoke extra.yaml` said "no journey named `smoke`" although `smoke` is a
+/// profile.
+#[test]
+fn a_profile_mixed_with_journeys_is_refused_naming_the_profile() {
+    let (hits, url) = server();
+    let p = project();
+    p.file(
+        "loadtests/quick.yaml",
+        "name: quick\njourneys:\n  - { journey: fast, weight: 1 }\nusers: 2\niterations: 1\n",
+    );
+    let (out, _) = load(&p, &url, &["quick", "slow"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("`quick` is a load profile")
+            && out.stderr.contains("cannot be mixed with journeys (slow)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(hits.load(Ordering::Relaxed), 0);
+}

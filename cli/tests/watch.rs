@@ -64,8 +64,17 @@ fn main() {{
     println!("listening as {{}}", LOCAL);
     for stream in listener.incoming().flatten() {{
         let mut stream = stream;
+        // The whole request head: answering after the first read and closing with the rest
+        // unread makes the kernel reset the connection, and docker-proxy then drops the
+        // answer (an empty reply on the published port, seen once on a loaded machine).
+        let mut head = Vec::new();
         let mut buf = [0u8; 1024];
-        let _ = stream.read(&mut buf);
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {{
+            match stream.read(&mut buf) {{
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }}
+        }}
         let body = format!("{{}}/{{}}", kitlet::TAG, LOCAL);
         let _ = write!(
             stream,
@@ -396,8 +405,13 @@ async fn an_edit_that_does_not_compile_keeps_the_old_container_and_the_next_good
         line.contains("build failed") && line.contains("running containers unchanged"),
         "{line}"
     );
-    let errors = w.count(|l| l.contains("--> alpha/src/main.rs"));
-    assert!(errors >= 1, "the compiler's own message: {}", w.all());
+    // The compiler's own message follows the round's line: wait for it, do not race it (a
+    // count taken the moment the line arrived found none on a loaded machine).
+    w.wait_for(
+        "the compiler's own message",
+        |l| l.contains("--> alpha/src/main.rs"),
+        30,
+    );
     assert_eq!(ids(&p).await, before, "nothing replaced");
     assert_eq!(
         http_get(port, "/"),
@@ -409,10 +423,13 @@ async fn an_edit_that_does_not_compile_keeps_the_old_container_and_the_next_good
     save(&p, "alpha/src/main.rs", &broken);
     let line = w.round(2);
     assert!(line.contains("still the same errors"), "{line}");
-    assert_eq!(w.count(|l| l.contains("--> alpha/src/main.rs")), errors);
 
     save(&p, "alpha/src/main.rs", &server("v3"));
     let line = w.round(3);
+    // Nothing of the compiler's between round 2's line and round 3's: not printed again.
+    let all = w.all();
+    let after_2 = &all[all.find(" round 2: ").unwrap()..all.find(" round 3: ").unwrap()];
+    assert!(!after_2.contains("--> alpha/src/main.rs"), "{all}");
     assert!(line.contains("replaced 1/1"), "{line}");
     assert!(healthy(&p, "alpha-1"));
     assert_eq!(http_get(port, "/"), "k1/v3");

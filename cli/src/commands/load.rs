@@ -1,16 +1,16 @@
 //! `msctl load`: journeys as load (goose), thresholds that fail the command with exit 99 as
-//! k6's do, and a per-step summary.
+//! k6's do, failed journey runs that fail it with exit 1 as Locust's do, and a per-step
+//! summary. The run itself is [`load::run`].
 
+use super::targets::TargetArgs;
 use super::{print_json, StackArgs};
-use crate::commands::test::TargetArgs;
 use crate::error::{Error, Result};
 use crate::journeys::discover;
-use crate::journeys::load::Loaded;
-use crate::load::{self, profile, summary, Plan};
-use crate::testing::junit::{self, Case, CaseOutcome, Suite};
+use crate::load::{self, profile};
+use crate::testing::junit;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
@@ -55,6 +55,10 @@ pub struct LoadArgs {
     /// With --baseline: exit 99 when a step's p95 or throughput is more than this worse (10%).
     #[arg(long, value_name = "PERCENT", requires = "baseline", value_parser = load::baseline::parse_percent)]
     max_regression: Option<f64>,
+    /// Failed journey runs do not fail the run (exit 0 unless a threshold fails). Without it,
+    /// and without a `rate(failed)` threshold, any failed journey run exits 1.
+    #[arg(long)]
+    allow_failures: bool,
     /// List the load profiles in loadtests/ (checked, not run); with --json as JSON.
     #[arg(long)]
     list: bool,
@@ -66,107 +70,20 @@ pub struct LoadArgs {
 }
 
 pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
-    let journeys_dir = stack.beside(crate::journeys::DIR);
-    let profiles_dir = stack.beside(profile::DIR);
+    let dirs = load::Dirs::beside(&stack.source());
     if args.list {
-        let all = discover(&journeys_dir, &[])?;
-        let known: Vec<&str> = all.iter().map(|l| l.name()).collect();
-        return list(&profiles_dir, &known, args.json);
+        return list(&dirs, args.json);
     }
-    // One name that is a file in loadtests/: a profile. Otherwise journeys.
-    let profile_file = match args.journeys.as_slice() {
-        [one] => Some(profiles_dir.join(format!("{one}.yaml"))).filter(|f| f.is_file()),
-        _ => None,
-    };
-    let (profile, journeys): (Option<profile::Checked>, Vec<(Arc<Loaded>, usize)>) =
-        match profile_file {
-            Some(file) => {
-                // Every journey is read once: its names check the profile, which then picks.
-                let all: Vec<Arc<Loaded>> = discover(&journeys_dir, &[])?
-                    .into_iter()
-                    .map(Arc::new)
-                    .collect();
-                let known: Vec<&str> = all.iter().map(|l| l.name()).collect();
-                let p = profile::load(&file, &known)?;
-                let picked = p
-                    .journeys
-                    .iter()
-                    .filter_map(|(name, weight)| {
-                        let l = all.iter().find(|l| l.name() == name)?;
-                        Some((l.clone(), *weight))
-                    })
-                    .collect();
-                (Some(p), picked)
-            }
-            None => (
-                None,
-                discover(&journeys_dir, &args.journeys)?
-                    .into_iter()
-                    .map(|l| (Arc::new(l), 1))
-                    .collect(),
-            ),
-        };
-    let mut thresholds = profile
-        .as_ref()
-        .map(|p| p.thresholds.clone())
-        .unwrap_or_default();
-    thresholds.extend(args.thresholds.iter().cloned());
-    // Every rule is checked before anything is sent.
-    for rule in &thresholds {
-        load::rules::to_goose(rule).map_err(Error::Usage)?;
-    }
+    let prepared = load::prepare(args.request(), dirs)?;
     let runner = Arc::new(args.targets.runner(stack, "the load test").await?);
-    let host = runner
-        .targets
-        .http("gateway")
-        .await
-        .unwrap_or_else(|_| "http://127.0.0.1".into());
-    let from_profile = |f: fn(&profile::Checked) -> Option<Duration>| profile.as_ref().and_then(f);
-    let (duration, iterations) = run_length(args, profile.as_ref());
-    let plan = Plan {
-        journeys,
-        users: args
-            .users
-            .or(profile.as_ref().and_then(|p| p.users))
-            .unwrap_or(10),
-        ramp: args.ramp.or(from_profile(|p| p.ramp)).unwrap_or_default(),
-        pause: args.pause.or(from_profile(|p| p.pause)),
-        duration,
-        iterations,
-        thresholds,
-        reports: args
-            .reports
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        console: stack.beside("target/msctl-load/goose.txt"),
-    };
-    let baselines = stack.beside(load::baseline::DIR);
-    // A baseline named to compare with must exist before anything is sent.
-    let before = match &args.baseline {
-        Some(name) => Some(load::baseline::load(&baselines, name)?),
-        None => None,
-    };
-    let started = Instant::now();
     if !args.json {
-        eprintln!(
-            "msctl: {} users on {} journeys, {}",
-            plan.users,
-            plan.journeys.len(),
-            match (plan.duration, plan.iterations) {
-                (_, Some(n)) => format!("{n} iterations each"),
-                (Some(d), _) => format!("for {}", humantime::format_duration(d)),
-                _ => String::new(),
-            }
-        );
+        eprintln!("msctl: {}", prepared.describe());
     }
     // The progress line: live on a terminal, a plain line every 10 s otherwise, none for --json.
     let ui = crate::ui::Ui::new(args.json).with_names(["load"]);
     let step = ui.step("load", "starting users");
-    let observed =
-        load::run_observed(&plan, runner, &host, step.bar().clone(), !args.no_stack).await;
-    let (outcome, stack_rows) = match observed {
-        Ok(o) => o,
+    let report = match load::run(prepared, runner, step.bar().clone()).await {
+        Ok(report) => report,
         Err(e) => {
             step.fail("the run failed");
             return Err(e);
@@ -174,92 +91,40 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
     };
     step.done(&format!(
         "{} requests in {} s",
-        outcome
-            .metrics
-            .requests
-            .values()
-            .map(|r| r.success_count + r.fail_count)
-            .sum::<usize>(),
-        outcome.metrics.duration
+        report.requests(),
+        report.outcome.metrics.duration
     ));
-    let steps = summary::steps(&outcome.metrics);
-    let rules = summary::rules(&outcome.metrics);
-    let errors = &outcome.errors;
-    let deltas = before
-        .as_ref()
-        .map(|b| load::baseline::compare(b, &steps, args.max_regression))
-        .unwrap_or_default();
-    if let Some(name) = &args.save_baseline {
-        let file = load::baseline::save(&baselines, name, &steps)?;
+    if let (Some(name), Some(file)) = (&args.save_baseline, &report.saved) {
         eprintln!("msctl: baseline `{name}` saved in {}", file.display());
     }
     if let Some(path) = &args.junit {
-        junit::write(path, "msctl load", &[junit_suite(&rules, started)])?;
+        junit::write(path, "msctl load", &[report.junit()])?;
     }
     if args.json {
-        print_json(&serde_json::json!({
-            "passed": outcome.passed,
-            "seconds": outcome.metrics.duration,
-            "journeys": {"passed": outcome.journeys_passed, "failed": outcome.journeys_failed},
-            "steps": steps,
-            "errors": errors,
-            "thresholds": rules,
-            "stack": stack_rows,
-            "baseline": before.as_ref().map(|b| serde_json::json!({"name": b.name, "steps": deltas})),
-        }));
+        print_json(&report.json());
     } else {
-        print!("{}", summary::render(&steps, errors, &rules));
-        print!("{}", load::stack::render(&stack_rows));
-        if let Some(b) = &before {
-            print!("{}", load::baseline::render(&b.name, &deltas));
-        }
-        println!(
-            "{}: {} journey runs, {} failed, in {} s",
-            if outcome.passed { "passed" } else { "FAILED" },
-            outcome.journeys_passed + outcome.journeys_failed,
-            outcome.journeys_failed,
-            outcome.metrics.duration
-        );
+        print!("{}", report.render());
     }
-    let mut failed: Vec<String> = rules
-        .iter()
-        .filter(|r| !r.passed)
-        .map(|r| r.rule.clone())
-        .collect();
-    failed.extend(deltas.iter().filter(|d| d.regressed).map(|d| {
-        format!(
-            "{} regressed more than {}% against the baseline",
-            d.name,
-            args.max_regression.unwrap_or_default()
-        )
-    }));
-    if !failed.is_empty() {
-        return Err(Error::ThresholdsFailed { failed });
-    }
-    Ok(())
+    report.verdict()
 }
 
-fn junit_suite(rules: &[summary::RuleResult], started: Instant) -> Suite {
-    Suite {
-        name: "thresholds".into(),
-        file: String::new(),
-        duration_ms: started.elapsed().as_millis() as u64,
-        cases: rules
-            .iter()
-            .map(|r| Case {
-                classname: "msctl.load".into(),
-                name: r.rule.clone(),
-                duration_ms: 0,
-                outcome: if r.passed {
-                    CaseOutcome::Passed
-                } else {
-                    CaseOutcome::Failed {
-                        message: format!("{} (observed {})", r.rule, r.observed),
-                        detail: String::new(),
-                    }
-                },
-            })
-            .collect(),
+impl LoadArgs {
+    fn request(&self) -> load::Request {
+        load::Request {
+            names: self.journeys.clone(),
+            users: self.users,
+            ramp: self.ramp,
+            pause: self.pause,
+            duration: self.duration,
+            iterations: self.iterations,
+            thresholds: self.thresholds.clone(),
+            reports: self.reports.clone(),
+            save_baseline: self.save_baseline.clone(),
+            baseline: self.baseline.clone(),
+            max_regression: self.max_regression,
+            allow_failures: self.allow_failures,
+            sample_stack: !self.no_stack,
+        }
     }
 }
 
@@ -275,27 +140,14 @@ struct Listed {
     thresholds: Vec<String>,
 }
 
-/// How long the users run: the command line first, then the profile, else 30 s. A duration
-/// and a number of iterations exclude each other.
-fn run_length(
-    args: &LoadArgs,
-    profile: Option<&profile::Checked>,
-) -> (Option<Duration>, Option<usize>) {
-    match (args.duration, args.iterations, profile) {
-        (Some(d), _, _) => (Some(d), None),
-        (None, Some(n), _) => (None, Some(n)),
-        (None, None, Some(p)) if p.iterations.is_some() => (None, p.iterations),
-        (None, None, Some(p)) if p.duration.is_some() => (p.duration, None),
-        _ => (Some(Duration::from_secs(30)), None),
-    }
-}
-
 /// Every profile, checked (a broken one fails the listing with its `file:line:column`).
-fn list(dir: &std::path::Path, journeys: &[&str], json: bool) -> Result<()> {
+fn list(dirs: &load::Dirs, json: bool) -> Result<()> {
+    let all = discover(&dirs.journeys, &[])?;
+    let journeys: Vec<&str> = all.iter().map(|l| l.name()).collect();
     let mut rows = Vec::new();
     let mut broken = Vec::new();
-    for file in profile::files(dir) {
-        match profile::load(&file, journeys) {
+    for file in profile::files(&dirs.profiles) {
+        match profile::load(&file, &journeys) {
             Ok(p) => rows.push(Listed {
                 name: p.name,
                 file: file.display().to_string(),

@@ -15,7 +15,8 @@ mod new;
 mod ps;
 mod routes;
 mod schema;
-pub(crate) mod test;
+mod targets;
+mod test;
 mod up;
 
 use crate::error::{Error, Result};
@@ -98,40 +99,27 @@ pub struct StackArgs {
 }
 
 impl StackArgs {
+    /// The stack file and project as the library takes them.
+    pub fn source(&self) -> stack::Source {
+        stack::Source {
+            file: self.file.clone(),
+            project: self.project.clone(),
+        }
+    }
+
     /// The stack file, loaded and checked, named by `-p` when given.
     pub fn load(&self) -> Result<Stack> {
-        let mut stack = stack::load(&self.file)?;
-        if let Some(project) = self.checked_project()? {
-            stack.name = project;
-        }
-        Ok(stack)
+        self.source().load()
     }
 
-    /// The project name, for commands that need no more of the stack file than that: with `-p`
-    /// they work without one (a stack started elsewhere).
+    /// The project name ([`stack::Source::project`]).
     pub fn project(&self) -> Result<String> {
-        match self.checked_project()? {
-            Some(p) => Ok(p),
-            None => Ok(self.load()?.name),
-        }
+        self.source().project()
     }
 
-    /// A directory next to the stack file; relative paths stay relative (they are printed).
-    pub fn beside(&self, dir: &str) -> PathBuf {
-        match self.file.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.join(dir),
-            _ => PathBuf::from(dir),
-        }
-    }
-
-    /// `-p` names containers, networks and image tags, so it obeys the stack file's naming rule.
-    fn checked_project(&self) -> Result<Option<String>> {
-        match &self.project {
-            Some(p) if !stack::valid_name(p) => Err(Error::Usage(format!(
-                "invalid project name `{p}`: use lowercase letters, digits, `-` and `_`, starting with a letter or digit"
-            ))),
-            other => Ok(other.clone()),
-        }
+    /// A path next to the stack file ([`stack::Source::beside`]).
+    pub fn beside(&self, rel: &str) -> PathBuf {
+        self.source().beside(rel)
     }
 }
 

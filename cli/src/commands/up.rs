@@ -30,11 +30,11 @@ pub struct UpArgs {
 }
 
 pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
-    let mut stack = stack_args.load()?;
     let docker = crate::docker::connect().await?;
-    // Before anything else: what `secrets:` lacks goes into .env, then the stack is read again
-    // so that `${NAME}` finds it. A plan only says what `up` would generate.
-    let secrets = crate::secrets::ensure(&docker, &stack, args.plan).await?;
+    // Before anything else: what `secrets:` lacks goes into .env. A plan only says what `up`
+    // would generate.
+    let (stack, secrets) =
+        crate::secrets::prepare(&docker, &stack_args.source(), args.plan).await?;
     for note in &secrets.notes {
         eprintln!("{note}");
     }
@@ -43,8 +43,6 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
             "msctl: `up` would generate {} into .env (`secrets:`); the plan shows them unset",
             secrets.written.join(", ")
         );
-    } else if !secrets.written.is_empty() {
-        stack = stack_args.load()?;
     }
     let opts = UpOptions {
         services: args.services.clone(),
@@ -73,16 +71,7 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
         }
         let session = crate::watch::round::Session {
             docker,
-            load: Box::new({
-                let (file, project) = (stack_args.file.clone(), stack_args.project.clone());
-                move || {
-                    StackArgs {
-                        file: file.clone(),
-                        project: project.clone(),
-                    }
-                    .load()
-                }
-            }),
+            source: stack_args.source(),
             services: args.services.clone(),
             profiles: args.profiles.clone(),
         };

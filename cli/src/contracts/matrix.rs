@@ -89,31 +89,57 @@ pub fn results_of(runs: &[PactRun], pacts: &[PactFile], version: &str) -> Vec<Ve
         .collect()
 }
 
+/// Writes each result to its own file, through a temporary file and a rename, so that a
+/// reader never sees half of one.
 pub fn record(dir: &Path, results: &[Verification]) -> Result<(), crate::Error> {
     std::fs::create_dir_all(dir)
         .map_err(crate::Error::io(format!("creating {}", dir.display())))?;
     for r in results {
         let path = dir.join(r.file_name());
+        let partial = path.with_extension("json.partial");
         let text = serde_json::to_string_pretty(r).expect("serializable");
-        std::fs::write(&path, text + "\n")
+        std::fs::write(&partial, text + "\n")
+            .and_then(|()| std::fs::rename(&partial, &path))
             .map_err(crate::Error::io(format!("writing {}", path.display())))?;
     }
     Ok(())
 }
 
-/// Every recorded result; files that do not parse are skipped (they are msctl's own, and a
-/// half-written one must not stop the answer).
-pub fn load(dir: &Path) -> Vec<Verification> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+/// Every recorded result (none when the directory does not exist yet). A result file that
+/// cannot be read or parsed is an error naming it: can-i-deploy must not answer from part of
+/// the record.
+pub fn load(dir: &Path) -> Result<Vec<Verification>, crate::Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(crate::Error::io(format!("reading {}", dir.display()))(e)),
     };
-    let mut all: Vec<Verification> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-        .collect();
+    let mut paths: Vec<std::path::PathBuf> = entries
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .map_err(crate::Error::io(format!("reading {}", dir.display())))?;
+    paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    paths.sort();
+    let mut all = Vec::new();
+    let mut broken = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(&path)
+            .map_err(crate::Error::io(format!("reading {}", path.display())))?;
+        match crate::diag::parse_json::<Verification>(
+            &bytes,
+            &path,
+            "not a verification result",
+            "msctl writes these files; delete it and run `msctl test contracts` again to record the result anew",
+        ) {
+            Ok(v) => all.push(v),
+            Err(e) => broken.push(e),
+        }
+    }
+    if !broken.is_empty() {
+        return Err(crate::Error::Files(broken));
+    }
     all.sort_by(|a, b| a.verified_at.cmp(&b.verified_at));
-    all
+    Ok(all)
 }
 
 /// One integration of the service asked about, and what is known of it.
@@ -367,6 +393,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = verified("order-service", "product-service", "aaa", "v2", true);
         record(dir.path(), std::slice::from_ref(&r)).unwrap();
-        assert_eq!(load(dir.path()), vec![r]);
+        assert_eq!(load(dir.path()).unwrap(), vec![r]);
+        assert_eq!(load(&dir.path().join("none yet")).unwrap(), vec![]);
+    }
+
+    /// A result file that did not parse was skipped, and can-i-deploy answered from the rest.
+    #[test]
+    fn a_result_file_that_does_not_parse_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = verified("order-service", "product-service", "aaa", "v2", true);
+        record(dir.path(), std::slice::from_ref(&r)).unwrap();
+        std::fs::write(dir.path().join("broken.json"), "{\n  \"consumer\": 1,\n").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("broken.json:"), "{err}");
+        assert!(err.contains("not a verification result"), "{err}");
     }
 }

@@ -7,6 +7,7 @@
 //! - [`matrix`] records results per version and answers can-i-deploy.
 //! - [`report`] is what users read: the matrix, failure reports, JUnit.
 //! - [`broker`] publishes pacts and results to a Pact Broker (`--publish`).
+//! - [`run`](run()) is one whole run, from the consumer tests to the recorded results.
 
 pub mod broker;
 pub mod consumers;
@@ -14,7 +15,11 @@ pub mod matrix;
 pub mod pacts;
 pub mod providers;
 pub mod report;
+mod run;
 pub mod verify;
+
+pub use report::Outcome;
+pub use run::{run, Request};
 
 use crate::error::{Error, Result};
 use crate::stack::Stack;
@@ -40,8 +45,15 @@ impl Selection {
     }
 
     /// The pacts selected, once every name given is known and every provider is a service of
-    /// the stack (input errors, exit 2, before Docker is touched).
+    /// the stack (input errors, exit 2, before Docker is touched). No pact at all is a failure:
+    /// a verification over nothing must not pass.
     pub fn choose(&self, all: Vec<PactFile>, stack: &Stack) -> Result<Vec<PactFile>> {
+        if all.is_empty() {
+            return Err(Error::NothingChecked(format!(
+                "no pact files in {}: nothing to verify (the consumer tests in contracts/ write them; did they run?)",
+                pacts::DIR
+            )));
+        }
         let names = |f: fn(&PactFile) -> &str| all.iter().map(f).collect::<Vec<_>>();
         for c in &self.consumers {
             check_name("consumer in the pacts", c, names(|p| p.consumer.as_str()))?;
@@ -49,7 +61,19 @@ impl Selection {
         for p in &self.providers {
             check_name("provider in the pacts", p, names(|p| p.provider.as_str()))?;
         }
+        let pairs: Vec<String> = all
+            .iter()
+            .map(|p| format!("{} → {}", p.consumer, p.provider))
+            .collect();
         let chosen: Vec<PactFile> = all.into_iter().filter(|p| self.keeps(p)).collect();
+        if chosen.is_empty() {
+            return Err(Error::Usage(format!(
+                "no pact between {} and {}; the pacts bind: {}",
+                self.consumers.join("/"),
+                self.providers.join("/"),
+                pairs.join(", ")
+            )));
+        }
         if let Some(p) = chosen.iter().find(|p| stack.service(&p.provider).is_none()) {
             return Err(Error::Usage(format!(
                 "{}: the provider `{}` is not a service of {}",

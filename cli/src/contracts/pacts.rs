@@ -74,17 +74,12 @@ struct RawRequest {
 
 impl PactFile {
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<PactFile, FileErrors> {
-        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| {
-            let pos = Pos {
-                line: e.line() as u64,
-                column: e.column() as u64,
-            };
-            FileErrors::one(
-                path,
-                Diagnostic::new(pos, format!("not a pact file: {e}"))
-                    .help("pact files are JSON written by the consumer tests; run them again (`msctl test contracts` without --skip-consumers) or restore the file from git"),
-            )
-        })?;
+        let raw: Raw = crate::diag::parse_json(
+            bytes,
+            path,
+            "not a pact file",
+            "pact files are JSON written by the consumer tests; run them again (`msctl test contracts` without --skip-consumers) or restore the file from git",
+        )?;
         let whole =
             |message: String| FileErrors::one(path, Diagnostic::new(Pos::default(), message));
         if raw.consumer.name.is_empty() || raw.provider.name.is_empty() {
@@ -144,10 +139,15 @@ impl PactFile {
 /// Every `*.json` in `dir` (not its sub-directories: the verifier ignores those too), sorted
 /// by name. Every broken file is reported, not only the first.
 pub fn discover(dir: &Path) -> Result<Vec<PactFile>, crate::Error> {
-    let entries = std::fs::read_dir(dir).map_err(crate::Error::io(format!(
-        "reading the pact files in {}",
-        dir.display()
-    )))?;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // No folder is no pact: the caller says why that verifies nothing.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            let context = format!("reading the pact files in {}", dir.display());
+            return Err(crate::Error::io(context)(e));
+        }
+    };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))

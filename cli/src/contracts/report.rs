@@ -1,7 +1,8 @@
 //! What `msctl test contracts` prints and writes: the matrix (one row per pact), a report per
 //! failed interaction a developer can act on, and the JUnit suites (one per pact).
 
-use super::verify::{InteractionResult, Outcome};
+use super::verify::{self, InteractionResult, Outcome as Verdict};
+use crate::error::{Error, Result};
 use crate::testing::junit::{Case, CaseOutcome, Suite};
 use serde::Serialize;
 use std::fmt::Write;
@@ -25,6 +26,94 @@ impl PactRun {
     fn duration_ms(&self) -> u64 {
         self.interactions.iter().map(|i| i.duration_ms).sum()
     }
+}
+
+/// What a run verified.
+pub struct Outcome {
+    /// The workspace's version the results were recorded for.
+    pub version: String,
+    /// The providers' project (`<project>-contracts`).
+    pub project: String,
+    pub runs: Vec<PactRun>,
+    pub providers: Vec<verify::Provider>,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    pub fn interactions(&self) -> usize {
+        self.runs.iter().map(|r| r.interactions.len()).sum()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.runs.iter().map(|r| r.failed()).sum()
+    }
+
+    /// Passed only when something was verified and nothing failed.
+    pub fn verdict(&self) -> Result<()> {
+        let (total, failed) = (self.interactions(), self.failed());
+        if total == 0 {
+            return Err(Error::NothingChecked(
+                "no interaction was verified: the selected pacts hold none".into(),
+            ));
+        }
+        match failed {
+            0 => Ok(()),
+            failed => Err(Error::ContractsFailed { failed, total }),
+        }
+    }
+}
+
+/// The whole run as `--json` prints it.
+pub fn json(outcome: &Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "passed": outcome.verdict().is_ok(),
+        "version": outcome.version,
+        "seconds": outcome.seconds,
+        "providers_project": outcome.project,
+        "providers": outcome.providers.iter().map(|p| serde_json::json!({
+            "name": p.name,
+            "host": p.host,
+            "port": p.port,
+            "state_change_url": format!("http://{}:{}{}", p.host, p.port, verify::STATE_PATH),
+            "message_path": verify::MESSAGE_PATH,
+        })).collect::<Vec<_>>(),
+        "pacts": outcome.runs,
+    })
+}
+
+/// The whole run as text: a report per failed interaction, the matrix, the verdict line.
+pub fn render(outcome: &Outcome, kept: bool) -> String {
+    let mut out = String::new();
+    for i in outcome
+        .runs
+        .iter()
+        .flat_map(|r| &r.interactions)
+        .filter(|i| !i.passed())
+    {
+        let _ = writeln!(out, "{}", render_failure(i));
+    }
+    out.push_str(&render_matrix(&outcome.runs));
+    let verdict = match outcome.verdict() {
+        Ok(()) => console::style("passed").green().bold(),
+        Err(_) => console::style("FAILED").red().bold(),
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: {} pacts, {} interactions, {} failed ({:.1} s); results recorded for {}",
+        outcome.runs.len(),
+        outcome.interactions(),
+        outcome.failed(),
+        outcome.seconds,
+        outcome.version
+    );
+    if kept {
+        let _ = writeln!(
+            out,
+            "the providers keep running in project `{0}` (msctl -p {0} down --volumes removes them)",
+            outcome.project
+        );
+    }
+    out
 }
 
 pub fn render_matrix(runs: &[PactRun]) -> String {
@@ -82,14 +171,14 @@ pub fn render_failure(i: &InteractionResult) -> String {
         let _ = writeln!(out, "  request:  {request}");
     }
     match &i.outcome {
-        Outcome::Passed => {}
-        Outcome::MissingState { state, detail } => {
+        Verdict::Passed => {}
+        Verdict::MissingState { state, detail } => {
             let _ = writeln!(out, "  missing provider state {state:?}: {detail}");
         }
-        Outcome::Error { error } => {
+        Verdict::Error { error } => {
             let _ = writeln!(out, "  error:    {error}");
         }
-        Outcome::Mismatch { mismatches } => {
+        Verdict::Mismatch { mismatches } => {
             for m in mismatches {
                 let at = if m.at.is_empty() {
                     String::new()
@@ -157,19 +246,19 @@ pub fn junit_suites(runs: &[PactRun]) -> Vec<Suite> {
                     name: i.description.clone(),
                     duration_ms: i.duration_ms,
                     outcome: match &i.outcome {
-                        Outcome::Passed => CaseOutcome::Passed,
-                        Outcome::MissingState { state, .. } => CaseOutcome::Failed {
+                        Verdict::Passed => CaseOutcome::Passed,
+                        Verdict::MissingState { state, .. } => CaseOutcome::Failed {
                             message: format!("missing provider state {state:?}"),
                             detail: render_failure(i),
                         },
-                        Outcome::Mismatch { mismatches } => CaseOutcome::Failed {
+                        Verdict::Mismatch { mismatches } => CaseOutcome::Failed {
                             message: mismatches
                                 .first()
                                 .map(|m| format!("{} {}: {}", kind_word(&m.kind), m.at, m.message))
                                 .unwrap_or_default(),
                             detail: render_failure(i),
                         },
-                        Outcome::Error { error } => CaseOutcome::Failed {
+                        Verdict::Error { error } => CaseOutcome::Failed {
                             message: error.clone(),
                             detail: render_failure(i),
                         },
@@ -186,7 +275,7 @@ mod tests {
     use crate::contracts::pacts::Kind;
     use crate::contracts::verify::MismatchLine;
 
-    fn interaction(description: &str, outcome: Outcome) -> InteractionResult {
+    fn interaction(description: &str, outcome: Verdict) -> InteractionResult {
         InteractionResult {
             consumer: "order-service".into(),
             provider: "product-service".into(),
@@ -204,7 +293,7 @@ mod tests {
     fn runs() -> Vec<PactRun> {
         let mut broken = interaction(
             "the price of a product",
-            Outcome::Mismatch {
+            Verdict::Mismatch {
                 mismatches: vec![MismatchLine {
                     kind: "BodyMismatch".into(),
                     at: "$.price".into(),
@@ -219,7 +308,7 @@ mod tests {
         ];
         let mut missing = interaction(
             "the price of an unknown product",
-            Outcome::MissingState {
+            Verdict::MissingState {
                 state: "product P was discontinued".into(),
                 detail: "product-service has no such state".into(),
             },
@@ -231,7 +320,7 @@ mod tests {
                 provider: "product-service".into(),
                 file: "contracts/pacts/order-service-product-service.json".into(),
                 interactions: vec![
-                    interaction("a reservation within the stock", Outcome::Passed),
+                    interaction("a reservation within the stock", Verdict::Passed),
                     broken,
                     missing,
                 ],
@@ -245,7 +334,7 @@ mod tests {
                     consumer: "notification-service".into(),
                     provider: "order-service".into(),
                     request: None,
-                    ..interaction("order.created", Outcome::Passed)
+                    ..interaction("order.created", Verdict::Passed)
                 }],
             },
         ]

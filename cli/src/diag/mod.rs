@@ -134,6 +134,26 @@ pub fn parse_yaml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, Fil
         .map_err(|e| FileErrors::one(file, from_yaml_error(&e)))
 }
 
+/// Parses JSON `bytes` into `T`; a syntax or shape error becomes the file's diagnostic, worded
+/// `{what}: …`, with `help`.
+pub fn parse_json<T: DeserializeOwned>(
+    bytes: &[u8],
+    file: &Path,
+    what: &str,
+    help: &str,
+) -> Result<T, FileErrors> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let pos = Pos {
+            line: e.line() as u64,
+            column: e.column() as u64,
+        };
+        FileErrors::one(
+            file,
+            Diagnostic::new(pos, format!("{what}: {e}")).help(help),
+        )
+    })
+}
+
 /// Turns a YAML/serde error into a diagnostic, adding "did you mean" for unknown keys and variants.
 fn from_yaml_error(err: &serde_saphyr::Error) -> Diagnostic {
     let pos = err

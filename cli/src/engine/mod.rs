@@ -12,16 +12,19 @@ pub mod plan;
 pub mod ports;
 pub mod probe;
 pub mod ps;
+mod readiness;
 pub mod replace;
 pub mod up;
 pub mod wait;
 
 use crate::docker::{is_not_found, project_filter};
 use crate::error::{Error, Result};
+use crate::stack::Stack;
 use bollard::query_parameters::{
-    ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
 };
 use bollard::Docker;
+use desired::{create_body, Desired};
 use plan::Existing;
 
 /// All containers of `project`, running or not, by service and replica.
@@ -80,4 +83,24 @@ pub async fn force_remove(docker: &Docker, container: &str, name: &str) -> Resul
         Err(err) if is_not_found(&err) => Ok(()),
         Err(err) => Err(Error::docker(format!("removing {name}"))(err)),
     }
+}
+
+/// Creates a desired container under its name and starts it.
+pub(crate) async fn create_and_start(docker: &Docker, stack: &Stack, d: &Desired) -> Result<()> {
+    let options = CreateContainerOptions {
+        name: Some(d.name.clone()),
+        ..Default::default()
+    };
+    docker
+        .create_container(Some(options), create_body(stack, d))
+        .await
+        .map_err(Error::docker(format!("creating container {}", d.name)))?;
+    start(docker, &d.name).await
+}
+
+pub(crate) async fn start(docker: &Docker, container: &str) -> Result<()> {
+    docker
+        .start_container(container, None)
+        .await
+        .map_err(Error::docker(format!("starting container {container}")))
 }

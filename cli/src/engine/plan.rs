@@ -18,17 +18,64 @@ pub struct Existing {
     pub state: String,
     pub status: String,
     pub created: i64,
+    /// What is wrong with the labels msctl wrote on it (another tool, another version): the
+    /// plan removes such a container and says why.
+    pub label_problem: Option<String>,
+}
+
+/// The parts of the config label ([`super::desired::Effective`] as written) read back.
+#[derive(serde::Deserialize)]
+struct LabelledConfig {
+    ports: Vec<LabelledPort>,
+    environment: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(serde::Deserialize)]
+struct LabelledPort {
+    host_port: u16,
 }
 
 impl Existing {
+    fn config(&self) -> Result<LabelledConfig, String> {
+        serde_json::from_str(&self.config_json)
+            .map_err(|e| format!("its label {LABEL_CONFIG} does not parse ({e})"))
+    }
+
+    /// The host ports its config label says it publishes.
+    pub fn published_ports(&self) -> Result<Vec<u16>, String> {
+        Ok(self
+            .config()?
+            .ports
+            .into_iter()
+            .map(|p| p.host_port)
+            .collect())
+    }
+
+    /// The value of an environment variable it was created with (per its config label).
+    pub fn env(&self, name: &str) -> Result<Option<String>, String> {
+        Ok(self.config()?.environment.remove(name))
+    }
+
     pub fn from_summary(c: &ContainerSummary) -> Option<Existing> {
         let labels = c.labels.as_ref()?;
         let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+        // Replicas count from 1: a container whose number does not parse matches none.
+        let (replica, label_problem) = match label(LABEL_REPLICA).parse() {
+            Ok(n) => (n, None),
+            Err(_) => (
+                0,
+                Some(format!(
+                    "its label {LABEL_REPLICA}=`{}` is not a replica number",
+                    label(LABEL_REPLICA)
+                )),
+            ),
+        };
         Some(Existing {
             id: c.id.clone()?,
             name: summary_name(c),
             service: labels.get(LABEL_SERVICE)?.clone(),
-            replica: label(LABEL_REPLICA).parse().unwrap_or(0),
+            replica,
+            label_problem,
             hash: label(LABEL_CONFIG_HASH),
             config_json: label(LABEL_CONFIG),
             image_id: label(LABEL_IMAGE_ID),
@@ -144,7 +191,10 @@ pub fn plan(
                 service: e.service.clone(),
                 container: e.name.clone(),
                 action: Action::Remove {
-                    reason: "replica no longer wanted".into(),
+                    reason: e
+                        .label_problem
+                        .clone()
+                        .unwrap_or_else(|| "replica no longer wanted".into()),
                 },
                 desired: None,
                 existing: Some(e.clone()),
@@ -160,4 +210,52 @@ fn is_clean_exit(status: &str) -> bool {
 
 pub fn short_id(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn summary(replica: &str, config: &str) -> ContainerSummary {
+        ContainerSummary {
+            id: Some("c1".into()),
+            names: Some(vec!["/shop-api-1".into()]),
+            labels: Some(HashMap::from([
+                (LABEL_SERVICE.to_string(), "api".to_string()),
+                (LABEL_REPLICA.to_string(), replica.to_string()),
+                (LABEL_CONFIG.to_string(), config.to_string()),
+            ])),
+            ..Default::default()
+        }
+    }
+
+    /// A replica label that did not parse was read as replica 0, silently.
+    #[test]
+    fn a_replica_label_that_is_not_a_number_is_named_in_the_plan() {
+        let e = Existing::from_summary(&summary("one", "{}")).unwrap();
+        assert!(e.label_problem.as_deref().unwrap().contains("`one`"));
+        let changes = plan(&[], &[e], &["api"], &[]);
+        assert_eq!(
+            changes[0].describe(),
+            "remove: its label msctl.replica=`one` is not a replica number"
+        );
+        let fine = Existing::from_summary(&summary("2", "{}")).unwrap();
+        assert_eq!((fine.replica, fine.label_problem), (2, None));
+    }
+
+    /// The config label was read as untyped JSON: a label without ports read as "no ports".
+    #[test]
+    fn published_ports_come_from_a_typed_config_label_or_an_error_naming_it() {
+        let ok = Existing::from_summary(&summary(
+            "1",
+            r#"{"ports":[{"host_ip":"127.0.0.1","host_port":8000,"container_port":8000}],"environment":{"A":"1"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(ok.published_ports().unwrap(), vec![8000]);
+        assert_eq!(ok.env("A").unwrap().as_deref(), Some("1"));
+        let bad = Existing::from_summary(&summary("1", r#"{"image":"x"}"#)).unwrap();
+        let err = bad.published_ports().unwrap_err();
+        assert!(err.contains(LABEL_CONFIG) && err.contains("ports"), "{err}");
+    }
 }

@@ -3,67 +3,12 @@
 //! file, and what "ready" means for a service's containers.
 
 use super::plan::Change;
-use super::up::create_and_start;
-use super::up::wanted;
-use super::wait::{self, Want};
-use super::{force_remove, remove};
+use super::readiness::{wanted, Readiness};
+use super::wait::Want;
+use super::{create_and_start, force_remove, remove};
 use crate::error::{Error, Result};
 use crate::stack::{ServiceSpec, Stack};
 use bollard::Docker;
-
-/// What "ready" means for one service's containers, and waiting for it.
-pub(super) struct Readiness<'a> {
-    docker: &'a Docker,
-    service: &'a ServiceSpec,
-    want: Want,
-    probe: Option<wait::StartProbe>,
-}
-
-impl<'a> Readiness<'a> {
-    pub(super) fn of(docker: &'a Docker, service: &'a ServiceSpec, want: Want) -> Readiness<'a> {
-        // Engines without `start_interval` (API 1.41) would wait a whole `interval` for the
-        // first check; msctl runs the check itself at the start interval.
-        let probe = service
-            .healthcheck
-            .as_ref()
-            .filter(|_| !super::probe::engine_has_start_interval(docker))
-            .and_then(|h| {
-                Some(wait::StartProbe {
-                    test: h.test.clone(),
-                    every: h.start_interval?,
-                    timeout: h.timeout,
-                })
-            });
-        Readiness {
-            docker,
-            service,
-            want,
-            probe,
-        }
-    }
-
-    pub(super) async fn wait(&self, container: &str) -> Result<()> {
-        let s = self.service;
-        let waited = wait::until(
-            self.docker,
-            container,
-            self.want,
-            s.up_timeout,
-            self.probe.as_ref(),
-        )
-        .await;
-        match waited {
-            Ok(()) => Ok(()),
-            Err(reason) => Err(Error::NotReady {
-                service: s.name.clone(),
-                wanted: self.want.word().into(),
-                timeout: humantime::format_duration(s.up_timeout).to_string(),
-                reason,
-                logs: super::logs::tail(self.docker, container, 20).await,
-            }),
-        }
-    }
-}
 
 /// Whether a service's containers can be replaced with the successor started first: not when
 /// it publishes a host port (two containers cannot hold it) or mounts a named volume (two

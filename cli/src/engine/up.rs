@@ -1,18 +1,18 @@
 //! `msctl up`: preflight, images, network and volumes, then the plan applied level by level.
 
-use super::desired::{self, create_body, Desired};
+use super::desired::{self, Desired};
 use super::plan::{self, Action, Change};
-use super::remove;
-use super::replace::{can_surge, surge_replace, Readiness};
+use super::readiness::{wanted, Readiness};
+use super::replace::{can_surge, surge_replace};
 use super::wait::Want;
+use super::{create_and_start, remove, start};
 use crate::docker::*;
 use crate::error::{Error, Result};
 use crate::graph;
 use crate::images::{self, ResolvedImage};
-use crate::stack::{Condition, ImageSource, ServiceSpec, Stack};
+use crate::stack::{ImageSource, ServiceSpec, Stack};
 use crate::ui::Ui;
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
 use futures_util::future::try_join_all;
 use serde::Serialize;
@@ -75,6 +75,18 @@ pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Re
     } else {
         (closure.clone(), closure)
     };
+    let (mut selected, mut context) = (selected, context);
+    if let Some(gateway) = stale_gateway(docker, stack, &selected).await? {
+        ui.line(format!(
+            "{}: its routing table changed ({}), so it is applied too",
+            gateway.name,
+            crate::stack::routes::ENV
+        ));
+        selected.push(gateway);
+        if !context.iter().any(|c| c.name == gateway.name) {
+            context.push(gateway);
+        }
+    }
     let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
     let oneshots: Vec<&str> = selected
         .iter()
@@ -138,6 +150,32 @@ pub async fn up(docker: &Docker, stack: &Stack, opts: &UpOptions, ui: &Ui) -> Re
     Ok(report)
 }
 
+/// Routes belong to the gateway: `up SERVICE` for a service with a new or changed `routes:`
+/// block changes the gateway's routing table, which only reaches it when its containers are
+/// recreated. The gateway is returned when it is outside `selected`, has containers (it runs,
+/// so what it depends on does), and any of them holds another table than the stack's.
+async fn stale_gateway<'a>(
+    docker: &Docker,
+    stack: &'a Stack,
+    selected: &[&ServiceSpec],
+) -> Result<Option<&'a ServiceSpec>> {
+    let env = crate::stack::routes::ENV;
+    let Some(gateway) = stack.services.iter().find(|s| s.env.contains_key(env)) else {
+        return Ok(None);
+    };
+    if selected.iter().any(|s| s.name == gateway.name) {
+        return Ok(None);
+    }
+    let wanted = gateway.env.get(env).cloned();
+    let existing = super::existing(docker, &stack.name).await?;
+    let stale = existing
+        .iter()
+        .filter(|e| e.service == gateway.name)
+        // A label that does not parse: the gateway's own plan says why it is recreated.
+        .any(|e| e.env(env).map_or(true, |held| held != wanted));
+    Ok(stale.then_some(gateway))
+}
+
 /// Refuses before anything is created: every published port must be free (or already ours),
 /// every image obtainable.
 async fn preflight(
@@ -148,19 +186,17 @@ async fn preflight(
     ui: &Ui,
 ) -> Result<()> {
     let existing = super::existing(docker, &stack.name).await?;
-    let ours: Vec<u16> = existing
+    let mut ours: Vec<u16> = Vec::new();
+    for e in existing
         .iter()
         .filter(|e| matches!(e.state.as_str(), "running" | "paused" | "restarting"))
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.config_json).ok())
-        .flat_map(|config| {
-            let ports = config["ports"].as_array().cloned().unwrap_or_default();
-            ports
-                .into_iter()
-                .filter_map(|p| p["host_port"].as_u64())
-                .map(|p| p as u16)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    {
+        match e.published_ports() {
+            Ok(ports) => ours.extend(ports),
+            // Its ports then count as taken, and the check below names it as their holder.
+            Err(why) => ui.line(format!("msctl: warning: {}: {why}", e.name)),
+        }
+    }
     let mut problems = Vec::new();
     for service in selected {
         for port in service
@@ -253,15 +289,6 @@ async fn ensure_volumes(docker: &Docker, stack: &Stack, selected: &[&ServiceSpec
     Ok(())
 }
 
-/// What `up` waits for on this service: what its dependents need, or health when it has a check.
-pub(super) fn wanted(service: &ServiceSpec, selected: &[&ServiceSpec]) -> Want {
-    match graph::required_condition(selected, &service.name) {
-        Some(Condition::Completed) => Want::Completed,
-        _ if service.healthcheck.is_some() => Want::Healthy,
-        _ => Want::Running,
-    }
-}
-
 async fn apply_service(
     docker: &Docker,
     stack: &Stack,
@@ -318,23 +345,4 @@ async fn apply_change(docker: &Docker, stack: &Stack, change: &Change) -> Result
         (Action::Remove { .. }, Some(e), _) => remove(docker, e).await,
         _ => unreachable!("plan pairs every action with the containers it needs"),
     }
-}
-
-pub(super) async fn create_and_start(docker: &Docker, stack: &Stack, d: &Desired) -> Result<()> {
-    let options = CreateContainerOptions {
-        name: Some(d.name.clone()),
-        ..Default::default()
-    };
-    docker
-        .create_container(Some(options), create_body(stack, d))
-        .await
-        .map_err(Error::docker(format!("creating container {}", d.name)))?;
-    start(docker, &d.name).await
-}
-
-async fn start(docker: &Docker, container: &str) -> Result<()> {
-    docker
-        .start_container(container, None)
-        .await
-        .map_err(Error::docker(format!("starting container {container}")))
 }

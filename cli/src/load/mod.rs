@@ -10,6 +10,7 @@
 //! - [`live`] is the progress line while it runs.
 //! - [`profile`] reads load files (`loadtests/*.yaml`).
 //! - [`rules`] maps k6-style thresholds onto goose's.
+//! - [`run`](run()) is one whole run: the request checked, the attack observed, the verdict.
 //! - [`stack`] samples the services' CPU, memory and error lines during the run.
 //! - [`summary`] is the per-step table printed at the end.
 
@@ -17,8 +18,11 @@ pub mod baseline;
 pub mod live;
 pub mod profile;
 pub mod rules;
+mod run;
 pub mod stack;
 pub mod summary;
+
+pub use run::{prepare, run, Dirs, Prepared, Report, Request};
 
 use crate::error::{Error, Result};
 use crate::journeys::load::Loaded;
@@ -95,7 +99,7 @@ fn configuration(plan: &Plan, host: &str) -> Result<GooseConfiguration> {
     Ok(c)
 }
 
-/// Runs the plan as [`run`] does, with the progress line on `bar` (redrawn every
+/// Runs the plan as [`attack`] does, with the progress line on `bar` (redrawn every
 /// [`live::TICK`]) and, when `sample_stack`, the stack section ([`stack`]) of the run.
 pub async fn run_observed(
     plan: &Plan,
@@ -110,7 +114,7 @@ pub async fn run_observed(
     };
     let progress = Arc::new(live::Live::default());
     let ticker = tokio::spawn(redraw(bar, progress.clone(), plan.users));
-    let outcome = run(plan, runner.clone(), host, progress).await;
+    let outcome = attack(plan, runner.clone(), host, progress).await;
     ticker.abort();
     let usage = match sampler {
         Some(s) => s.finish(&runner.targets).await,
@@ -129,7 +133,7 @@ async fn redraw(bar: indicatif::ProgressBar, progress: Arc<live::Live>, users: u
 }
 
 /// Runs the plan against the stack `runner` reaches; every request is also told to `live`.
-pub async fn run(
+pub async fn attack(
     plan: &Plan,
     runner: Arc<Runner>,
     host: &str,

@@ -38,9 +38,23 @@ pub fn to_goose(rule: &str) -> Result<String, String> {
     })
 }
 
+/// Whether a rule judges failed requests (`rate(failed) < 5%`): such a rule, not the mere
+/// presence of failures, decides whether a run with failed journey runs passes.
+pub fn judges_failures(rule: &str) -> bool {
+    to_goose(rule).is_ok_and(|r| r.starts_with("error-rate"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::to_goose;
+    use super::{judges_failures, to_goose};
+
+    #[test]
+    fn only_failure_rates_judge_failures() {
+        assert!(judges_failures("rate(failed) < 5%"));
+        assert!(judges_failures("error-rate < 1% for checkout / pay"));
+        assert!(!judges_failures("p(95) < 200ms"));
+        assert!(!judges_failures("rps >= 50"));
+    }
 
     #[test]
     fn k6_rules_become_goose_rules() {

@@ -8,11 +8,13 @@ mod interpolate;
 pub mod model;
 mod resolve;
 pub mod routes;
+mod source;
 mod types;
 
 pub use interpolate::{interpolate, parse_dotenv, Vars};
 pub use model::{Condition, SecretKind};
 pub use resolve::valid_name;
+pub use source::Source;
 pub use types::*;
 
 use crate::diag::{Diagnostic, FileErrors};
@@ -50,10 +52,25 @@ pub fn load_with(path: &Path, mut vars: Vars) -> Result<Stack, FileErrors> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    if let Ok(dotenv) = std::fs::read_to_string(dir.join(".env")) {
-        vars.dotenv = parse_dotenv(&dotenv);
-    }
+    vars.dotenv = read_dotenv(&dir.join(".env"))?;
     parse(&text, path, &dir, &vars)
+}
+
+/// The variables of a `.env` file; none when there is no such file. A `.env` that exists but
+/// cannot be read is an error naming it: the stack would otherwise start without the secrets
+/// it holds.
+pub fn read_dotenv(path: &Path) -> Result<std::collections::HashMap<String, String>, FileErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(parse_dotenv(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(FileErrors::one(
+            path,
+            Diagnostic::new(
+                Default::default(),
+                format!("cannot read the environment file: {e}"),
+            ),
+        )),
+    }
 }
 
 /// Parses stack file text; `dir` anchors relative paths.
@@ -129,6 +146,19 @@ services:
         let selected = graph::select(&stack, &[], &["tools".into()]).unwrap();
         let levels: Vec<Vec<String>> = graph::levels(&selected).iter().map(|l| names(l)).collect();
         assert_eq!(levels, [vec!["db"], vec!["api"], vec!["worker", "debug"]]);
+    }
+
+    /// An unreadable `.env` was read as an empty one: the stack started without its secrets.
+    #[test]
+    fn an_env_file_that_cannot_be_read_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".env")).unwrap();
+        let err = parse_in(dir.path(), "services:\n  a: { image: app }\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".env"), "{err}");
+        assert!(err.contains("cannot read the environment file"), "{err}");
+        assert!(read_dotenv(&dir.path().join("absent")).unwrap().is_empty());
     }
 
     #[test]

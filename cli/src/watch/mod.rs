@@ -63,9 +63,10 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
                 }
                 match done {
                     Ok(outcome) => {
-                        eprintln!("{}", outcome.line);
-                        if let Some(detail) = &outcome.detail {
-                            eprintln!("{detail}");
+                        // One write: `--logs` lines must not land between the two.
+                        match &outcome.detail {
+                            Some(detail) => eprintln!("{}\n{detail}", outcome.line),
+                            None => eprintln!("{}", outcome.line),
                         }
                         last_error = outcome.build_error;
                         if let Some(new) = outcome.state {

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 /// What stays the same for the whole watch.
 pub struct Session {
     pub docker: Docker,
-    /// Reads the stack file again (with `-p`, under the same project name).
-    pub load: Box<dyn Fn() -> Result<Stack> + Send + Sync>,
+    /// The stack file and `-p`: read again on every stack round.
+    pub source: crate::stack::Source,
     /// The services named on the command line (all when empty).
     pub services: Vec<String>,
     pub profiles: Vec<String>,
@@ -172,13 +172,12 @@ pub async fn run(
 async fn stack_round(session: &Session, head: String, started: Instant) -> Outcome {
     let mut out = Outcome::new(head.clone());
     let applied = async {
-        let mut stack = (session.load)().map_err(|e| ("the stack file has errors", e))?;
-        let secrets = crate::secrets::ensure(&session.docker, &stack, false)
+        let (stack, _) = crate::secrets::prepare(&session.docker, &session.source, false)
             .await
-            .map_err(|e| ("generating secrets failed", e))?;
-        if !secrets.written.is_empty() {
-            stack = (session.load)().map_err(|e| ("the stack file has errors", e))?;
-        }
+            .map_err(|e| match e {
+                Error::Stack(_) => ("the stack file has errors", e),
+                e => ("generating secrets failed", e),
+            })?;
         let opts = UpOptions {
             services: session.services.clone(),
             profiles: session.profiles.clone(),

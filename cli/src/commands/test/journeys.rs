@@ -1,7 +1,7 @@
 //! `msctl test journeys`: options, the checks before anything is sent (files valid, stack
 //! up), rounds (`--repeat`, `--every`), and what is printed or written.
 
-use super::TargetArgs;
+use crate::commands::targets::TargetArgs;
 use crate::commands::{print_json, StackArgs};
 use crate::error::{Error, Result};
 use crate::journeys::load::Loaded;
