@@ -170,7 +170,7 @@ pub struct ExpectMessage {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub within: Option<Spanned<String>>,
-    /// The stack service of the broker (default `rabbitmq`).
+    /// The stack service of the broker (default: the stack's RabbitMQ service).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub broker: Option<Spanned<String>>,

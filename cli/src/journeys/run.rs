@@ -238,7 +238,7 @@ impl Runner {
                 .broker
                 .as_ref()
                 .map(|b| b.value.clone())
-                .unwrap_or_else(|| "rabbitmq".into());
+                .unwrap_or_else(|| self.targets.roles.broker.clone());
             if !listeners.contains_key(&broker) {
                 let at = pos(&m.exchange);
                 let url = self
@@ -325,7 +325,7 @@ impl Runner {
             .service
             .as_ref()
             .map(|s| s.value.clone())
-            .unwrap_or_else(|| "gateway".into());
+            .unwrap_or_else(|| self.targets.roles.gateway.clone());
         let base = self
             .targets
             .http(&service)

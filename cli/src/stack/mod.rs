@@ -8,6 +8,7 @@ mod cycle;
 mod interpolate;
 pub mod model;
 mod resolve;
+mod roles;
 pub mod routes;
 mod types;
 

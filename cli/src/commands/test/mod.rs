@@ -7,7 +7,7 @@ mod journeys;
 use super::StackArgs;
 use crate::error::Result;
 use crate::journeys::run::Runner;
-use crate::testing::targets::Targets;
+use crate::testing::targets::{Roles, Targets};
 use clap::Subcommand;
 
 #[derive(Debug, clap::Args)]
@@ -44,8 +44,11 @@ impl TargetArgs {
     /// A journey runner for the stack, checked to be up (`what` names the checks if not). It
     /// sees the project's `.env` as `env`: what `msctl up` used (generated secrets included),
     /// so journeys log in with what the stack was given.
+    /// Its gateway and broker are the stack file's ([`Roles::of`]), or those of the usual names
+    /// when there is no file (`-p` for a stack started elsewhere).
     pub async fn runner(&self, stack: &StackArgs, what: &str) -> Result<Runner> {
-        let targets = self.connect(stack.project()?).await?;
+        let roles = stack.load().map(|s| Roles::of(&s)).unwrap_or_default();
+        let targets = self.connect(stack.project()?).await?.with_roles(roles);
         targets.check_up(what).await?;
         let dotenv = std::fs::read_to_string(stack.beside(".env"))
             .map(|text| crate::stack::parse_dotenv(&text))
