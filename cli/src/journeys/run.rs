@@ -1,10 +1,10 @@
 //! Running one journey: variables, queues bound for its message steps, steps in order (the
 //! rest skipped after a failure), `finally` always, and the stack's log lines after a failure.
 
-use super::broker::{Inbox, Listener, Message};
-use super::load::{self, Loaded, StatusRule};
 use super::matcher::{self, show, Op};
 use super::model::{Eventually, ExpectMessage, Node, Request, Step};
+use super::parse::{self, Loaded, StatusRule};
+use super::rabbitmq::{Inbox, Listener, Message};
 use super::report::{Attempt, JourneyReport, Outcome, StepReport};
 use super::template::{Scope, Templates};
 use crate::diag::{pos, Pos, Spanned, SpannedMap};
@@ -360,7 +360,7 @@ impl Runner {
             _ => None,
         };
         let timeout = match &r.timeout {
-            Some(t) => load::duration(t).map_err(Failed::from)?,
+            Some(t) => parse::duration(t).map_err(Failed::from)?,
             None => DEFAULT_TIMEOUT,
         };
         let default_expect = Default::default();
@@ -523,7 +523,7 @@ impl Runner {
         scope: &Scope,
     ) -> Result<Expectations, Failed> {
         let status = match &expect.status {
-            Some(s) => (pos(s), load::status_spec(s).map_err(Failed::from)?),
+            Some(s) => (pos(s), parse::status_spec(s).map_err(Failed::from)?),
             None => (Pos::default(), Vec::new()),
         };
         let mut checks = Vec::new();
@@ -559,12 +559,12 @@ impl Runner {
 
     fn eventually(&self, ev: &Eventually, scope: &Scope) -> Result<Poll, Failed> {
         let d = |s: &Option<Spanned<String>>, default: Duration| match s {
-            Some(s) => load::duration(s).map_err(|d| Failed(d.pos, d.message)),
+            Some(s) => parse::duration(s).map_err(|d| Failed(d.pos, d.message)),
             None => Ok(default),
         };
         Ok(Poll {
             at: pos(&ev.within),
-            within: load::duration(&ev.within).map_err(Failed::from)?,
+            within: parse::duration(&ev.within).map_err(Failed::from)?,
             interval: d(&ev.interval, Duration::from_millis(100))?,
             max_interval: d(&ev.max_interval, Duration::from_secs(1))?,
             backoff: ev.backoff.unwrap_or(1.5),
@@ -583,7 +583,7 @@ impl Runner {
         let key = self.text(&m.routing_key, scope)?;
         report.action = format!("message on {exchange} ({key})");
         let within = match &m.within {
-            Some(w) => load::duration(w).map_err(Failed::from)?,
+            Some(w) => parse::duration(w).map_err(Failed::from)?,
             None => Duration::from_secs(10),
         };
         let body_checks = self.json_checks(&m.json, scope)?;

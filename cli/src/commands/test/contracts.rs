@@ -115,7 +115,7 @@ pub async fn exec(args: &ContractArgs, stack_args: &StackArgs) -> Result<()> {
     let recorded = matrix::results_of(&runs, &chosen, &version);
     matrix::record(&results_dir, &recorded)?;
     if let Some(url) = &args.publish {
-        let sent = contracts::broker::publish(url, &chosen, &recorded).await?;
+        let sent = contracts::pact_broker::publish(url, &chosen, &recorded).await?;
         ui.line(format!(
             "published {} pacts and {} verification results to {url}",
             sent.pacts, sent.results
