@@ -85,7 +85,7 @@ pub struct Request {
     /// Path and query, relative to the service.
     #[schemars(with = "String")]
     pub path: Spanned<String>,
-    /// The stack service to call (default `gateway`).
+    /// The stack service to call (default: the stack's gateway, `gateway: true`).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub service: Option<Spanned<String>>,
