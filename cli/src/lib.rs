@@ -34,6 +34,7 @@
 //! snapshot of its `--help`. A new `msctl test …` kind gets its targets and JUnit from
 //! [`testing`], and reports problems in its files with [`diag`].
 
+pub mod cargo;
 pub mod commands;
 pub mod contracts;
 pub mod diag;
