@@ -35,6 +35,11 @@ mod tests {
     use crate::stack::{parse, Vars};
     use std::path::Path;
 
+    fn parse_stack(yaml: &str) -> Stack {
+        let (file, dir) = (Path::new("msctl.yaml"), Path::new("/"));
+        parse(yaml, file, dir, &Vars::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn the_gateway_and_the_broker_are_found_by_role_whatever_their_names() {
         let yaml = "
@@ -46,14 +51,12 @@ services:
     image: api
     routes: { port: 8080, paths: [{ prefix: /api }] }
 ";
-        let stack = parse(yaml, Path::new("msctl.yaml"), Path::new("/"), &Vars::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let stack = parse_stack(yaml);
         assert_eq!(stack.gateway().map(|s| s.name.as_str()), Some("edge"));
         assert_eq!(stack.broker().map(|s| s.name.as_str()), Some("mq"));
 
         let plain = "services:\n  api: { image: api }\n";
-        let stack = parse(plain, Path::new("msctl.yaml"), Path::new("/"), &Vars::default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let stack = parse_stack(plain);
         assert!(stack.gateway().is_none() && stack.broker().is_none());
     }
 

@@ -89,8 +89,14 @@ impl Runner {
                 status: response.as_ref().ok().map(|r| r.status),
                 failures: Vec::new(),
             };
-            let (first_at, fail_fast) =
-                judge(&expect, eventually.as_ref(), &response, pos(req), &mut attempt, report);
+            let (first_at, fail_fast) = judge(
+                &expect,
+                eventually.as_ref(),
+                &response,
+                pos(req),
+                &mut attempt,
+                report,
+            );
             let held = attempt.failures.is_empty();
             let failures = attempt.failures.clone();
             report.attempts.push(attempt);
