@@ -1,9 +1,13 @@
 //! The one error type of msctl. Each variant carries what a user needs to act, and maps to an
 //! exit code: 2 for input that is wrong (nothing was touched), 3 for an environment that is not
 //! ready (Docker unreachable, a port taken), 1 for a failure while working, 130 for Ctrl-C.
+//!
+//! Errors sit below every other module: [`StandInError`], the stand-in builder's
+//! (`images::standin`), is defined here for [`Error::StandIn`] to wrap.
 
 use crate::diag::FileErrors;
-use crate::images::standin::StandInError;
+use std::io;
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -148,3 +152,53 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a stand-in could not be built. Every message is a full sentence meant for users.
+#[derive(Debug, thiserror::Error)]
+pub enum StandInError {
+    #[error("Stand-in images can only be built on Linux (they need debootstrap, chroot and namespaces), and this is {os}.")]
+    UnsupportedOs { os: &'static str },
+
+    #[error("Building stand-in images needs root (debootstrap and chroot), but msctl is running as uid {uid}; run it as root, for example with sudo.")]
+    NotRoot { uid: u32 },
+
+    #[error("debootstrap is not installed, and msctl needs it to build stand-in images: install it with `apt-get install debootstrap` (or run scripts/bootstrap.sh).")]
+    NoDebootstrap,
+
+    #[error("`{tool}` is not installed, and msctl needs it to build stand-in images: install it with `apt-get install {package}` (or run scripts/bootstrap.sh).")]
+    MissingTool {
+        tool: &'static str,
+        package: &'static str,
+    },
+
+    #[error("msctl cannot make a stand-in for `{image}`: {reason}.")]
+    BadReference { image: String, reason: String },
+
+    #[error("Building the stand-in for `{image}` failed: could not {action}: {source}.")]
+    Io {
+        image: String,
+        action: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("Building the stand-in for `{image}` failed: {step} {status}. Its last lines of output were:\n{tail}\nThe whole log is in {}.", log.display())]
+    StepFailed {
+        image: String,
+        step: String,
+        status: String,
+        tail: String,
+        log: PathBuf,
+    },
+
+    #[error("Building the stand-in for `{image}` failed: Docker could not {action}: {source}.")]
+    Docker {
+        image: String,
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+
+    #[error("The stand-in for `{image}` was built, but the image now tagged `{image}` does not carry recipe {expected}; another process may have re-tagged it meanwhile. Run the command again.")]
+    Verify { image: String, expected: String },
+}

@@ -1,50 +1,8 @@
-//! Dependency order: which services start together, and which cycle stops a stack from starting.
+//! Dependency order: which services a command touches, and which start together. (A cycle stops
+//! a stack file from loading: `stack` names it.)
 
 use crate::stack::{Condition, ServiceSpec, Stack};
-use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// A cycle among `(from, to)` edges as a path that returns to its start (`a → b → a`), if any.
-pub fn find_cycle(edges: &[(String, String)]) -> Option<Vec<String>> {
-    let mut adj: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (from, to) in edges {
-        adj.entry(from).or_default().push(to);
-    }
-    let mut starts: Vec<&str> = adj.keys().copied().collect();
-    starts.sort_unstable();
-    let mut done = HashSet::new();
-    for start in starts {
-        let mut path = Vec::new();
-        if let Some(cycle) = dfs(start, &adj, &mut path, &mut done) {
-            return Some(cycle);
-        }
-    }
-    None
-}
-
-fn dfs<'a>(
-    node: &'a str,
-    adj: &HashMap<&'a str, Vec<&'a str>>,
-    path: &mut Vec<&'a str>,
-    done: &mut HashSet<&'a str>,
-) -> Option<Vec<String>> {
-    if let Some(at) = path.iter().position(|n| *n == node) {
-        let mut cycle: Vec<String> = path[at..].iter().map(|s| s.to_string()).collect();
-        cycle.push(node.to_owned());
-        return Some(cycle);
-    }
-    if done.contains(node) {
-        return None;
-    }
-    path.push(node);
-    for next in adj.get(node).into_iter().flatten() {
-        if let Some(cycle) = dfs(next, adj, path, done) {
-            return Some(cycle);
-        }
-    }
-    path.pop();
-    done.insert(node);
-    None
-}
+use std::collections::{BTreeSet, HashSet};
 
 /// The services `up` should touch: the named ones (or, with none named, every service whose
 /// profiles are unset or active) plus everything they depend on, transitively.
@@ -138,18 +96,58 @@ pub fn required_condition(services: &[&ServiceSpec], service: &str) -> Option<Co
 mod tests {
     use super::*;
 
-    fn e(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+    use crate::stack::{load_with, Vars};
+    use std::path::Path;
+
+    fn parse_in(dir: &Path, yaml: &str) -> Stack {
+        std::fs::write(dir.join("msctl.yaml"), yaml).unwrap();
+        load_with(&dir.join("msctl.yaml"), Vars::default()).unwrap()
+    }
+
+    const STACK: &str = "
+services:
+  db: { image: postgres:15, healthcheck: { test: [pg_isready] } }
+  api:
+    image: api
+    depends_on: { db: { condition: healthy } }
+  worker: { image: w, depends_on: [api] }
+  debug: { image: d, profiles: [tools], depends_on: [api] }
+";
+
+    fn names(services: &[&ServiceSpec]) -> Vec<String> {
+        services.iter().map(|s| s.name.clone()).collect()
     }
 
     #[test]
-    fn names_the_cycle() {
-        let cycle = find_cycle(&e(&[("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")])).unwrap();
-        assert_eq!(cycle.first(), cycle.last());
-        assert_eq!(cycle.len(), 4);
-        assert!(find_cycle(&e(&[("a", "b"), ("b", "c"), ("a", "c")])).is_none());
+    fn profiles_and_named_services_select_with_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = parse_in(dir.path(), STACK);
+        assert_eq!(
+            names(&select(&stack, &[], &[]).unwrap()),
+            ["db", "api", "worker"]
+        );
+        assert_eq!(
+            names(&select(&stack, &[], &["tools".into()]).unwrap()),
+            ["db", "api", "worker", "debug"]
+        );
+        assert_eq!(
+            names(&select(&stack, &["api".into()], &[]).unwrap()),
+            ["db", "api"]
+        );
+        assert_eq!(
+            names(&select(&stack, &["debug".into()], &[]).unwrap()),
+            ["db", "api", "debug"]
+        );
+        let err = select(&stack, &["wroker".into()], &[]).unwrap_err();
+        assert!(err.contains("did you mean `worker`"), "{err}");
+    }
+
+    #[test]
+    fn levels_follow_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = parse_in(dir.path(), STACK);
+        let selected = select(&stack, &[], &["tools".into()]).unwrap();
+        let levels: Vec<Vec<String>> = levels(&selected).iter().map(|l| names(l)).collect();
+        assert_eq!(levels, [vec!["db"], vec!["api"], vec!["worker", "debug"]]);
     }
 }

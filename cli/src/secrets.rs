@@ -78,16 +78,17 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-/// The stack of `source` with every `secrets:` entry it lacks generated into `.env` first, and
-/// loaded again when `.env` changed, so that `${NAME}` finds what was generated. The one way
-/// `up`, `test contracts` and `up --watch` get a stack to start. With `dry_run` nothing is
-/// written and the stack shows the secrets unset; `Outcome::written` names what would be.
+/// `stack` (loaded from `source`, so its errors came before Docker was touched) with every
+/// `secrets:` entry it lacks generated into `.env` first, and loaded again when `.env` changed,
+/// so that `${NAME}` finds what was generated. The one way `up`, `test contracts` and
+/// `up --watch` get a stack to start. With `dry_run` nothing is written and the stack shows the
+/// secrets unset; `Outcome::written` names what would be.
 pub async fn prepare(
     docker: &Docker,
     source: &crate::stack::Source,
+    stack: Stack,
     dry_run: bool,
 ) -> Result<(Stack, Outcome)> {
-    let stack = source.load()?;
     let outcome = ensure(docker, &stack, dry_run).await?;
     if dry_run || outcome.written.is_empty() {
         return Ok((stack, outcome));

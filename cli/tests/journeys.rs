@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use msctl::journeys::load::{self, Loaded};
+use msctl::journeys::parse::{self, Loaded};
 use msctl::journeys::report::{JourneyReport, Outcome};
 use msctl::journeys::run::Runner;
 use msctl::testing::targets::Targets;
@@ -135,7 +135,7 @@ async fn serve(app: App) -> String {
 }
 
 fn parse(yaml: &str) -> Loaded {
-    load::parse(yaml, Path::new("scenarios/test.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    parse::parse(yaml, Path::new("scenarios/test.yaml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn run_with(yaml: &str, app: App) -> JourneyReport {
@@ -462,7 +462,7 @@ async fn a_refused_connection_is_a_failed_step_not_a_crash() {
 }
 
 fn load_error(yaml: &str) -> String {
-    load::parse(yaml, Path::new("scenarios/bad.yaml"))
+    parse::parse(yaml, Path::new("scenarios/bad.yaml"))
         .map(|_| panic!("loaded without an error:\n{yaml}"))
         .unwrap_err()
         .to_string()

@@ -163,9 +163,7 @@ fn next_steps(plan: &Plan, gateway: &str) -> Vec<String> {
 /// routing table.
 fn gateway_url(stack: &crate::stack::Stack) -> String {
     stack
-        .services
-        .iter()
-        .find(|s| s.env.contains_key(crate::stack::routes::ENV))
+        .gateway()
         .and_then(|s| s.ports.first())
         .map(|p| format!("http://127.0.0.1:{}", p.host_port))
         .unwrap_or_else(|| "http://127.0.0.1:8000".into())

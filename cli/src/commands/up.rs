@@ -30,11 +30,13 @@ pub struct UpArgs {
 }
 
 pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
+    // The stack file's errors come before Docker is touched (exit 2).
+    let stack = stack_args.load()?;
     let docker = crate::docker::connect().await?;
     // Before anything else: what `secrets:` lacks goes into .env. A plan only says what `up`
     // would generate.
-    let (stack, secrets) =
-        crate::secrets::prepare(&docker, &stack_args.source(), args.plan).await?;
+    let source = stack_args.source();
+    let (stack, secrets) = crate::secrets::prepare(&docker, &source, stack, args.plan).await?;
     for note in &secrets.notes {
         eprintln!("{note}");
     }

@@ -15,7 +15,7 @@ pub fn run(workspace: &Path) -> Result<()> {
             workspace.display()
         )));
     }
-    let output = crate::images::build::cargo()
+    let output = crate::cargo::command()
         .args(["test", "-p", PACKAGE, "--quiet"])
         .current_dir(workspace)
         // The consumer tests write the pacts from scratch (Pact merges into existing files

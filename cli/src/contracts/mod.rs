@@ -6,12 +6,12 @@
 //! - [`verify`] verifies one provider with pact_verifier and explains each result.
 //! - [`matrix`] records results per version and answers can-i-deploy.
 //! - [`report`] is what users read: the matrix, failure reports, JUnit.
-//! - [`broker`] publishes pacts and results to a Pact Broker (`--publish`).
+//! - [`pact_broker`] publishes pacts and results to a Pact Broker (`--publish`).
 //! - [`run`](run()) is one whole run, from the consumer tests to the recorded results.
 
-pub mod broker;
 pub mod consumers;
 pub mod matrix;
+pub mod pact_broker;
 pub mod pacts;
 pub mod providers;
 pub mod report;

@@ -3,7 +3,7 @@
 //! recorded and, when asked, published. The command only parses and prints.
 
 use super::report::Outcome;
-use super::{broker, consumers, matrix, pacts, providers, verify_all, Selection};
+use super::{consumers, matrix, pact_broker, pacts, providers, verify_all, Selection};
 use crate::error::{Error, Result};
 use crate::stack::Source;
 use crate::ui::Ui;
@@ -45,7 +45,7 @@ pub async fn run(source: &Source, request: &Request, ui: &Ui) -> Result<Outcome>
 
     let docker = crate::docker::connect().await?;
     // The providers get the secrets `up` would give them (a signing key pair...).
-    let (stack, _) = crate::secrets::prepare(&docker, source, false).await?;
+    let (stack, _) = crate::secrets::prepare(&docker, source, stack, false).await?;
     let mut names: Vec<String> = chosen.iter().map(|p| p.provider.clone()).collect();
     names.sort();
     names.dedup();
@@ -70,7 +70,7 @@ pub async fn run(source: &Source, request: &Request, ui: &Ui) -> Result<Outcome>
     let recorded = matrix::results_of(&runs, &chosen, &version);
     matrix::record(&source.beside(matrix::DIR), &recorded)?;
     if let Some(url) = &request.publish {
-        let sent = broker::publish(url, &chosen, &recorded).await?;
+        let sent = pact_broker::publish(url, &chosen, &recorded).await?;
         ui.line(format!(
             "published {} pacts and {} verification results to {url}",
             sent.pacts, sent.results

@@ -9,7 +9,7 @@
 //! file. Anything unusual (no stamp, a binary gone, other targets) runs cargo, which stays the
 //! authority. `MSCTL_ALWAYS_CARGO=1` turns the shortcut off.
 
-use super::build::CrateTarget;
+use crate::cargo::CrateTarget;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

@@ -9,6 +9,7 @@ mod fresh;
 pub(crate) mod reference;
 pub mod standin;
 
+use crate::cargo::{self, CrateTarget};
 use crate::docker::short;
 use crate::error::{Error, Result};
 use crate::stack::{ImageSource, ServiceSpec, Stack};
@@ -108,7 +109,7 @@ pub async fn preflight(
     if services
         .iter()
         .any(|s| matches!(s.image, ImageSource::Crate { .. }))
-        && build::cargo().arg("--version").output().is_err()
+        && cargo::command().arg("--version").output().is_err()
     {
         problems.push(
             "services build from crates but `cargo` is not on PATH; install Rust with rustup"
@@ -214,7 +215,7 @@ pub async fn ensure(
     ui: &Ui,
 ) -> Result<HashMap<String, ResolvedImage>> {
     let refs: Vec<(String, String)> = references(services).into_iter().collect();
-    let targets: BTreeSet<build::CrateTarget> = services
+    let targets: BTreeSet<CrateTarget> = services
         .iter()
         .filter_map(|s| match &s.image {
             ImageSource::Crate {
@@ -222,7 +223,7 @@ pub async fn ensure(
                 bin,
                 profile,
                 ..
-            } => Some(build::CrateTarget {
+            } => Some(CrateTarget {
                 krate: krate.clone(),
                 bin: bin.clone(),
                 profile: profile.clone(),
@@ -261,7 +262,7 @@ pub async fn ensure(
                     profile,
                     base,
                 } => {
-                    let target = build::CrateTarget {
+                    let target = CrateTarget {
                         krate: krate.clone(),
                         bin: bin.clone(),
                         profile: profile.clone(),
@@ -304,9 +305,9 @@ pub async fn ensure(
 
 async fn compile(
     stack: &Stack,
-    targets: BTreeSet<build::CrateTarget>,
+    targets: BTreeSet<CrateTarget>,
     ui: &Ui,
-) -> Result<HashMap<build::CrateTarget, std::path::PathBuf>> {
+) -> Result<HashMap<CrateTarget, std::path::PathBuf>> {
     if targets.is_empty() {
         return Ok(HashMap::new());
     }
@@ -321,9 +322,11 @@ async fn compile(
     }
     let step = ui.step("cargo", "cargo build");
     let bar = step.bar().clone();
+    // A watch runs its rounds under a handle that stops cargo on Ctrl-C.
+    let cancel = cargo::Cancel::current();
     let result = tokio::task::spawn_blocking(move || {
         let started = std::time::SystemTime::now();
-        let binaries = build::cargo_build(&workspace, &targets, &bar)?;
+        let binaries = cargo::build(&workspace, &targets, &bar, &cancel)?;
         fresh::record(&workspace, started, &binaries);
         Ok(binaries)
     })

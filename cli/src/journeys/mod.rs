@@ -1,17 +1,17 @@
 //! Synthetic journeys (`msctl test journeys`): multi-step HTTP and message checks, written in
 //! YAML under `scenarios/`, run against the running stack.
 //!
-//! [`model`] is the file as written; [`load`] parses and checks it before anything is sent
+//! [`model`] is the file as written; [`parse`] parses and checks it before anything is sent
 //! (templates, matchers, paths, durations: `file:line:column`); [`run`] executes one journey
-//! with [`template`], [`matcher`], [`broker`] (temporary queues for `expect_message`) and
+//! with [`template`], [`matcher`], [`rabbitmq`] (temporary queues for `expect_message`) and
 //! [`Targets`](crate::testing::targets::Targets) (where services are, through Docker);
 //! [`report`] renders the outcome as text, JSON or JUnit suites. This module finds the journeys
 //! and runs rounds of them.
 
-pub mod broker;
-pub mod load;
 pub mod matcher;
 pub mod model;
+pub mod parse;
+pub mod rabbitmq;
 pub mod report;
 pub mod run;
 pub mod template;
@@ -19,7 +19,7 @@ pub mod template;
 use crate::diag::{did_you_mean, pos, Diagnostic, FileErrors};
 use crate::error::{Error, Result};
 use futures_util::stream::{self, StreamExt};
-use load::Loaded;
+use parse::Loaded;
 use report::JourneyReport;
 use run::Runner;
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ pub fn discover(dir: &Path, selectors: &[String]) -> Result<Vec<Loaded>> {
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for file in &candidates {
-        match load::load(file) {
+        match parse::load(file) {
             Ok(l) => loaded.push(l),
             Err(e) => errors.push(e),
         }

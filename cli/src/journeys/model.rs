@@ -85,7 +85,7 @@ pub struct Request {
     /// Path and query, relative to the service.
     #[schemars(with = "String")]
     pub path: Spanned<String>,
-    /// The stack service to call (default `gateway`).
+    /// The stack service to call (default: the stack's gateway, `gateway: true`).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub service: Option<Spanned<String>>,
@@ -170,7 +170,7 @@ pub struct ExpectMessage {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub within: Option<Spanned<String>>,
-    /// The stack service of the broker (default `rabbitmq`).
+    /// The stack service of the broker (default: the stack's RabbitMQ service).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub broker: Option<Spanned<String>>,

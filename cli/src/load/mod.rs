@@ -11,7 +11,8 @@
 //! - [`profile`] reads load files (`loadtests/*.yaml`).
 //! - [`rules`] maps k6-style thresholds onto goose's.
 //! - [`run`](run()) is one whole run: the request checked, the attack observed, the verdict.
-//! - [`stack`] samples the services' CPU, memory and error lines during the run.
+//! - [`sampler`] samples the services' CPU, memory and error lines during the run (the report's
+//!   stack section).
 //! - [`summary`] is the per-step table printed at the end.
 
 pub mod baseline;
@@ -19,13 +20,13 @@ pub mod live;
 pub mod profile;
 pub mod rules;
 mod run;
-pub mod stack;
+pub mod sampler;
 pub mod summary;
 
 pub use run::{prepare, run, Dirs, Prepared, Report, Request};
 
 use crate::error::{Error, Result};
-use crate::journeys::load::Loaded;
+use crate::journeys::parse::Loaded;
 use crate::journeys::run::{Runner, Transport};
 use goose::config::GooseConfiguration;
 use goose::goose::{GooseRequest, GooseUser, Scenario, Transaction, TransactionFunction};
@@ -100,16 +101,16 @@ fn configuration(plan: &Plan, host: &str) -> Result<GooseConfiguration> {
 }
 
 /// Runs the plan as [`attack`] does, with the progress line on `bar` (redrawn every
-/// [`live::TICK`]) and, when `sample_stack`, the stack section ([`stack`]) of the run.
+/// [`live::TICK`]) and, when `sample_stack`, the stack section ([`sampler`]) of the run.
 pub async fn run_observed(
     plan: &Plan,
     runner: Arc<Runner>,
     host: &str,
     bar: indicatif::ProgressBar,
     sample_stack: bool,
-) -> Result<(Outcome, Vec<stack::ServiceUsage>)> {
+) -> Result<(Outcome, Vec<sampler::ServiceUsage>)> {
     let sampler = match sample_stack {
-        true => Some(stack::Sampler::start(&runner.targets).await),
+        true => Some(sampler::Sampler::start(&runner.targets).await),
         false => None,
     };
     let progress = Arc::new(live::Live::default());

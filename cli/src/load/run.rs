@@ -7,10 +7,10 @@
 //! them (`--allow-failures`); a run in which no journey ran at all never passes.
 
 use super::summary::{self, ErrorCount, RuleResult, StepFigures};
-use super::{baseline, profile, rules, stack, Outcome, Plan};
+use super::{baseline, profile, rules, sampler, Outcome, Plan};
 use crate::error::{Error, Result};
 use crate::journeys::discover;
-use crate::journeys::load::Loaded;
+use crate::journeys::parse::Loaded;
 use crate::journeys::run::Runner;
 use crate::stack::Source;
 use crate::testing::junit::{Case, CaseOutcome, Suite};
@@ -197,7 +197,7 @@ pub struct Report {
     pub outcome: Outcome,
     pub steps: Vec<StepFigures>,
     pub rules: Vec<RuleResult>,
-    pub usage: Vec<stack::ServiceUsage>,
+    pub usage: Vec<sampler::ServiceUsage>,
     pub baseline: Option<(String, Vec<baseline::Delta>)>,
     /// Where `--save-baseline` kept this run's figures.
     pub saved: Option<PathBuf>,
@@ -223,7 +223,7 @@ pub async fn run(
     // Journeys build full URLs; goose only needs a default host.
     let host = runner
         .targets
-        .http("gateway")
+        .gateway()
         .await
         .unwrap_or_else(|_| "http://127.0.0.1".into());
     let (outcome, usage) =
@@ -346,7 +346,7 @@ impl Report {
     /// The per-step table, thresholds, the stack section, the baseline and the verdict line.
     pub fn render(&self) -> String {
         let mut out = summary::render(&self.steps, &self.outcome.errors, &self.rules);
-        out.push_str(&stack::render(&self.usage));
+        out.push_str(&sampler::render(&self.usage));
         if let Some((name, deltas)) = &self.baseline {
             out.push_str(&baseline::render(name, deltas));
         }

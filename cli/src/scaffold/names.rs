@@ -172,10 +172,8 @@ impl Taken {
                 taken.ports.insert(p.container_port);
                 taken.ports.insert(p.host_port);
             }
-            if let crate::stack::ImageSource::Reference(image) = &s.image {
-                taken.has_broker |= image.starts_with("rabbitmq");
-            }
         }
+        taken.has_broker = stack.broker().is_some();
         taken
     }
 

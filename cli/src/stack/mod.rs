@@ -4,9 +4,11 @@
 //! [`resolve`] turns it into a [`Stack`] of plain values, collecting every problem as a
 //! [`Diagnostic`](crate::diag::Diagnostic) with its position. Nothing here talks to Docker.
 
+mod cycle;
 mod interpolate;
 pub mod model;
 mod resolve;
+mod roles;
 pub mod routes;
 mod source;
 mod types;
@@ -87,7 +89,6 @@ pub fn json_schema() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph;
 
     fn parse_in(dir: &Path, yaml: &str, env: &[(&str, &str)]) -> Result<Stack, FileErrors> {
         let vars = Vars {
@@ -99,53 +100,6 @@ mod tests {
         };
         std::fs::write(dir.join("msctl.yaml"), yaml).unwrap();
         load_with(&dir.join("msctl.yaml"), vars)
-    }
-
-    const STACK: &str = "
-services:
-  db: { image: postgres:15, healthcheck: { test: [pg_isready] } }
-  api:
-    image: api
-    depends_on: { db: { condition: healthy } }
-  worker: { image: w, depends_on: [api] }
-  debug: { image: d, profiles: [tools], depends_on: [api] }
-";
-
-    fn names(services: &[&ServiceSpec]) -> Vec<String> {
-        services.iter().map(|s| s.name.clone()).collect()
-    }
-
-    #[test]
-    fn profiles_and_named_services_select_with_dependencies() {
-        let dir = tempfile::tempdir().unwrap();
-        let stack = parse_in(dir.path(), STACK, &[]).unwrap();
-        assert_eq!(
-            names(&graph::select(&stack, &[], &[]).unwrap()),
-            ["db", "api", "worker"]
-        );
-        assert_eq!(
-            names(&graph::select(&stack, &[], &["tools".into()]).unwrap()),
-            ["db", "api", "worker", "debug"]
-        );
-        assert_eq!(
-            names(&graph::select(&stack, &["api".into()], &[]).unwrap()),
-            ["db", "api"]
-        );
-        assert_eq!(
-            names(&graph::select(&stack, &["debug".into()], &[]).unwrap()),
-            ["db", "api", "debug"]
-        );
-        let err = graph::select(&stack, &["wroker".into()], &[]).unwrap_err();
-        assert!(err.contains("did you mean `worker`"), "{err}");
-    }
-
-    #[test]
-    fn levels_follow_dependencies() {
-        let dir = tempfile::tempdir().unwrap();
-        let stack = parse_in(dir.path(), STACK, &[]).unwrap();
-        let selected = graph::select(&stack, &[], &["tools".into()]).unwrap();
-        let levels: Vec<Vec<String>> = graph::levels(&selected).iter().map(|l| names(l)).collect();
-        assert_eq!(levels, [vec!["db"], vec!["api"], vec!["worker", "debug"]]);
     }
 
     /// An unreadable `.env` was read as an empty one: the stack started without its secrets.

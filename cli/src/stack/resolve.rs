@@ -163,7 +163,7 @@ pub fn resolve(
         })
         .filter(|(_, to)| service_names.contains(&to.as_str()))
         .collect();
-    if let Some(cycle) = crate::graph::find_cycle(&edges) {
+    if let Some(cycle) = super::cycle::find_cycle(&edges) {
         let at = dep_positions
             .get(&(cycle[0].clone(), cycle[1].clone()))
             .copied()

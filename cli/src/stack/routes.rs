@@ -8,43 +8,14 @@
 //! configuration, and `up` recreates it.
 
 use super::model;
-use super::types::ServiceSpec;
+use super::types::{Route, RoutingTable, Rule, ServiceSpec, Upstream};
 use crate::diag::{pos, Diagnostic, Pos, Spanned};
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The environment variable the gateway reads its routing table from.
 pub const ENV: &str = "GATEWAY_ROUTES";
 
 const ACCESS: [&str; 3] = ["public", "user", "admin"];
-
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
-pub struct RoutingTable {
-    pub upstreams: BTreeMap<String, Upstream>,
-    pub routes: Vec<Route>,
-    pub access: Vec<Rule>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Upstream {
-    pub urls: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Route {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    pub upstream: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rule {
-    pub methods: Vec<String>,
-    pub path: String,
-    pub access: String,
-}
 
 /// Checks every `routes:` block and `gateway:` flag of `raw`, sets `GATEWAY_ROUTES` on the
 /// gateway among `services` (resolved from `raw`), and returns the table.

@@ -17,9 +17,38 @@ pub struct Stack {
     pub services: Vec<ServiceSpec>,
     pub volumes: Vec<String>,
     /// The gateway's routing table, from the services' `routes:` blocks.
-    pub routes: super::routes::RoutingTable,
+    pub routes: RoutingTable,
     /// What `up` generates into `.env` when it is missing (`secrets:`), in file order.
     pub secrets: Vec<SecretSpec>,
+}
+
+/// The gateway's routing table ([`super::routes`] gathers it from the `routes:` blocks).
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct RoutingTable {
+    pub upstreams: BTreeMap<String, Upstream>,
+    pub routes: Vec<Route>,
+    pub access: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Upstream {
+    pub urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Route {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub upstream: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    pub methods: Vec<String>,
+    pub path: String,
+    pub access: String,
 }
 
 /// A secret of the `secrets:` block, checked.

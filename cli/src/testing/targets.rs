@@ -6,6 +6,7 @@ use super::percent_encode;
 use crate::docker::is_not_found;
 use crate::engine;
 use crate::error::Error;
+use crate::stack::Stack;
 use bollard::Docker;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,12 +20,45 @@ pub struct Container {
 
 pub struct Targets {
     pub project: String,
+    /// The services reached by role: the gateway and the broker.
+    pub roles: Roles,
     docker: Option<Docker>,
     urls: HashMap<String, String>,
     amqp_url: Option<String>,
     /// Addresses found recently: every step asks, and asking Docker each time would add its
     /// latency to every step. Short-lived, because a restarted container moves.
     found: Mutex<FoundCache>,
+}
+
+/// The services journeys and load tests reach by their role: HTTP requests go to the gateway
+/// unless a step names a service, and `expect_message` listens on the broker unless it names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    pub gateway: String,
+    pub broker: String,
+}
+
+impl Roles {
+    /// The stack file's gateway and broker ([`Stack::gateway`], [`Stack::broker`]); a role no
+    /// service of the file has keeps its usual name.
+    pub fn of(stack: &Stack) -> Roles {
+        let usual = Roles::default();
+        Roles {
+            gateway: stack.gateway().map_or(usual.gateway, |s| s.name.clone()),
+            broker: stack.broker().map_or(usual.broker, |s| s.name.clone()),
+        }
+    }
+}
+
+/// The usual names (the bundled stack's), for when no stack file is at hand: `-p` for a stack
+/// started elsewhere, or every address given with `--url`.
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            gateway: "gateway".into(),
+            broker: "rabbitmq".into(),
+        }
+    }
 }
 
 /// What was found for (service, port), and when.
@@ -45,11 +79,18 @@ impl Targets {
             .collect();
         Targets {
             project,
+            roles: Roles::default(),
             docker,
             urls,
             amqp_url,
             found: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The gateway and the broker are `roles`' services (the usual names until told).
+    pub fn with_roles(mut self, roles: Roles) -> Self {
+        self.roles = roles;
+        self
     }
 
     /// Targets from the command line: `--url SERVICE=URL` (repeatable) and `--amqp-url`.
@@ -123,6 +164,11 @@ impl Targets {
         }
         let found = self.find(service, None).await?;
         Ok(format!("http://{}", found.address))
+    }
+
+    /// Base URL of the gateway ([`Roles`]).
+    pub async fn gateway(&self) -> Result<String, String> {
+        self.http(&self.roles.gateway).await
     }
 
     /// `host:port` where a service listens on `port` (its published port, else its address on

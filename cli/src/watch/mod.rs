@@ -17,12 +17,11 @@ pub mod round;
 pub mod schedule;
 pub mod workspace;
 
+use crate::cargo::Cancel;
 use crate::engine::logs::{self, LogsOptionsCli};
 use crate::error::Result;
-use crate::images::build::CARGO_PID;
 use round::{Outcome, Session, State};
 use schedule::{Changes, Scheduler};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
@@ -46,6 +45,8 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
     let mut rounds = 0;
     let mut last_error: Option<String> = None;
     let mut round_started = now();
+    // Rounds run under it: Ctrl-C ends the cargo of a round that is building.
+    let cargo = Cancel::new();
     loop {
         tokio::select! {
             changes = watcher.next() => {
@@ -53,7 +54,7 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
                     rounds += 1;
                     round_started = now();
                     spinner = working(rounds, &state, &changes);
-                    running = Some(start(&session, &state, rounds, changes, &last_error));
+                    running = Some(start(&session, &state, rounds, changes, &last_error, &cargo));
                 }
             }
             done = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
@@ -86,7 +87,7 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
                     rounds += 1;
                     round_started = now();
                     spinner = working(rounds, &state, &changes);
-                    running = Some(start(&session, &state, rounds, changes, &last_error));
+                    running = Some(start(&session, &state, rounds, changes, &last_error, &cargo));
                 }
             }
             _ = tokio::signal::ctrl_c() => {
@@ -94,7 +95,7 @@ pub async fn run(session: Session, stack: crate::stack::Stack, follow_logs: bool
                     s.finish_and_clear();
                 }
                 if let Some(round) = running {
-                    stop(round).await?;
+                    stop(round, &cargo).await?;
                 }
                 eprintln!("stopped watching; the stack is still up (`msctl down` removes it)");
                 return Ok(());
@@ -147,21 +148,21 @@ fn start(
     n: u32,
     changes: Changes,
     last_error: &Option<String>,
+    cargo: &Cancel,
 ) -> JoinHandle<Outcome> {
     let (session, state, last) = (session.clone(), state.clone(), last_error.clone());
-    tokio::spawn(async move { round::run(&session, &state, n, changes, last.as_deref()).await })
+    let cargo = cargo.clone();
+    tokio::spawn(async move {
+        let round = round::run(&session, &state, n, changes, last.as_deref());
+        cargo.scope(round).await
+    })
 }
 
 /// Ctrl-C during a round: a build is stopped at once (a cargo left running would hold the
 /// build directory's lock); a replace is finished, so no service is left half-replaced, unless
 /// a second Ctrl-C insists.
-async fn stop(round: JoinHandle<Outcome>) -> Result<()> {
-    let pid = CARGO_PID.load(Ordering::SeqCst);
-    if pid != 0 {
-        // SAFETY: kill(2) with a pid cargo_build recorded and clears when cargo has exited.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
-        }
+async fn stop(round: JoinHandle<Outcome>, cargo: &Cancel) -> Result<()> {
+    if cargo.cancel() {
         round.abort();
         eprintln!("stopped the build; the running containers are unchanged");
         return Ok(());

@@ -172,7 +172,8 @@ pub async fn run(
 async fn stack_round(session: &Session, head: String, started: Instant) -> Outcome {
     let mut out = Outcome::new(head.clone());
     let applied = async {
-        let (stack, _) = crate::secrets::prepare(&session.docker, &session.source, false)
+        let stack = (session.source.load()).map_err(|e| ("the stack file has errors", e))?;
+        let (stack, _) = crate::secrets::prepare(&session.docker, &session.source, stack, false)
             .await
             .map_err(|e| match e {
                 Error::Stack(_) => ("the stack file has errors", e),

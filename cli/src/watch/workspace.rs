@@ -21,7 +21,7 @@ impl Packages {
     /// `cargo metadata --no-deps` of the workspace at `workspace` (offline: it reads manifests
     /// only, in a few tens of milliseconds).
     pub fn load(workspace: &Path) -> Result<Packages> {
-        let out = crate::images::build::cargo()
+        let out = crate::cargo::command()
             .args([
                 "metadata",
                 "--format-version",

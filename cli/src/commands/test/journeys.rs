@@ -4,7 +4,7 @@
 use crate::commands::targets::TargetArgs;
 use crate::commands::{print_json, StackArgs};
 use crate::error::{Error, Result};
-use crate::journeys::load::Loaded;
+use crate::journeys::parse::Loaded;
 use crate::journeys::report::{self, JourneyReport};
 use crate::journeys::run::Runner;
 use crate::journeys::{discover, render_tallies, round, Tallies};

@@ -31,6 +31,7 @@ mod cache;
 mod debootstrap;
 mod recipe;
 
+pub use crate::error::StandInError;
 pub use recipe::{recipe_for, Recipe};
 
 use build::Build;
@@ -41,7 +42,6 @@ use bollard::query_parameters::RemoveImageOptionsBuilder;
 use bollard::Docker;
 use indicatif::ProgressBar;
 use std::fs;
-use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -53,56 +53,6 @@ pub const LABEL_DESCRIBE: &str = "msctl.standin.describe";
 const STD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Where the build hooks are put inside the root while it is being built (removed afterwards).
 const HOOK_DIR: &str = ".msctl-build";
-
-/// Why a stand-in could not be built. Every message is a full sentence meant for users.
-#[derive(Debug, thiserror::Error)]
-pub enum StandInError {
-    #[error("Stand-in images can only be built on Linux (they need debootstrap, chroot and namespaces), and this is {os}.")]
-    UnsupportedOs { os: &'static str },
-
-    #[error("Building stand-in images needs root (debootstrap and chroot), but msctl is running as uid {uid}; run it as root, for example with sudo.")]
-    NotRoot { uid: u32 },
-
-    #[error("debootstrap is not installed, and msctl needs it to build stand-in images: install it with `apt-get install debootstrap` (or run scripts/bootstrap.sh).")]
-    NoDebootstrap,
-
-    #[error("`{tool}` is not installed, and msctl needs it to build stand-in images: install it with `apt-get install {package}` (or run scripts/bootstrap.sh).")]
-    MissingTool {
-        tool: &'static str,
-        package: &'static str,
-    },
-
-    #[error("msctl cannot make a stand-in for `{image}`: {reason}.")]
-    BadReference { image: String, reason: String },
-
-    #[error("Building the stand-in for `{image}` failed: could not {action}: {source}.")]
-    Io {
-        image: String,
-        action: String,
-        #[source]
-        source: io::Error,
-    },
-
-    #[error("Building the stand-in for `{image}` failed: {step} {status}. Its last lines of output were:\n{tail}\nThe whole log is in {}.", log.display())]
-    StepFailed {
-        image: String,
-        step: String,
-        status: String,
-        tail: String,
-        log: PathBuf,
-    },
-
-    #[error("Building the stand-in for `{image}` failed: Docker could not {action}: {source}.")]
-    Docker {
-        image: String,
-        action: String,
-        #[source]
-        source: bollard::errors::Error,
-    },
-
-    #[error("The stand-in for `{image}` was built, but the image now tagged `{image}` does not carry recipe {expected}; another process may have re-tagged it meanwhile. Run the command again.")]
-    Verify { image: String, expected: String },
-}
 
 /// Can this machine build stand-ins? `Ok(())`, or the error saying what to install or why not.
 pub fn can_build() -> Result<(), StandInError> {
