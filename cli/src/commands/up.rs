@@ -59,43 +59,63 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
         _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted),
     };
     if args.watch {
-        match applied {
-            Ok(_) => print!(
-                "{}",
-                engine::ps::render(&engine::ps::rows(&docker, &stack.name).await?)
-            ),
-            // The next good save fixes what does not build or start: watch anyway.
-            Err(e @ (Error::Build { .. } | Error::NotReady { .. })) => {
-                super::report(&e);
-                eprintln!("msctl: watching anyway; the next save that fixes this applies it");
-            }
-            Err(e) => return Err(e),
-        }
-        let session = crate::watch::round::Session {
-            docker,
-            source: stack_args.source(),
-            services: args.services.clone(),
-            profiles: args.profiles.clone(),
-        };
-        return crate::watch::run(session, stack, args.logs).await;
+        return watch(args, source, docker, stack, applied).await;
     }
     let report = applied?;
-    if args.plan {
-        if args.json {
-            print_json(&report);
-        } else {
-            print_plan(&report);
+    match (args.plan, args.json) {
+        (true, true) => print_json(&report),
+        (true, false) => print_plan(&report),
+        (false, json) => {
+            let rows = engine::ps::rows(&docker, &stack.name).await?;
+            match json {
+                true => print_json(
+                    &serde_json::json!({ "project": report.project, "changes": report.changes, "containers": rows }),
+                ),
+                false => print_applied(&ui, &stack.name, &report, started, &rows),
+            }
         }
-        return Ok(());
     }
-    let rows = engine::ps::rows(&docker, &stack.name).await?;
-    if args.json {
-        print_json(
-            &serde_json::json!({ "project": report.project, "changes": report.changes, "containers": rows }),
-        );
-        return Ok(());
+    Ok(())
+}
+
+/// `--watch`: the stack as `up` left it, then every save applied. A build error or a service
+/// that did not start does not stop it: the next good save applies the fix.
+async fn watch(
+    args: &UpArgs,
+    source: crate::stack::Source,
+    docker: bollard::Docker,
+    stack: crate::stack::Stack,
+    applied: Result<UpReport>,
+) -> Result<()> {
+    match applied {
+        Ok(_) => print!(
+            "{}",
+            engine::ps::render(&engine::ps::rows(&docker, &stack.name).await?)
+        ),
+        Err(e @ (Error::Build { .. } | Error::NotReady { .. })) => {
+            super::report(&e);
+            eprintln!("msctl: watching anyway; the next save that fixes this applies it");
+        }
+        Err(e) => return Err(e),
     }
-    // Keeps, starts and creates show in the table; what was replaced or removed would not.
+    let session = crate::watch::round::Session {
+        docker,
+        source,
+        services: args.services.clone(),
+        profiles: args.profiles.clone(),
+    };
+    crate::watch::run(session, stack, args.logs).await
+}
+
+/// What changed, then the containers: keeps, starts and creates show in the table; what was
+/// replaced or removed would not.
+fn print_applied(
+    ui: &Ui,
+    project: &str,
+    report: &UpReport,
+    started: Instant,
+    rows: &[engine::ps::PsRow],
+) {
     for c in report
         .changes
         .iter()
@@ -103,21 +123,16 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
     {
         ui.line(format!("{}: {}", c.container, c.describe()));
     }
+    let took = started.elapsed().as_secs_f64();
     if report.is_noop() {
+        let n = report.changes.len();
         ui.line(format!(
-            "nothing to do: {} containers up to date ({:.2}s)",
-            report.changes.len(),
-            started.elapsed().as_secs_f64()
+            "nothing to do: {n} containers up to date ({took:.2}s)"
         ));
     } else {
-        ui.line(format!(
-            "{} is up ({:.1}s)",
-            stack.name,
-            started.elapsed().as_secs_f64()
-        ));
+        ui.line(format!("{project} is up ({took:.1}s)"));
     }
-    print!("{}", engine::ps::render(&rows));
-    Ok(())
+    print!("{}", engine::ps::render(rows));
 }
 
 fn print_plan(report: &UpReport) {

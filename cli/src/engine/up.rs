@@ -160,7 +160,7 @@ async fn stale_gateway<'a>(
     selected: &[&ServiceSpec],
 ) -> Result<Option<&'a ServiceSpec>> {
     let env = crate::stack::routes::ENV;
-    let Some(gateway) = stack.services.iter().find(|s| s.env.contains_key(env)) else {
+    let Some(gateway) = stack.gateway() else {
         return Ok(None);
     };
     if selected.iter().any(|s| s.name == gateway.name) {

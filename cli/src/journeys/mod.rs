@@ -6,13 +6,14 @@
 //! with [`template`], [`matcher`], [`rabbitmq`] (temporary queues for `expect_message`) and
 //! [`Targets`](crate::testing::targets::Targets) (where services are, through Docker);
 //! [`report`] renders the outcome as text, JSON or JUnit suites. This module finds the journeys
-//! and runs rounds of them.
+//! and runs one round of them; [`rounds`] repeats rounds (`--repeat`, `--every`) and judges them.
 
 pub mod matcher;
 pub mod model;
 pub mod parse;
 pub mod rabbitmq;
 pub mod report;
+pub mod rounds;
 pub mod run;
 pub mod template;
 

@@ -188,6 +188,11 @@ mod tests {
     async fn a_write_in_a_watched_directory_is_reported_once_gathered() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
+        // Made before watching: inotify watches a directory created under a recursive root
+        // only once it has seen it, and files written before that are not reported (the
+        // directory's own event is, and names the crate all the same). Creating it here raced
+        // that and failed once under load.
+        std::fs::create_dir(root.join("src")).unwrap();
         let mut watcher = Watcher::new().unwrap();
         watcher
             .watch(&[Root {
@@ -195,7 +200,6 @@ mod tests {
                 recursive: true,
             }])
             .unwrap();
-        std::fs::create_dir(root.join("src")).unwrap();
         std::fs::write(root.join("src/a.rs"), "fn a() {}").unwrap();
         std::fs::write(root.join("src/b.rs"), "fn b() {}").unwrap();
         let changes = tokio::time::timeout(Duration::from_secs(5), watcher.next())

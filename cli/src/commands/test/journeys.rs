@@ -3,15 +3,16 @@
 
 use crate::commands::targets::TargetArgs;
 use crate::commands::{print_json, StackArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::journeys::parse::Loaded;
 use crate::journeys::report::{self, JourneyReport};
+use crate::journeys::rounds::{self, Runs, Schedule};
 use crate::journeys::run::Runner;
 use crate::journeys::{discover, render_tallies, round, Tallies};
 use crate::testing::junit;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct JourneyArgs {
@@ -91,94 +92,61 @@ pub async fn exec(args: &JourneyArgs, stack: &StackArgs) -> Result<()> {
         return Ok(());
     }
     let runner = args.targets.runner(stack, "the journeys").await?;
-    let mut all: Vec<JourneyReport> = Vec::new();
-    let mut tallies = Tallies::new();
-    let started = Instant::now();
-    let mut rounds = 0u32;
-    let mut interrupted = false;
-    // Registered once, before the first round: Ctrl-C stops a round or the wait between two.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        rounds += 1;
-        let round_start = Instant::now();
-        let reports = tokio::select! {
-            r = with_progress(&runner, &journeys, args) => r,
-            _ = &mut ctrl_c => {
-                if args.every.is_none() {
-                    return Err(Error::Interrupted);
-                }
-                interrupted = true;
-                rounds -= 1;
-                break;
+    let schedule = Schedule {
+        repeat: args.repeat,
+        every: args.every,
+    };
+    let runs = rounds::run(
+        schedule,
+        || with_progress(&runner, &journeys, args),
+        |reports, runs| {
+            if !args.json && args.every.is_some() {
+                print_monitor_round(runs.rounds, reports, &runs.tallies);
+            } else if !args.json {
+                reports.iter().for_each(|r| print!("{}", report::render(r)));
             }
-        };
-        for r in &reports {
-            tallies.entry(r.name.clone()).or_default().add(r);
-        }
-        if !args.json {
-            if args.every.is_some() {
-                print_monitor_round(rounds, &reports, &tallies);
-            } else {
-                for r in &reports {
-                    print!("{}", report::render(r));
-                }
-            }
-        }
-        all.extend(reports);
-        if let Some(path) = &args.junit {
             // Rewritten every round, so a monitor's file is current when it is stopped.
-            junit::write(path, "msctl journeys", &report::junit_suites(&all))?;
-        }
-        match args.every {
-            Some(every) => {
-                let wait = every.saturating_sub(round_start.elapsed());
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = &mut ctrl_c => { interrupted = true; break; }
+            match &args.junit {
+                Some(path) => {
+                    junit::write(path, "msctl journeys", &report::junit_suites(&runs.all))
                 }
+                None => Ok(()),
             }
-            None if rounds >= args.repeat.max(1) => break,
-            None => {}
-        }
-    }
-    let failed = all.iter().filter(|r| !r.passed).count();
+        },
+    )
+    .await?;
     if args.json {
-        let value = serde_json::json!({
-            "passed": failed == 0,
-            "rounds": rounds,
-            "journeys": tallies,
-            "runs": all,
-        });
-        print_json(&value);
+        print_json(&serde_json::json!({
+            "passed": runs.verdict().is_ok(),
+            "rounds": runs.rounds,
+            "journeys": runs.tallies,
+            "runs": runs.all,
+        }));
     } else {
-        if rounds > 1 && args.every.is_none() {
-            print!("{}", render_tallies(&tallies));
-        }
-        let verdict = if failed == 0 {
-            console::style("passed").green().bold()
+        print_verdict(&runs, args.every.is_some());
+    }
+    runs.verdict()
+}
+
+fn print_verdict(runs: &Runs, monitor: bool) {
+    if runs.rounds > 1 && !monitor {
+        print!("{}", render_tallies(&runs.tallies));
+    }
+    let (total, failed) = (runs.all.len(), runs.failed());
+    let verdict = match runs.verdict() {
+        Ok(()) => console::style("passed").green().bold(),
+        Err(_) => console::style("FAILED").red().bold(),
+    };
+    println!(
+        "{verdict}: {total} journey runs, {} passed, {failed} failed ({:.1} s){}",
+        total - failed,
+        runs.started.elapsed().as_secs_f64(),
+        if runs.interrupted {
+            ", stopped by Ctrl-C"
         } else {
-            console::style("FAILED").red().bold()
-        };
-        println!(
-            "{verdict}: {} journey runs, {} passed, {failed} failed ({:.1} s){}",
-            all.len(),
-            all.len() - failed,
-            started.elapsed().as_secs_f64(),
-            if interrupted {
-                ", stopped by Ctrl-C"
-            } else {
-                ""
-            }
-        );
-    }
-    if failed > 0 {
-        return Err(Error::JourneysFailed {
-            failed,
-            total: all.len(),
-        });
-    }
-    Ok(())
+            ""
+        }
+    );
 }
 
 async fn with_progress(
