@@ -11,9 +11,13 @@ use tokio::sync::Notify;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connects (waiting for the database) and migrates.
+/// Connects (waiting for the database) and migrates: the service's migrations, then kit's
+/// outbox table (`kit::outbox::TABLE`; the first migration created it too, so on this service's
+/// databases it is only checked).
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
-    Ok(kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?)
+    let pool = kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?;
+    kit::outbox::create_table(&pool).await?;
+    Ok(pool)
 }
 
 /// The whole service on a migrated `pool`: the HTTP API, and its workers (the saga sweeper and

@@ -26,11 +26,14 @@ pub enum BootstrapError {
     AdminEmail(String),
 }
 
-/// Connects (waiting for the database) and migrates.
+/// Connects (waiting for the database) and migrates: the service's migrations, then kit's
+/// outbox table (`kit::outbox::TABLE`; migration 3 created it too, so on this service's
+/// databases it is only checked).
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
     let pool = kit::db::connect(&config.database_url, std::time::Duration::from_secs(60)).await?;
     renumber_old_migrations(&pool).await?;
     MIGRATOR.run(&pool).await?;
+    kit::outbox::create_table(&pool).await?;
     Ok(pool)
 }
 

@@ -18,10 +18,20 @@ use tokio::sync::Notify;
 {% if db %}
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+{% if publishes %}
+/// Connects (waiting for the database) and migrates: the service's migrations, then kit's
+/// outbox table (`kit::outbox::TABLE`).
+pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
+    let pool = kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?;
+    kit::outbox::create_table(&pool).await?;
+    Ok(pool)
+}
+{% else %}
 /// Connects (waiting for the database) and migrates.
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
     Ok(kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?)
 }
+{% endif %}
 
 /// The whole service on a migrated `pool`{% if consumes %}, with its consumer (graceful: at
 /// shutdown it finishes the message in hand){% endif %}{% if publishes %}, with its outbox relay{% endif %}: what
