@@ -2,5 +2,5 @@
 
 fn main() -> std::process::ExitCode {
     use {{ crate }}::{startup, DEFAULT_PORT, SERVICE};
-    kit::serve::main(SERVICE, DEFAULT_PORT, startup::run)
+    kit::serve::main(SERVICE, DEFAULT_PORT, Config::from_env, startup::run)
 }
