@@ -62,7 +62,7 @@ async fn the_gateway_verifies_tokens_with_user_services_jwks() {
             .as_str()
             .parse()
             .unwrap()],
-        client: gateway::proxy::http_client(Duration::from_secs(2)),
+        client: gateway::pool::http_client(Duration::from_secs(2)),
         timeout: Duration::from_secs(5),
     };
     let auth = Authenticator::new(

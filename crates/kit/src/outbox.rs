@@ -4,23 +4,8 @@
 //! unsent rows to the events exchange ([`crate::amqp::EVENTS_EXCHANGE`], routing key = event
 //! type) and marks them sent. So a change and its event commit together or not at all.
 //!
-//! The table every publishing service migrates (same shape everywhere):
-//!
-//! ```sql
-//! CREATE TABLE outbox (
-//!     seq          bigserial PRIMARY KEY,
-//!     event_id     uuid NOT NULL UNIQUE,
-//!     event_type   text NOT NULL,
-//!     payload      jsonb NOT NULL,
-//!     traceparent  text,
-//!     request_id   text,
-//!     occurred_at  timestamptz NOT NULL DEFAULT now(),
-//!     sent_at      timestamptz,
-//!     attempts     integer NOT NULL DEFAULT 0,
-//!     last_error   text
-//! );
-//! CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-//! ```
+//! The table is kit's: [`create_table`] creates it ([`TABLE`], [`INDEX`]) once a publishing
+//! service's own migrations have run, so no service copies it into a migration of its own.
 //!
 //! A row counts as sent only when RabbitMQ confirmed it (publisher confirms) *and* did not return
 //! it: messages are published `mandatory`, and an unroutable one (no queue bound yet) still acks,
@@ -48,6 +33,95 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
+
+/// The outbox table (and [`INDEX`]), shipped once for every publishing service. Idempotent
+/// (`IF NOT EXISTS`), and applied by [`create_table`] rather than as a migration file. Why:
+///
+/// - sqlx records a checksum of every migration it applied and refuses to start when a file
+///   changes, so the order and user services' migrations that already create this very table
+///   (`20240101000001_orders.sql`, `20240101000003_create_outbox.sql`) must stay byte for byte
+///   as they shipped, or every existing volume would stop starting;
+/// - a kit migration file added to each service's `migrations/` would be a copy again, and one
+///   merged into the service's migrator would fail on those databases (`CREATE TABLE` of a
+///   table that exists) unless it were idempotent anyway.
+///
+/// So the DDL is idempotent and runs after the service's migrator: on a database whose
+/// migrations created the table (old and new order/user databases alike) it changes nothing
+/// and [`create_table`] only checks the columns; on a service without such a migration (every
+/// service `msctl new service` makes) it creates the table. A service's migrations therefore
+/// never create or alter `outbox`.
+pub const TABLE: &str = "CREATE TABLE IF NOT EXISTS outbox (
+    seq          bigserial PRIMARY KEY,
+    event_id     uuid NOT NULL UNIQUE,
+    event_type   text NOT NULL,
+    payload      jsonb NOT NULL,
+    traceparent  text,
+    request_id   text,
+    occurred_at  timestamptz NOT NULL DEFAULT now(),
+    sent_at      timestamptz,
+    attempts     integer NOT NULL DEFAULT 0,
+    last_error   text
+)";
+
+/// The index of [`TABLE`] that finds unsent rows, created with it.
+pub const INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL";
+
+/// The columns [`enqueue`] and the [`Relay`] use, checked on a table that existed before.
+const TABLE_COLUMNS: [&str; 10] = [
+    "seq",
+    "event_id",
+    "event_type",
+    "payload",
+    "traceparent",
+    "request_id",
+    "occurred_at",
+    "sent_at",
+    "attempts",
+    "last_error",
+];
+
+/// Serialises [`create_table`] across replicas starting at once (`CREATE TABLE IF NOT EXISTS`
+/// is not safe against a concurrent create of the same table).
+const TABLE_LOCK: i64 = 0x4b49_545f_4f55_5442; // "KIT_OUTB"
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("outbox table: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the outbox table lacks the column(s) {}: it is not kit's (kit::outbox::TABLE)", .0.join(", "))]
+    MissingColumns(Vec<String>),
+}
+
+/// Creates the outbox table ([`TABLE`], [`INDEX`]) unless it exists, and checks that a table
+/// that existed has every column the relay uses (one of another shape is an error, not used).
+/// Call it after the service's migrations (`startup::connect`), before anything writes an
+/// event.
+pub async fn create_table(pool: &PgPool) -> Result<(), TableError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(TABLE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(TABLE).execute(&mut *tx).await?;
+    let present: Vec<String> = sqlx::query_scalar(
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'outbox'",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let missing: Vec<String> = TABLE_COLUMNS
+        .iter()
+        .filter(|c| !present.iter().any(|p| p == *c))
+        .map(|c| (*c).to_owned())
+        .collect();
+    if !missing.is_empty() {
+        return Err(TableError::MissingColumns(missing));
+    }
+    sqlx::query(INDEX).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 /// The outbox columns an event is inserted into, in the order of [`Outgoing::bind`]'s binds:
 /// event id, type, payload, traceparent, request id, occurred at.

@@ -1,8 +1,7 @@
 //! Errors as RFC 9457 problem details (`application/problem+json`). Handlers return their own
-//! `thiserror` enums and convert them into a [`Problem`] with the right status.
+//! `thiserror` enums and convert them into a [`Problem`] with the right status. The extractors
+//! whose rejections are problems are in [`crate::extract`].
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -121,88 +120,6 @@ impl IntoResponse for Problem {
 impl From<sqlx::Error> for Problem {
     fn from(e: sqlx::Error) -> Problem {
         Problem::internal(&e)
-    }
-}
-
-/// `axum::Json` whose rejections are problems: malformed JSON 400, wrong content type 415,
-/// JSON of the wrong shape 422 naming the field, and a string holding a control character 422
-/// naming the field (see [`crate::input`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Json<T>(pub T);
-
-/// What axum's `Json` accepts: `application/json` or any `application/*+json`.
-fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    let Some((kind, subtype)) = essence.split_once('/') else {
-        return false;
-    };
-    kind.eq_ignore_ascii_case("application")
-        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
-}
-
-impl<T, S> FromRequest<S> for Json<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = Problem;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(
-                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
-                    .detail("send the body as JSON with `content-type: application/json`"),
-            );
-        }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                let title = e.status().canonical_reason().unwrap_or("Bad Request");
-                Problem::new(e.status(), title).detail(e.body_text())
-            })?;
-        // The text check runs on the parsed document, so an escaped `\u0000` is caught too.
-        if let Ok(document) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            if let Some((field, c)) = crate::input::forbidden_text(&document) {
-                return Err(crate::input::body_problem(field, c));
-            }
-        }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(e) => {
-                    let detail = e.body_text();
-                    let field = detail
-                        .split_once(": ")
-                        .map(|(path, _)| {
-                            path.trim_start_matches(
-                                "Failed to deserialize the JSON body into the target type",
-                            )
-                            .trim()
-                            .to_owned()
-                        })
-                        .unwrap_or_default();
-                    let mut p = Problem::validation(vec![FieldError::new(field, detail.clone())]);
-                    p.detail = Some(detail);
-                    p
-                }
-                JsonRejection::JsonSyntaxError(e) => {
-                    Problem::bad_request(format!("malformed JSON: {}", e.body_text()))
-                }
-                other => Problem::bad_request(other.body_text()),
-            }),
-        }
-    }
-}
-
-impl<T: Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
     }
 }
 

@@ -4,8 +4,10 @@
 //! ("a product with stock", with `{"product_id", "stock", "price"}`) before replaying the
 //! request: it POSTs `{"state", "params", "action": "setup" | "teardown"}` to
 //! [`STATE_PATH`]. Each service answers with its own [`StateHandler`]; kit mounts it, parses
-//! the body and turns an unknown state into a 400 the verifier reports as a state failure,
-//! not as a mismatch.
+//! the body and answers a state the service does not know with a 400 problem of type
+//! [`UNKNOWN_STATE`]. Pact's own state executor keeps only the status code, so `msctl test
+//! contracts` makes the state-change call itself and reports that type as a missing provider
+//! state, not as a mismatch.
 //!
 //! Message pacts work the same way: the verifier POSTs `{"description", "providerStates"}` to
 //! [`MESSAGE_PATH`] and takes the reply as the message, its body as the message body and the

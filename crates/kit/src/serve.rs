@@ -3,8 +3,10 @@
 //! (consumers, sweepers, relays), served until SIGTERM.
 //!
 //! Every service's `startup::build` returns a [`Service`]; its `main` is [`main`]`(SERVICE,
-//! DEFAULT_PORT, startup::run)`; its tests bind it on `127.0.0.1:0` with [`Service::serve_on`].
+//! DEFAULT_PORT, Config::from_env, startup::run)`; its tests bind it on `127.0.0.1:0` with
+//! [`Service::serve_on`].
 
+use crate::config::{Bounded, ConfigError, Env};
 use crate::health::{self, ReadyCheck};
 use crate::metrics::{self, Metrics};
 use crate::problem::{self, Problem};
@@ -260,26 +262,49 @@ pub async fn shutdown_signal() {
 }
 
 /// The shape of every service's `main`: `<binary> healthcheck` probes the service running on
-/// `PORT` (default `default_port`); anything else runs it (`run` reads its own configuration).
-pub fn main<F, Fut>(name: &'static str, default_port: u16, run: F) -> std::process::ExitCode
+/// `PORT` (default `default_port`); anything else reads the configuration (`config`, the
+/// service's `Config::from_env`) and runs the service with it (`run`).
+///
+/// The kit's own variables are read with the same [`Env`] rules and reported with the
+/// service's problems, in one message, before anything starts (exit 1):
+///
+/// - `PORT`: the port `healthcheck` probes (the service reads it too, for `serve`);
+/// - `WORKER_THREADS`: the runtime's threads, 0 (the default) one per CPU, 1 the current
+///   thread only (on a machine shared with the rest of a stack, tasks handed between worker
+///   threads cost wake-ups that one thread does not pay).
+pub fn main<C, R, F, Fut>(
+    name: &'static str,
+    default_port: u16,
+    config: R,
+    run: F,
+) -> std::process::ExitCode
 where
-    F: FnOnce() -> Fut,
+    R: FnOnce() -> Result<C, ConfigError>,
+    F: FnOnce(C) -> Fut,
     Fut: Future<Output = Result<(), StartupError>>,
 {
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(default_port);
+    let mut env = Env::new();
+    let port: u16 = env.or("PORT", default_port);
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return health::probe(port);
+        return match env.finish() {
+            Ok(()) => health::probe(port),
+            Err(e) => {
+                eprintln!("not ready: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
+    let threads = env
+        .or("WORKER_THREADS", Bounded::<0, MAX_WORKER_THREADS>(0))
+        .0 as usize;
     let _telemetry = crate::telemetry::init(name);
-    // WORKER_THREADS=1 runs the service on one thread: on a machine shared with the rest of a
-    // stack, tasks handed between worker threads cost wake-ups that one thread does not pay.
-    let threads: usize = std::env::var("WORKER_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
+    let config = match together(env.finish(), config()) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "{name} failed");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let runtime = match threads {
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -291,13 +316,77 @@ where
             .worker_threads(n)
             .enable_all()
             .build(),
-    }
-    .expect("tokio runtime");
-    match runtime.block_on(run()) {
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(error = %e, "{name} failed: no tokio runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "{name} failed");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The most `WORKER_THREADS` takes.
+pub const MAX_WORKER_THREADS: u64 = 1024;
+
+/// The kit's configuration problems and the service's, as one report (a problem both found,
+/// such as a bad `PORT`, once).
+fn together<C>(
+    kit: Result<(), ConfigError>,
+    service: Result<C, ConfigError>,
+) -> Result<C, ConfigError> {
+    match (kit, service) {
+        (Ok(()), service) => service,
+        (Err(kit), Ok(_)) => Err(kit),
+        (Err(kit), Err(service)) => {
+            let mut problems = kit.problems;
+            for p in service.problems {
+                if !problems.contains(&p) {
+                    problems.push(p);
+                }
+            }
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(list: &[&str]) -> ConfigError {
+        ConfigError {
+            problems: list.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_kit_s_problems_and_the_service_s_are_one_report() {
+        let bad_port = "PORT=\"x\" is invalid: invalid digit found in string";
+        let both = together::<()>(
+            Err(problems(&[bad_port, "WORKER_THREADS=\"y\" is invalid"])),
+            Err(problems(&[
+                bad_port,
+                "DATABASE_URL is required but not set",
+            ])),
+        )
+        .unwrap_err();
+        assert_eq!(
+            both.problems,
+            [
+                bad_port,
+                "WORKER_THREADS=\"y\" is invalid",
+                "DATABASE_URL is required but not set"
+            ]
+        );
+        assert!(together(Err(problems(&["a"])), Ok(1)).is_err());
+        assert_eq!(together(Ok(()), Ok(1)).unwrap(), 1);
     }
 }

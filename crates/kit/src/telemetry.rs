@@ -1,6 +1,7 @@
 //! Logs and spans. Logs are JSON lines on stdout with the request span's fields (request id,
 //! trace id) on every line. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over
-//! OTLP/HTTP, parented on the incoming `traceparent`; without it nothing is exported.
+//! OTLP/HTTP, parented on the incoming `traceparent` (`trace::link_parent`); without it
+//! nothing is exported.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -71,15 +72,4 @@ fn otlp_provider(service: &'static str) -> Result<SdkTracerProvider, String> {
         .with_batch_exporter(exporter)
         .with_resource(resource)
         .build())
-}
-
-/// Makes the OpenTelemetry span of `span` a child of `parent`, so exported traces join up
-/// across services. A no-op when export is off.
-pub fn link_parent(span: &tracing::Span, parent: &crate::trace::TraceContext) {
-    use opentelemetry::propagation::TextMapPropagator;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let carrier =
-        std::collections::HashMap::from([(crate::trace::TRACEPARENT.to_string(), parent.header())]);
-    let context = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
-    let _ = span.set_parent(context);
 }

@@ -137,9 +137,19 @@ pub async fn continue_in<F: std::future::Future>(
         trace_id = %trace.trace_id,
         span_id = %trace.span_id,
     );
-    crate::telemetry::link_parent(&span, incoming.as_ref().unwrap_or(&trace));
+    link_parent(&span, incoming.as_ref().unwrap_or(&trace));
     let ctx = RequestContext { trace, request_id };
     CURRENT.scope(ctx, work).instrument(span).await
+}
+
+/// Makes the OpenTelemetry span of `span` a child of `parent`, so exported traces join up
+/// across services. A no-op when export is off (the `telemetry` module installs the exporter).
+pub fn link_parent(span: &tracing::Span, parent: &TraceContext) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let carrier = std::collections::HashMap::from([(TRACEPARENT.to_string(), parent.header())]);
+    let context = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
+    let _ = span.set_parent(context);
 }
 
 /// A request slower than this is logged at info even when it succeeds.
@@ -172,7 +182,7 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         trace_id = %trace.trace_id,
         span_id = %trace.span_id,
     );
-    crate::telemetry::link_parent(&span, incoming.as_ref().unwrap_or(&trace));
+    link_parent(&span, incoming.as_ref().unwrap_or(&trace));
     let ctx = RequestContext {
         trace: trace.clone(),
         request_id: request_id.clone(),

@@ -221,3 +221,73 @@ async fn readiness_follows_the_database() {
         .unwrap();
     assert_eq!(code, std::process::ExitCode::FAILURE);
 }
+
+/// The outbox table is kit's (`kit::outbox::TABLE`): created where a service's migrations did
+/// not create it, left alone (and checked) where they did, safe for replicas starting at once.
+#[tokio::test]
+async fn the_outbox_table_is_created_once_and_an_existing_one_is_kept() {
+    use kit::outbox::{create_table, enqueue, Outgoing, TableError};
+    let fresh = kit::db::connect(
+        &testkit::fresh_database().await,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let (a, b) = tokio::join!(create_table(&fresh), create_table(&fresh));
+    a.unwrap();
+    b.unwrap();
+    create_table(&fresh).await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    let mut tx = fresh.begin().await.unwrap();
+    enqueue(
+        &mut tx,
+        &Outgoing::new(
+            id,
+            "thing.happened",
+            chrono::Utc::now(),
+            serde_json::json!({}),
+        ),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let unsent: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(&fresh)
+        .await
+        .unwrap();
+    assert_eq!(unsent, 1);
+
+    // A database whose own migration created the table (the user service's, as shipped).
+    let migrated = kit::db::connect(
+        &testkit::fresh_database().await,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../../services/user-service/migrations/20240101000003_create_outbox.sql"
+    ))
+    .execute(&migrated)
+    .await
+    .unwrap();
+    create_table(&migrated).await.unwrap();
+
+    // A table of another shape is reported, not used.
+    let other = kit::db::connect(
+        &testkit::fresh_database().await,
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    sqlx::query("CREATE TABLE outbox (seq bigserial PRIMARY KEY, event_id uuid, payload jsonb)")
+        .execute(&other)
+        .await
+        .unwrap();
+    let err = create_table(&other).await.unwrap_err();
+    assert!(matches!(err, TableError::MissingColumns(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("event_type") && text.contains("last_error"),
+        "{text}"
+    );
+}

@@ -5,7 +5,7 @@
 //! [`crate::revocation`]) is refused too.
 
 use crate::config::AuthConfig;
-use crate::proxy::HttpClient;
+use crate::pool::HttpClient;
 use axum::body::Body;
 use http::{HeaderMap, Request, Uri};
 use http_body_util::BodyExt;

@@ -6,6 +6,7 @@
 //!
 //! The built-in configuration holds no routes: a service declares its own, in the stack file.
 
+pub use crate::policy::{Access, AccessRule};
 use kit::config::{ConfigError, Env};
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,6 +14,10 @@ use std::collections::BTreeMap;
 
 pub const SERVICE: &str = "gateway";
 pub const DEFAULT_PORT: u16 = 8000;
+
+fn default_port() -> u16 {
+    DEFAULT_PORT
+}
 
 /// The built-in configuration: timeouts, retries, breaker, rate limit, auth; no routes.
 pub const DEFAULT_CONFIG: &str = include_str!("../gateway.json");
@@ -42,6 +47,9 @@ pub struct Config {
     pub access_log: bool,
     /// Worker threads, each with its own runtime and upstream connections (0: one per CPU).
     pub workers: usize,
+    /// The port to serve on (`PORT`, never in the JSON file).
+    #[serde(skip, default = "default_port")]
+    pub port: u16,
     /// Signs the identity forwarded upstream (`IDENTITY_SIGNING_KEY`, a secret, so never in the
     /// JSON file). Without it no identity is forwarded and the services refuse every caller;
     /// the binary does not start without it.
@@ -74,29 +82,6 @@ pub struct RouteConfig {
     #[serde(default)]
     pub path: Option<String>,
     pub upstream: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    /// No token needed (a valid one is still used for the identity headers).
-    Public,
-    /// A valid token with role `user` or `admin`.
-    User,
-    /// A valid token with role `admin`.
-    Admin,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessRule {
-    /// Methods the rule applies to; absent or empty: every method.
-    #[serde(default)]
-    pub methods: Vec<String>,
-    /// Path pattern: literal segments, `*` = exactly one non-empty segment, a final `**` = any
-    /// number of further segments (including none).
-    pub path: String,
-    pub access: Access,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -270,6 +255,7 @@ impl Config {
             e
         })?;
         config.apply_env(&mut env);
+        config.port = env.or("PORT", DEFAULT_PORT);
         let signing_key = env.required_secret(kit::identity::SIGNING_KEY_VAR);
         // Empty (`AMQP_URL: ${AMQP_URL:-}` in a stack file) means unset.
         config.amqp_url = env.secret("AMQP_URL").filter(|u| !u.trim().is_empty());
@@ -499,7 +485,7 @@ pub fn parse_base_url(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// The bundled stack's routing table, as msctl renders it from `msctl.yaml`.
@@ -677,5 +663,29 @@ pub(crate) mod tests {
             "{:?}",
             err.problems
         );
+    }
+
+    #[test]
+    fn the_shop_s_access_rules_as_the_policy_reads_them() {
+        let c = shop();
+        let p = crate::policy::Policy::new(&c.access, c.default_access);
+        let get = http::Method::GET;
+        let post = http::Method::POST;
+        assert_eq!(p.access(&post, "/users"), Access::Public);
+        assert_eq!(p.access(&post, "/users/login"), Access::Public);
+        assert_eq!(p.access(&get, "/users"), Access::Admin);
+        assert_eq!(p.access(&get, "/users/me"), Access::User);
+        assert_eq!(p.access(&get, "/products"), Access::Public);
+        assert_eq!(p.access(&get, "/products/search"), Access::Public);
+        assert_eq!(p.access(&get, "/products/123"), Access::Public);
+        assert_eq!(p.access(&post, "/products"), Access::Admin);
+        assert_eq!(p.access(&http::Method::PUT, "/products/1"), Access::Admin);
+        assert_eq!(
+            p.access(&http::Method::DELETE, "/products/1"),
+            Access::Admin
+        );
+        assert_eq!(p.access(&get, "/.well-known/jwks.json"), Access::Public);
+        assert_eq!(p.access(&get, "/orders"), Access::User);
+        assert_eq!(p.access(&post, "/orders"), Access::User);
     }
 }

@@ -4,6 +4,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    use gateway::{startup, DEFAULT_PORT, SERVICE};
-    kit::serve::main(SERVICE, DEFAULT_PORT, startup::run)
+    use gateway::{startup, Config, DEFAULT_PORT, SERVICE};
+    kit::serve::main(SERVICE, DEFAULT_PORT, Config::load, startup::run)
 }

@@ -7,6 +7,8 @@
 //! does for every response with a body): about 15% less CPU per proxied request. Thread-local
 //! stacks fit the gateway's thread-per-core serving (`server.rs`): a connection is used by the
 //! thread whose runtime drives it.
+//!
+//! The gateway's own calls (the JWKS) use hyper-util's pooled client instead ([`http_client`]).
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -14,7 +16,8 @@ use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -28,6 +31,21 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_IDLE: usize = 1024;
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// hyper-util's pooled client, for the gateway's own calls.
+pub type HttpClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
+
+/// A pooled client for the gateway's own calls (the JWKS); proxied requests use a [`ConnPool`].
+pub fn http_client(connect_timeout: Duration) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector)
+}
 
 struct Idle {
     sender: SendRequest<Body>,

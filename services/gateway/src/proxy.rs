@@ -5,7 +5,7 @@ use crate::auth::{AuthError, Authenticator, Identity, JwksSource};
 use crate::breaker::{Breaker, Trip};
 use crate::config::{parse_base_url, Access, Config, Resilience};
 use crate::policy::{has_dot_segment, Policy};
-use crate::pool::{ConnPool, SendError};
+use crate::pool::{http_client, ConnPool, SendError};
 use crate::ratelimit::{ClientKey, Limiter};
 use crate::stats::{Families, UpstreamStats};
 use crate::trace::RequestIds;
@@ -16,16 +16,12 @@ use http::header::{self, HeaderName};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 use http_body::Body as _;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kit::Problem;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
-
-pub type HttpClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 static X_USER_ROLES: HeaderName = HeaderName::from_static("x-user-roles");
@@ -99,18 +95,6 @@ impl Peer {
     pub fn unknown() -> Peer {
         Peer::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
-}
-
-/// A pooled client for the gateway's own calls (the JWKS); proxied requests use [`ConnPool`].
-pub fn http_client(connect_timeout: Duration) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_keepalive(Some(Duration::from_secs(60)));
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
 }
 
 struct Replica {
@@ -602,7 +586,7 @@ impl Gateway {
                 .and_then(|v| v.to_str().ok())
                 .and_then(kit::trace::TraceContext::parse)
             {
-                kit::telemetry::link_parent(&span, &parent);
+                kit::trace::link_parent(&span, &parent);
             }
             self.route(upstream, request, peer, &ids)
                 .instrument(span)

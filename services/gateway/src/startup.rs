@@ -1,6 +1,6 @@
 //! From configuration to a running gateway: the shared state, the workers' dispatchers, serve.
 
-use crate::config::{Config, DEFAULT_PORT, SERVICE};
+use crate::config::{Config, SERVICE};
 use crate::{config, openapi, revocation, serve, server, stats, Gateway};
 use axum::Router;
 use kit::StartupError;
@@ -74,13 +74,10 @@ impl App {
     }
 }
 
-/// The binary: configuration from the environment (`PORT`, and the gateway's own: see
-/// [`Config::load`]), then serve until SIGTERM.
-pub async fn run() -> Result<(), StartupError> {
-    let mut env = kit::config::Env::new();
-    let port = env.or("PORT", DEFAULT_PORT);
-    env.finish()?;
-    let config = Config::load()?;
+/// The binary, once `kit::serve::main` has read the configuration ([`Config::load`]): serve
+/// until SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartupError> {
+    let port = config.port;
     let app = App::new(&config);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?;
     let workers = server::worker_count(config.workers);

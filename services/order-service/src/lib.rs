@@ -15,6 +15,8 @@
 //! - [`clients`]: the calls to the product and payment services.
 //! - [`events`]: the order events, written to the outbox (`kit::outbox`, whose relay publishes
 //!   them to RabbitMQ).
+//! - [`provider_states`]: the states and messages its consumers' pacts name (contract
+//!   verification only, `PACT_PROVIDER_STATES=true`).
 
 pub mod clients;
 pub mod config;

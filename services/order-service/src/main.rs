@@ -2,6 +2,6 @@
 //! running one.
 
 fn main() -> std::process::ExitCode {
-    use order_service::{startup, DEFAULT_PORT, SERVICE};
-    kit::serve::main(SERVICE, DEFAULT_PORT, startup::run)
+    use order_service::{startup, Config, DEFAULT_PORT, SERVICE};
+    kit::serve::main(SERVICE, DEFAULT_PORT, Config::from_env, startup::run)
 }

@@ -22,11 +22,15 @@
 //! - One statement per transition, and a new order handed over already leased with its items,
 //!   because round trips to PostgreSQL were most of a saga's cost: an order now takes four
 //!   statements from placement to CONFIRMED instead of twenty-two.
+//! - So the saga's SQL is here, not in `store.rs`: placing an order ([`Saga::place`]), a user's
+//!   cancellation ([`Saga::cancel`]), the sweep, claims and every transition; each statement
+//!   is conditional on the step it leaves and written for the state machine above. `store.rs`
+//!   reads orders and moves the status of orders whose saga is done.
 
 use crate::clients::{Charge, Clients, Reserve, Transient};
 use crate::events::{self, EventType};
 use crate::settled::Settled;
-use crate::store::{CancelReason, OrderItem, OrderStatus};
+use crate::store::{CancelReason, Order, OrderItem, OrderStatus};
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -141,6 +145,25 @@ pub struct SagaRow {
 
 pub const SAGA_COLUMNS: &str = "id, user_id, saga_step, saga_deadline, saga_attempts, charge_attempted, cancellation_reason, payment_token, total_amount, currency, traceparent, request_id";
 
+/// An order about to be placed: what [`Saga::place`] writes.
+#[derive(Debug)]
+pub struct Placement<'a> {
+    pub user_id: Uuid,
+    pub idempotency_key: Option<&'a str>,
+    pub payment_token: &'a str,
+    pub currency: &'a str,
+    /// Priced, sorted by product id.
+    pub items: Vec<OrderItem>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Placed {
+    #[sqlx(flatten)]
+    saga: SagaRow,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
 /// Where a step's answer takes the saga.
 #[derive(Debug)]
 enum Next {
@@ -182,13 +205,105 @@ impl Saga {
         }
     }
 
-    pub fn deadline(&self) -> Duration {
-        self.config.deadline
+    /// The saga's first statement: inserts the order, its items and its `order.created` event
+    /// in one statement, leased to this process (then [`Saga::start`] drives it). `None` when
+    /// the user's idempotency key is taken.
+    pub async fn place(&self, placement: Placement<'_>) -> sqlx::Result<Option<(SagaRow, Order)>> {
+        let Placement {
+            user_id,
+            idempotency_key,
+            payment_token,
+            currency,
+            items,
+        } = placement;
+        let id = Uuid::new_v4();
+        let total: Decimal = items
+            .iter()
+            .map(|i| i.price * Decimal::from(i.quantity))
+            .sum();
+        let trace = kit::trace::current();
+        let event = events::outgoing(
+            EventType::Created,
+            events::OrderData {
+                order_id: id,
+                user_id,
+                status: OrderStatus::Pending,
+                total_amount: total,
+                currency: currency.to_owned(),
+                items: items.clone(),
+                cancellation_reason: None,
+            },
+        );
+        let sql = format!(
+            "WITH placed AS (
+                INSERT INTO orders (id, user_id, status, total_amount, currency, idempotency_key,
+                                    saga_step, saga_deadline, lease_until, payment_token,
+                                    traceparent, request_id)
+                VALUES ($1, $2, 'PENDING', $3, $4, $5, 'reserve', now() + $6, now() + $7, $8, $9, $10)
+                ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING {SAGA_COLUMNS}, created_at, updated_at
+             ), lines AS (
+                INSERT INTO order_items (order_id, product_id, quantity, price)
+                SELECT placed.id, l.product_id, l.quantity, l.price
+                FROM placed, unnest($11::uuid[], $12::int4[], $13::numeric[])
+                     AS l(product_id, quantity, price)
+             ), event AS (
+                INSERT INTO outbox ({})
+                SELECT $14, $15, $16, $17, $18, $19 FROM placed
+             )
+             SELECT * FROM placed",
+            events::OUTBOX_COLUMNS
+        );
+        let query = sqlx::query_as(&sql)
+            .bind(id)
+            .bind(user_id)
+            .bind(total)
+            .bind(currency)
+            .bind(idempotency_key)
+            .bind(self.config.deadline)
+            .bind(self.config.lease)
+            .bind(payment_token)
+            .bind(trace.as_ref().map(|t| t.trace.header()))
+            .bind(trace.as_ref().map(|t| t.request_id.clone()))
+            .bind(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
+            .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+            .bind(items.iter().map(|i| i.price).collect::<Vec<_>>());
+        let placed: Option<Placed> = event.bind(query).fetch_optional(&self.pool).await?;
+        Ok(placed.map(|p| {
+            let order = Order {
+                id,
+                user_id,
+                status: OrderStatus::Pending,
+                total_amount: total,
+                currency: currency.to_owned(),
+                cancellation_reason: None,
+                items,
+                created_at: p.created_at,
+                updated_at: p.updated_at,
+            };
+            (p.saga, order)
+        }))
     }
 
-    /// How long a new order is leased to the process that placed it.
-    pub fn lease(&self) -> Duration {
-        self.config.lease
+    /// A user's cancellation: an order that is PENDING or CONFIRMED and not compensating yet
+    /// moves to `compensate` (`cancelled_by_user`) and is driven in the background. Whether it
+    /// moved now.
+    pub async fn cancel(&self, order_id: Uuid) -> sqlx::Result<bool> {
+        let requested = sqlx::query(
+            "UPDATE orders SET saga_step = 'compensate', cancellation_reason = 'cancelled_by_user',
+                    updated_at = now()
+             WHERE id = $1 AND status IN ('PENDING', 'CONFIRMED')
+               AND saga_step IN ('reserve', 'charge', 'commit', 'done')",
+        )
+        .bind(order_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if requested {
+            self.spawn(order_id);
+        }
+        Ok(requested)
     }
 
     /// Drives an order just placed by this process: inserted with its lease taken, so it needs

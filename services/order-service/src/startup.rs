@@ -11,9 +11,13 @@ use tokio::sync::Notify;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connects (waiting for the database) and migrates.
+/// Connects (waiting for the database) and migrates: the service's migrations, then kit's
+/// outbox table (`kit::outbox::TABLE`; the first migration created it too, so on this service's
+/// databases it is only checked).
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
-    Ok(kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?)
+    let pool = kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?;
+    kit::outbox::create_table(&pool).await?;
+    Ok(pool)
 }
 
 /// The whole service on a migrated `pool`: the HTTP API, and its workers (the saga sweeper and
@@ -69,9 +73,9 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     )
 }
 
-/// The binary: configuration from the environment, start-up, serve until SIGTERM.
-pub async fn run() -> Result<(), StartupError> {
-    let config = Config::from_env()?;
+/// The binary, once `kit::serve::main` has read the configuration (`Config::from_env`):
+/// start-up, serve until SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartupError> {
     let pool = connect(&config).await?;
     build(&config, pool).await?.serve(config.port).await?;
     Ok(())

@@ -1,4 +1,7 @@
-//! Orders as stored and as served, and the queries that read them.
+//! Orders as stored and as served, and the queries that read them or change their status. The
+//! saga's own statements (placing an order, its steps, a cancellation: everything that moves
+//! `saga_step`) are in [`crate::saga`], each one conditional statement beside the state machine
+//! it implements.
 //!
 //! Statuses and reasons are decoded by `sqlx::Type`: a value this code does not know (a row
 //! written by a newer version) is a decode error, answered with a 500 problem, never taken for
@@ -214,4 +217,33 @@ pub async fn by_idempotency_key(
         Some(id) => load(conn, id).await,
         None => Ok(None),
     }
+}
+
+/// The card token an order was placed with (an idempotent retry must bring the same one).
+pub async fn payment_token(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<String> {
+    sqlx::query_scalar("SELECT payment_token FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Moves an order whose saga is done from status `from` to `to` (shipped, completed), in the
+/// caller's transaction; false when it is not in `from` (or its saga still runs).
+pub async fn advance_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: OrderStatus,
+    to: OrderStatus,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE orders SET status = $3, updated_at = now()
+         WHERE id = $1 AND status = $2 AND saga_step = 'done'",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
 }

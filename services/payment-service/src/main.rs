@@ -1,6 +1,6 @@
 //! `payment-service`: serves payments; `payment-service healthcheck` probes a running one.
 
 fn main() -> std::process::ExitCode {
-    use payment_service::{startup, DEFAULT_PORT, SERVICE};
-    kit::serve::main(SERVICE, DEFAULT_PORT, startup::run)
+    use payment_service::{startup, Config, DEFAULT_PORT, SERVICE};
+    kit::serve::main(SERVICE, DEFAULT_PORT, Config::from_env, startup::run)
 }

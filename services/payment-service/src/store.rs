@@ -1,4 +1,5 @@
-//! The payments table: payments as stored and served, and every query on them.
+//! The payments table: payments as stored and served, and every query the API makes on them
+//! (contract verification's set-up writes rows itself: [`crate::provider_states`]).
 //!
 //! A status is decoded by `sqlx::Type`: a value this code does not know (a row written by a
 //! newer version, or the transient `pending` of a charge in flight) is a decode error, answered

@@ -8,8 +8,9 @@
 //! - [`store`]: the catalogue table.
 //! - [`openapi`]: the document's title and tags (the paths come from the routes).
 //!
-//! And its own: [`reservations`] (all-or-nothing stock reservations, their transactions) and
-//! [`seed`] (the demo catalogue).
+//! And its own: [`reservations`] (all-or-nothing stock reservations, their transactions),
+//! [`seed`] (the demo catalogue) and [`provider_states`] (the states its consumers' pacts name,
+//! contract verification only).
 
 pub mod config;
 pub mod openapi;

@@ -37,9 +37,9 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     )
 }
 
-/// The binary: configuration from the environment, start-up, serve until SIGTERM.
-pub async fn run() -> Result<(), StartupError> {
-    let config = Config::from_env()?;
+/// The binary, once `kit::serve::main` has read the configuration (`Config::from_env`):
+/// start-up, serve until SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartupError> {
     let pool = connect(&config).await?;
     build(&config, pool).await?.serve(config.port).await?;
     Ok(())

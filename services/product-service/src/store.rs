@@ -1,6 +1,7 @@
-//! The catalogue table: products as stored and served, and every query on them. (Stock
-//! reservations, whose transactions span products and reservations, are in
-//! [`crate::reservations`].)
+//! The catalogue table: products as stored and served, and every query the catalogue API makes
+//! on them. Elsewhere: stock reservations, whose transactions span products and reservations,
+//! in [`crate::reservations`]; the demo catalogue's one-off load in [`crate::seed`]; contract
+//! verification's set-up in [`crate::provider_states`].
 
 use crate::routes::params::{Filters, Paging};
 use crate::routes::products::NewProduct;

@@ -6,6 +6,7 @@
 //! survive restarts and no key is baked into an image. The newest stored key signs; every stored
 //! key is published, so a key added by hand (rotation) does not invalidate live tokens.
 
+use crate::store;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -19,8 +20,6 @@ use sqlx::PgPool;
 
 pub const GENERATED_KEY_BITS: usize = 2048;
 pub const MIN_KEY_BITS: usize = 2048;
-/// `pg_advisory_xact_lock` key serialising first-start key creation ("userkeys").
-const CREATE_LOCK: i64 = 0x7573_6572_6b65_7973;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -166,23 +165,9 @@ pub async fn load(pool: &PgPool, configured: Option<&str>) -> Result<KeySet, Key
         let pem = generate_pem().await?;
         let key = parse_private_pem(&pem).map_err(KeyError::Invalid)?;
         let kid = kid_for(&key)?;
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CREATE_LOCK)
-            .execute(&mut *tx)
-            .await?;
         // Another instance may have stored one while this one was generating: it wins.
-        let inserted = sqlx::query(
-            "INSERT INTO signing_keys (kid, private_pem) SELECT $1, $2 \
-             WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-        )
-        .bind(&kid)
-        .bind(&pem)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        if inserted == 1 {
+        let inserted = store::insert_first_signing_key(pool, &kid, &pem).await?;
+        if inserted {
             tracing::info!(%kid, "generated a signing key and stored it in the database");
         }
         stored = stored_keys(pool).await?;
@@ -202,10 +187,7 @@ pub async fn load(pool: &PgPool, configured: Option<&str>) -> Result<KeySet, Key
 
 /// Stored keys, newest first.
 async fn stored_keys(pool: &PgPool) -> Result<Vec<SigningKey>, KeyError> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT kid, private_pem FROM signing_keys ORDER BY created_at DESC, kid")
-            .fetch_all(pool)
-            .await?;
+    let rows = store::signing_keys(pool).await?;
     rows.into_iter()
         .map(|(kid, pem)| {
             let key = parse_private_pem(&pem)

@@ -5,7 +5,7 @@
 //! - [`config`]: the environment (database, admin account, signing key, token lifetime).
 //! - [`startup`]: connect and migrate, build the service (signing key, admin account), serve.
 //! - [`routes`]: the HTTP API ([`routes::users`]: accounts; [`routes::tokens`]: login, JWKS).
-//! - [`store`]: the users table.
+//! - [`store`]: the users and signing-keys tables.
 //! - [`openapi`]: the document's title and tags (the paths come from the routes).
 //!
 //! And its own:
@@ -13,6 +13,7 @@
 //! - [`passwords`]: argon2id hashing off the runtime; a dummy hash for unknown emails.
 //! - [`events`]: `user.deleted`, written to the outbox with the deletion (`kit::outbox`).
 //! - [`keys`]: the signing key (configured, or generated once and stored in the database), JWKS.
+//! - [`provider_states`]: the states its consumers' pacts name (contract verification only).
 //!
 //! The caller is the identity the gateway vouches for: `kit::identity`.
 

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, SERVICE};
 use crate::routes::{self, AppState, ServiceMetrics};
-use crate::{events, keys, passwords, validation};
+use crate::{events, keys, passwords, store, validation};
 use kit::StartupError;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -26,11 +26,14 @@ pub enum BootstrapError {
     AdminEmail(String),
 }
 
-/// Connects (waiting for the database) and migrates.
+/// Connects (waiting for the database) and migrates: the service's migrations, then kit's
+/// outbox table (`kit::outbox::TABLE`; migration 3 created it too, so on this service's
+/// databases it is only checked).
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
     let pool = kit::db::connect(&config.database_url, std::time::Duration::from_secs(60)).await?;
     renumber_old_migrations(&pool).await?;
     MIGRATOR.run(&pool).await?;
+    kit::outbox::create_table(&pool).await?;
     Ok(pool)
 }
 
@@ -104,11 +107,7 @@ pub async fn bootstrap_admin(
     password: &str,
 ) -> Result<(), BootstrapError> {
     let email = validation::email(email).map_err(BootstrapError::AdminEmail)?;
-    let existing: Option<Vec<String>> =
-        sqlx::query_scalar("SELECT roles FROM users WHERE lower(email) = $1")
-            .bind(&email)
-            .fetch_optional(pool)
-            .await?;
+    let existing = store::roles_by_email(pool, &email).await?;
     if let Some(roles) = existing {
         if !roles.iter().any(|r| r == "admin") {
             tracing::warn!(%email, "ADMIN_EMAIL belongs to an account without the admin role; left as it is");
@@ -116,26 +115,16 @@ pub async fn bootstrap_admin(
         return Ok(());
     }
     let hash = hasher.hash(password.to_owned()).await?;
-    let created = sqlx::query(
-        "INSERT INTO users (id, email, name, password_hash, roles) \
-         VALUES ($1, $2, $3, $4, ARRAY['user', 'admin']) ON CONFLICT ((lower(email))) DO NOTHING",
-    )
-    .bind(uuid::Uuid::new_v4())
-    .bind(&email)
-    .bind(ADMIN_NAME)
-    .bind(&hash)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    if created == 1 {
+    let created = store::insert_admin(pool, &email, ADMIN_NAME, &hash).await?;
+    if created {
         tracing::info!(%email, "created the admin account");
     }
     Ok(())
 }
 
-/// The binary: configuration from the environment, start-up, serve until SIGTERM.
-pub async fn run() -> Result<(), StartupError> {
-    let config = Config::from_env()?;
+/// The binary, once `kit::serve::main` has read the configuration (`Config::from_env`):
+/// start-up, serve until SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartupError> {
     let pool = connect(&config).await?;
     build(&config, pool).await?.serve(config.port).await?;
     Ok(())

@@ -1,5 +1,6 @@
-//! The users table: accounts as the API shows them (never the password hash), and every query
-//! on them. (The signing keys' table is [`crate::keys`]'s.)
+//! The service's tables and every query on them: `users` (accounts as the API shows them, never
+//! the password hash) and `signing_keys` (the PEMs [`crate::keys`] parses). The outbox is
+//! `kit::outbox`'s.
 
 use chrono::{DateTime, Utc};
 use kit::paging::Paging;
@@ -128,4 +129,72 @@ pub async fn delete(tx: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error
         .await?
         .rows_affected();
     Ok(deleted > 0)
+}
+
+/// The roles of the account with `email` (lowercased), if there is one.
+pub async fn roles_by_email(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT roles FROM users WHERE lower(email) = $1")
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Creates an account with the roles `user` and `admin` unless one with `email` exists; whether
+/// it did.
+pub async fn insert_admin(
+    pool: &PgPool,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, roles) \
+         VALUES ($1, $2, $3, $4, ARRAY['user', 'admin']) ON CONFLICT ((lower(email))) DO NOTHING",
+    )
+    .bind(Uuid::new_v4())
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// `pg_advisory_xact_lock` key serialising first-start key creation ("userkeys").
+const SIGNING_KEY_LOCK: i64 = 0x7573_6572_6b65_7973;
+
+/// The stored signing keys as (kid, private PEM), newest first.
+pub async fn signing_keys(pool: &PgPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT kid, private_pem FROM signing_keys ORDER BY created_at DESC, kid")
+        .fetch_all(pool)
+        .await
+}
+
+/// Stores a signing key unless one is stored already (another instance starting at the same
+/// time wins: the advisory lock makes concurrent first starts agree on one); whether it did.
+pub async fn insert_first_signing_key(
+    pool: &PgPool,
+    kid: &str,
+    pem: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SIGNING_KEY_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO signing_keys (kid, private_pem) SELECT $1, $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+    )
+    .bind(kid)
+    .bind(pem)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(inserted == 1)
 }

@@ -5,12 +5,11 @@
 
 use super::AppState;
 use crate::store::{self, DeadLetter, Notification};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use kit::identity::{Admin, Identity, IdentityHeaders};
 use kit::paging::{PageQuery, Paging};
-use kit::{FieldError, Json, Problem};
+use kit::{FieldError, Json, Problem, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -53,17 +52,16 @@ pub struct NotificationQuery {
 pub enum ListError {
     #[error("invalid query")]
     Invalid(Vec<FieldError>),
-    #[error("bad query string: {0}")]
-    BadQuery(String),
     #[error("{}", .0.title)]
-    Denied(Problem),
+    /// Refused by the kit: no identity, the wrong role, or a query string that does not fit.
+    Refused(Problem),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
 impl From<Problem> for ListError {
     fn from(p: Problem) -> ListError {
-        ListError::Denied(p)
+        ListError::Refused(p)
     }
 }
 
@@ -71,8 +69,7 @@ impl From<ListError> for Problem {
     fn from(e: ListError) -> Problem {
         match e {
             ListError::Invalid(errors) => Problem::validation(errors),
-            ListError::BadQuery(detail) => Problem::bad_request(detail),
-            ListError::Denied(p) => p,
+            ListError::Refused(p) => p,
             ListError::Database(e) => Problem::internal(&e),
         }
     }
@@ -100,10 +97,10 @@ impl IntoResponse for ListError {
 pub async fn list_notifications(
     State(state): State<AppState>,
     caller: Identity,
-    query: Result<Query<NotificationQuery>, QueryRejection>,
+    query: Result<Query<NotificationQuery>, Problem>,
 ) -> Result<Json<NotificationPage>, ListError> {
     caller.require("user", "reading notifications needs the user role")?;
-    let Query(query) = query.map_err(|e| ListError::BadQuery(e.body_text()))?;
+    let Query(query) = query?;
     let mut errors = Vec::new();
     let paging = Paging::parse(
         query.page.as_deref(),
@@ -155,9 +152,8 @@ pub async fn list_notifications(
 pub async fn list_dead_letters(
     State(state): State<AppState>,
     _admin: Admin,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<DeadLetterPage>, ListError> {
-    let Query(query) = query.map_err(|e| ListError::BadQuery(e.body_text()))?;
     let mut errors = Vec::new();
     let paging = Paging::parse(
         query.page.as_deref(),

@@ -1,16 +1,16 @@
 //! The orders API. The caller is the identity the gateway vouches for (`kit::identity`).
 
 use super::AppState;
-use crate::events::{self, EventType, OUTBOX_COLUMNS};
-use crate::saga::{SagaRow, SAGA_COLUMNS};
+use crate::events::{self, EventType};
+use crate::saga::Placement;
 use crate::store::{self, Order, OrderItem, OrderStatus};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kit::extract::Resource;
 use kit::identity::{Admin, Identity, IdentityHeaders};
 use kit::paging::Paging;
-use kit::{FieldError, Json, Problem};
-use rust_decimal::Decimal;
+use kit::{FieldError, Json, Problem, Query, UuidPath};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -53,6 +53,12 @@ impl From<OrderError> for Problem {
             OrderError::Database(e) => Problem::internal(&e),
         }
     }
+}
+
+/// An order id in a path (`kit::UuidPath<Order>`): anything that is not a UUID names no order
+/// (404).
+impl Resource for Order {
+    const NAME: &'static str = "order";
 }
 
 impl IntoResponse for OrderError {
@@ -212,10 +218,7 @@ async fn replay(
     let Some(order) = store::by_idempotency_key(&mut conn, identity.user_id, key).await? else {
         return Ok(None);
     };
-    let stored_token: String = sqlx::query_scalar("SELECT payment_token FROM orders WHERE id = $1")
-        .bind(order.id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let stored_token = store::payment_token(&mut conn, order.id).await?;
     if same_request(&order, &stored_token, request) {
         Ok(Some(accepted(StatusCode::OK, order)))
     } else {
@@ -269,7 +272,14 @@ pub async fn create_order(
             return Err(e);
         }
     };
-    match insert(&state, &identity, key.as_deref(), &request, priced).await? {
+    let placement = Placement {
+        user_id: identity.user_id,
+        idempotency_key: key.as_deref(),
+        payment_token: &request.token,
+        currency: &state.currency,
+        items: priced,
+    };
+    match state.saga.place(placement).await? {
         Some((row, order)) => {
             state.outbox.notify_one();
             state.saga.start(row, order.items.clone());
@@ -319,95 +329,9 @@ async fn price(state: &AppState, request: &NewOrder) -> Result<Vec<OrderItem>, O
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct Placed {
-    #[sqlx(flatten)]
-    saga: SagaRow,
-    created_at: chrono::DateTime<chrono::Utc>,
-    updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// Inserts the order, its items and its `order.created` event in one statement, leased to this
-/// process's saga. `None` when the idempotency key is taken.
-async fn insert(
-    state: &AppState,
-    identity: &Identity,
-    key: Option<&str>,
-    request: &NewOrder,
-    items: Vec<OrderItem>,
-) -> Result<Option<(SagaRow, Order)>, OrderError> {
-    let id = Uuid::new_v4();
-    let total: Decimal = items
-        .iter()
-        .map(|i| i.price * Decimal::from(i.quantity))
-        .sum();
-    let trace = kit::trace::current();
-    let event = events::outgoing(
-        EventType::Created,
-        events::OrderData {
-            order_id: id,
-            user_id: identity.user_id,
-            status: OrderStatus::Pending,
-            total_amount: total,
-            currency: state.currency.clone(),
-            items: items.clone(),
-            cancellation_reason: None,
-        },
-    );
-    let sql = format!(
-        "WITH placed AS (
-            INSERT INTO orders (id, user_id, status, total_amount, currency, idempotency_key,
-                                saga_step, saga_deadline, lease_until, payment_token,
-                                traceparent, request_id)
-            VALUES ($1, $2, 'PENDING', $3, $4, $5, 'reserve', now() + $6, now() + $7, $8, $9, $10)
-            ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING {SAGA_COLUMNS}, created_at, updated_at
-         ), lines AS (
-            INSERT INTO order_items (order_id, product_id, quantity, price)
-            SELECT placed.id, l.product_id, l.quantity, l.price
-            FROM placed, unnest($11::uuid[], $12::int4[], $13::numeric[])
-                 AS l(product_id, quantity, price)
-         ), event AS (
-            INSERT INTO outbox ({OUTBOX_COLUMNS})
-            SELECT $14, $15, $16, $17, $18, $19 FROM placed
-         )
-         SELECT * FROM placed"
-    );
-    let query = sqlx::query_as(&sql)
-        .bind(id)
-        .bind(identity.user_id)
-        .bind(total)
-        .bind(&state.currency)
-        .bind(key)
-        .bind(state.saga.deadline())
-        .bind(state.saga.lease())
-        .bind(&request.token)
-        .bind(trace.as_ref().map(|t| t.trace.header()))
-        .bind(trace.as_ref().map(|t| t.request_id.clone()))
-        .bind(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
-        .bind(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
-        .bind(items.iter().map(|i| i.price).collect::<Vec<_>>());
-    let placed: Option<Placed> = event.bind(query).fetch_optional(&state.pool).await?;
-    Ok(placed.map(|p| {
-        let order = Order {
-            id,
-            user_id: identity.user_id,
-            status: OrderStatus::Pending,
-            total_amount: total,
-            currency: state.currency.clone(),
-            cancellation_reason: None,
-            items,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        };
-        (p.saga, order)
-    }))
-}
-
 /// The order, if the caller may see it (its owner or an admin).
-async fn visible(state: &AppState, identity: &Identity, raw: &str) -> Result<Order, OrderError> {
-    let not_found = || OrderError::NotFound(raw.to_owned());
-    let id = Uuid::parse_str(raw).map_err(|_| not_found())?;
+async fn visible(state: &AppState, identity: &Identity, id: Uuid) -> Result<Order, OrderError> {
+    let not_found = || OrderError::NotFound(id.to_string());
     let mut conn = state.pool.acquire().await?;
     match store::load(&mut conn, id).await? {
         // Someone else's order is as absent as a missing one: its existence is not revealed.
@@ -437,17 +361,16 @@ async fn visible(state: &AppState, identity: &Identity, raw: &str) -> Result<Ord
 pub async fn get_order(
     State(state): State<AppState>,
     identity: Identity,
-    Path(raw): Path<String>,
+    UuidPath(id, _): UuidPath<Order>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Order>, OrderError> {
     let wait = wait_param(&params)?;
-    let id = Uuid::parse_str(&raw).map_err(|_| OrderError::NotFound(raw.clone()))?;
     let order = state
         .settled
         .until(
             id,
             Instant::now() + wait,
-            || visible(&state, &identity, &raw),
+            || visible(&state, &identity, id),
             |o: &Order| o.status != OrderStatus::Pending,
         )
         .await?;
@@ -539,23 +462,11 @@ pub async fn list_orders(
 pub async fn cancel_order(
     State(state): State<AppState>,
     identity: Identity,
-    Path(raw): Path<String>,
+    UuidPath(id, _): UuidPath<Order>,
 ) -> Result<Response, OrderError> {
-    let order = visible(&state, &identity, &raw).await?;
-    let requested = sqlx::query(
-        "UPDATE orders SET saga_step = 'compensate', cancellation_reason = 'cancelled_by_user',
-                updated_at = now()
-         WHERE id = $1 AND status IN ('PENDING', 'CONFIRMED')
-           AND saga_step IN ('reserve', 'charge', 'commit', 'done')",
-    )
-    .bind(order.id)
-    .execute(&state.pool)
-    .await?
-    .rows_affected()
-        == 1;
-    if requested {
+    let order = visible(&state, &identity, id).await?;
+    if state.saga.cancel(order.id).await? {
         tracing::info!(order_id = %order.id, "cancellation requested");
-        state.saga.spawn(order.id);
     }
     let now = state
         .settled
@@ -566,7 +477,7 @@ pub async fn cancel_order(
                 let mut conn = state.pool.acquire().await?;
                 store::load(&mut conn, order.id)
                     .await?
-                    .ok_or_else(|| OrderError::NotFound(raw.clone()))
+                    .ok_or_else(|| OrderError::NotFound(id.to_string()))
             },
             |o: &Order| o.status != OrderStatus::Pending && o.status != OrderStatus::Confirmed,
         )
@@ -584,27 +495,16 @@ pub async fn cancel_order(
 
 async fn advance(
     state: &AppState,
-    raw: &str,
+    id: Uuid,
     from: OrderStatus,
     to: OrderStatus,
     event: EventType,
 ) -> Result<axum::Json<Order>, OrderError> {
-    let id = Uuid::parse_str(raw).map_err(|_| OrderError::NotFound(raw.to_owned()))?;
     let mut tx = state.pool.begin().await?;
-    let moved = sqlx::query(
-        "UPDATE orders SET status = $3, updated_at = now()
-         WHERE id = $1 AND status = $2 AND saga_step = 'done'",
-    )
-    .bind(id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let moved = store::advance_status(&mut tx, id, from, to).await?;
     let order = store::load(&mut tx, id)
         .await?
-        .ok_or_else(|| OrderError::NotFound(raw.to_owned()))?;
+        .ok_or_else(|| OrderError::NotFound(id.to_string()))?;
     if !moved {
         return if order.status == to {
             Ok(axum::Json(order))
@@ -640,11 +540,11 @@ async fn advance(
 pub async fn ship_order(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(raw): Path<String>,
+    UuidPath(id, _): UuidPath<Order>,
 ) -> Result<axum::Json<Order>, OrderError> {
     advance(
         &state,
-        &raw,
+        id,
         OrderStatus::Confirmed,
         OrderStatus::Shipped,
         EventType::Shipped,
@@ -669,11 +569,11 @@ pub async fn ship_order(
 pub async fn complete_order(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(raw): Path<String>,
+    UuidPath(id, _): UuidPath<Order>,
 ) -> Result<axum::Json<Order>, OrderError> {
     advance(
         &state,
-        &raw,
+        id,
         OrderStatus::Shipped,
         OrderStatus::Completed,
         EventType::Completed,

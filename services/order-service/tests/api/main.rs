@@ -4,6 +4,7 @@
 mod events;
 mod helpers;
 mod hostile;
+mod migrations;
 mod openapi;
 mod orders;
 mod saga;

@@ -9,10 +9,11 @@
 use super::AppState;
 use crate::provider::{Charge, Token, Unavailable};
 use crate::store::{self, Payment, PaymentStatus};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kit::{FieldError, Json, Problem};
+use kit::extract::Resource;
+use kit::{FieldError, Json, Problem, Query, UuidPath};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -308,8 +309,10 @@ pub async fn create_payment(
     }
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, PaymentError> {
-    Uuid::parse_str(raw).map_err(|_| PaymentError::NotFound(raw.to_owned()))
+/// A payment id in a path (`kit::UuidPath<Payment>`): anything that is not a UUID names no
+/// payment (404).
+impl Resource for Payment {
+    const NAME: &'static str = "payment";
 }
 
 /// A payment.
@@ -325,13 +328,12 @@ fn parse_id(raw: &str) -> Result<Uuid, PaymentError> {
 )]
 pub async fn get_payment(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    UuidPath(id, _): UuidPath<Payment>,
 ) -> Result<axum::Json<Payment>, PaymentError> {
-    let id = parse_id(&raw)?;
     store::by_id(&state.pool, id)
         .await?
         .map(axum::Json)
-        .ok_or(PaymentError::NotFound(raw))
+        .ok_or(PaymentError::NotFound(id.to_string()))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -354,7 +356,7 @@ pub struct PaymentQuery {
 )]
 pub async fn list_payments(
     State(state): State<AppState>,
-    axum::extract::Query(query): axum::extract::Query<PaymentQuery>,
+    Query(query): Query<PaymentQuery>,
 ) -> Result<axum::Json<Vec<Payment>>, PaymentError> {
     let order_id = match query.order_id.as_deref().map(Uuid::parse_str) {
         Some(Ok(id)) => id,
@@ -393,15 +395,14 @@ pub async fn list_payments(
 )]
 pub async fn refund_payment(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    UuidPath(id, _): UuidPath<Payment>,
 ) -> Result<axum::Json<Payment>, PaymentError> {
-    let id = parse_id(&raw)?;
     if let Some(payment) = store::refund(&state.pool, id).await? {
         tracing::info!(payment_id = %id, "refunded");
         return Ok(axum::Json(payment));
     }
     match store::by_id(&state.pool, id).await? {
-        None => Err(PaymentError::NotFound(raw)),
+        None => Err(PaymentError::NotFound(id.to_string())),
         Some(p) if p.status == PaymentStatus::Refunded => Ok(axum::Json(p)),
         Some(_) => Err(PaymentError::NotRefundable(id)),
     }

@@ -68,3 +68,54 @@ fn the_binary_reports_every_config_problem() {
     assert!(text.contains("PAYMENT_FAILURE_RATE"), "{text}");
     assert!(text.contains("PAYMENT_LATENCY_MS"), "{text}");
 }
+
+/// The whole output of a run, with JSON log lines' escaped quotes undone.
+fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+    .replace("\\\"", "\"")
+}
+
+/// `kit::serve::main`'s own variables are checked like the service's: a bad `PORT` or
+/// `WORKER_THREADS` is named with its value in the one message that lists every problem (it
+/// once fell back to a default without a word).
+#[test]
+fn a_bad_port_or_worker_threads_is_reported_with_the_other_problems() {
+    let out = Command::new(BIN)
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_URL_FILE")
+        .env("PORT", "eighty")
+        .env("WORKER_THREADS", "many")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = output_text(&out);
+    let report = text
+        .lines()
+        .find(|l| l.contains("invalid configuration"))
+        .unwrap_or_else(|| panic!("no configuration report: {text}"));
+    for expected in [
+        "PORT=\"eighty\" is invalid",
+        "WORKER_THREADS=\"many\" is invalid",
+        "DATABASE_URL is required",
+    ] {
+        assert!(report.contains(expected), "{expected}: {report}");
+    }
+    assert_eq!(report.matches("PORT=\"eighty\"").count(), 1, "{report}");
+}
+
+/// `healthcheck` with a bad `PORT` says so (it once probed the default port instead).
+#[test]
+fn healthcheck_names_a_bad_port() {
+    let out = Command::new(BIN)
+        .arg("healthcheck")
+        .env("PORT", "eighty")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = output_text(&out);
+    assert!(text.contains("PORT=\"eighty\" is invalid"), "{text}");
+}

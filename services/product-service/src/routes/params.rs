@@ -2,7 +2,7 @@
 //! that every bad value is a 422 problem naming the parameter (never a 400 text body or a 500),
 //! and every problem is reported at once.
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use kit::{FieldError, Problem};
 use rust_decimal::Decimal;
@@ -240,24 +240,25 @@ impl SearchQuery {
     }
 }
 
-async fn pairs(parts: &mut Parts) -> Result<Vec<(String, String)>, Problem> {
-    Query::<Vec<(String, String)>>::from_request_parts(parts, &())
-        .await
-        .map(|Query(pairs)| pairs)
-        .map_err(|e| Problem::bad_request(format!("unreadable query string: {}", e.body_text())))
+async fn pairs<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Vec<(String, String)>, Problem> {
+    let kit::Query(pairs) = kit::Query::from_request_parts(parts, state).await?;
+    Ok(pairs)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     type Rejection = Problem;
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
-        ListQuery::parse(pairs(parts).await?)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        ListQuery::parse(pairs(parts, state).await?)
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SearchQuery {
     type Rejection = Problem;
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
-        SearchQuery::parse(pairs(parts).await?)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        SearchQuery::parse(pairs(parts, state).await?)
     }
 }
 

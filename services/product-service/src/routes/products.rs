@@ -4,12 +4,12 @@
 use super::params::{ListQuery, SearchQuery};
 use super::AppState;
 use crate::store::{self, Product, SearchHit};
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kit::extract::Resource;
 use kit::identity::{Admin, IdentityHeaders};
-use kit::{FieldError, Json, Problem};
+use kit::{FieldError, Json, Problem, UuidPath};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -286,19 +286,10 @@ impl ProductInputRaw {
     }
 }
 
-/// A product id from the path; anything that is not a UUID names no product (404).
-pub struct ProductId(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for ProductId {
-    type Rejection = Problem;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Problem::bad_request(e.body_text()))?;
-        Uuid::parse_str(&raw)
-            .map(ProductId)
-            .map_err(|_| Problem::not_found(format!("no product {raw:?}: product ids are UUIDs")))
-    }
+/// A product id in a path (`kit::UuidPath<Product>`): anything that is not a UUID names no
+/// product (404).
+impl Resource for Product {
+    const NAME: &'static str = "product";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -395,7 +386,7 @@ pub async fn search_products(
 )]
 pub async fn get_product(
     State(state): State<AppState>,
-    ProductId(id): ProductId,
+    UuidPath(id, _): UuidPath<Product>,
 ) -> Result<Json<Product>, ProductError> {
     store::find(&state.pool, id)
         .await?
@@ -462,7 +453,7 @@ pub async fn create_product(
 pub async fn update_product(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    ProductId(id): ProductId,
+    UuidPath(id, _): UuidPath<Product>,
     Json(raw): Json<ProductInputRaw>,
 ) -> Result<Json<Product>, ProductError> {
     let p = raw.validate().map_err(ProductError::Invalid)?;
@@ -492,7 +483,7 @@ pub async fn update_product(
 pub async fn delete_product(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    ProductId(id): ProductId,
+    UuidPath(id, _): UuidPath<Product>,
 ) -> Result<StatusCode, ProductError> {
     let deleted = store::delete(&state.pool, id).await?;
     if !deleted {

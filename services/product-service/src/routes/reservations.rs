@@ -6,27 +6,19 @@ use crate::reservations::{
     finish, load, reserve, Reservation, ReservationError, ReservationRequest,
     ReservationRequestRaw, ReservationStatus,
 };
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kit::{Json, Problem};
-use uuid::Uuid;
+use kit::extract::Resource;
+use kit::{Json, UuidPath};
 
-/// An order id from the path; anything that is not a UUID names no reservation (404).
-pub struct OrderId(pub Uuid);
+/// An order id in a path (`kit::UuidPath<Reservation>`): anything that is not a UUID names no
+/// reservation (404).
+impl Resource for Reservation {
+    const NAME: &'static str = "stock reservation";
 
-impl<S: Send + Sync> FromRequestParts<S> for OrderId {
-    type Rejection = Problem;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Problem::bad_request(e.body_text()))?;
-        Uuid::parse_str(&raw).map(OrderId).map_err(|_| {
-            Problem::not_found(format!(
-                "no stock reservation for {raw:?}: order ids are UUIDs"
-            ))
-        })
+    fn not_a_uuid(raw: &str) -> String {
+        format!("no stock reservation for {raw:?}: order ids are UUIDs")
     }
 }
 
@@ -83,7 +75,7 @@ pub async fn create_reservation(
 )]
 pub async fn get_reservation(
     State(state): State<AppState>,
-    OrderId(order_id): OrderId,
+    UuidPath(order_id, _): UuidPath<Reservation>,
 ) -> Result<Json<Reservation>, ReservationError> {
     let mut conn = state.pool.acquire().await?;
     load(&mut conn, order_id)
@@ -106,7 +98,7 @@ pub async fn get_reservation(
 )]
 pub async fn release_reservation(
     State(state): State<AppState>,
-    OrderId(order_id): OrderId,
+    UuidPath(order_id, _): UuidPath<Reservation>,
 ) -> Result<Json<Reservation>, ReservationError> {
     let result = finish(&state.pool, order_id, ReservationStatus::Released).await;
     state.reservations.count("release", &result, "ok");
@@ -127,7 +119,7 @@ pub async fn release_reservation(
 )]
 pub async fn commit_reservation(
     State(state): State<AppState>,
-    OrderId(order_id): OrderId,
+    UuidPath(order_id, _): UuidPath<Reservation>,
 ) -> Result<Json<Reservation>, ReservationError> {
     let result = finish(&state.pool, order_id, ReservationStatus::Committed).await;
     state.reservations.count("commit", &result, "ok");
@@ -149,7 +141,7 @@ pub async fn commit_reservation(
 )]
 pub async fn return_reservation(
     State(state): State<AppState>,
-    OrderId(order_id): OrderId,
+    UuidPath(order_id, _): UuidPath<Reservation>,
 ) -> Result<Json<Reservation>, ReservationError> {
     let result = finish(&state.pool, order_id, ReservationStatus::Returned).await;
     state.reservations.count("return", &result, "ok");

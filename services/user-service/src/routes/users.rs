@@ -5,13 +5,13 @@ use crate::events;
 use crate::passwords::HashError;
 use crate::store::{self, User};
 use crate::validation::{self, Errors};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kit::extract::Resource;
 use kit::identity::{Identity, IdentityHeaders};
 use kit::paging::Paging;
-use kit::{FieldError, Json, Problem};
+use kit::{FieldError, Json, Problem, Query, UuidPath};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -106,8 +106,9 @@ pub enum AccountError {
     NotFound,
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
-    #[error("bad query: {0}")]
-    BadQuery(String),
+    /// A request the kit's extractors refused (a query string that does not fit).
+    #[error("{}", .0.title)]
+    Rejected(Problem),
     #[error("email already registered")]
     DuplicateEmail,
     #[error("this is the last admin account")]
@@ -124,7 +125,7 @@ impl From<AccountError> for Problem {
             AccountError::Forbidden(why) => Problem::forbidden(why),
             AccountError::NotFound => Problem::not_found("no such user"),
             AccountError::Invalid(errors) => Problem::validation(errors),
-            AccountError::BadQuery(why) => Problem::bad_request(why),
+            AccountError::Rejected(problem) => problem,
             AccountError::DuplicateEmail => duplicate_email(),
             AccountError::LastAdmin => Problem::conflict(
                 "this is the last account with the admin role: make another account an admin first",
@@ -134,6 +135,18 @@ impl From<AccountError> for Problem {
             AccountError::Hashing(e) => Problem::internal(&e),
         }
     }
+}
+
+impl From<Problem> for AccountError {
+    fn from(p: Problem) -> AccountError {
+        AccountError::Rejected(p)
+    }
+}
+
+/// A user id in a path (`kit::UuidPath<User>`). Handlers take it as a `Result`: who may ask
+/// comes first ([`authorize`]).
+impl Resource for User {
+    const NAME: &'static str = "user";
 }
 
 impl IntoResponse for AccountError {
@@ -238,14 +251,14 @@ pub async fn me(
 pub async fn list(
     State(state): State<AppState>,
     caller: Identity,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    query: Result<Query<ListQuery>, Problem>,
 ) -> Result<Json<UserPage>, AccountError> {
     if !caller.is_admin() {
         return Err(AccountError::Forbidden(
             "listing users needs the admin role",
         ));
     }
-    let Query(query) = query.map_err(|e| AccountError::BadQuery(e.body_text()))?;
+    let Query(query) = query?;
     let mut errors = Vec::new();
     let paging = Paging::parse(
         query.page.as_deref(),
@@ -280,9 +293,9 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     caller: Identity,
-    Path(id): Path<String>,
+    id: Result<UuidPath<User>, Problem>,
 ) -> Result<Json<User>, AccountError> {
-    let id = authorize(&caller, &id)?;
+    let id = authorize(&caller, id.ok().map(|UuidPath(id, _)| id))?;
     find(&state, id).await.map(Json)
 }
 
@@ -308,10 +321,10 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     caller: Identity,
-    Path(id): Path<String>,
+    id: Result<UuidPath<User>, Problem>,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<Json<User>, AccountError> {
-    let id = authorize(&caller, &id)?;
+    let id = authorize(&caller, id.ok().map(|UuidPath(id, _)| id))?;
     if body.roles.is_some() && !caller.is_admin() {
         return Err(AccountError::Forbidden(
             "changing roles needs the admin role",
@@ -384,9 +397,9 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Identity,
-    Path(id): Path<String>,
+    id: Result<UuidPath<User>, Problem>,
 ) -> Result<StatusCode, AccountError> {
-    let id = authorize(&caller, &id)?;
+    let id = authorize(&caller, id.ok().map(|UuidPath(id, _)| id))?;
     let mut tx = state.pool.begin().await?;
     if store::is_last_admin(&mut tx, id).await? {
         return Err(AccountError::LastAdmin);
@@ -403,10 +416,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The id in the path, if the caller may manage that account. Not being allowed comes first, so
-/// a non-admin learns nothing about other ids (not even whether they exist).
-fn authorize(caller: &Identity, raw_id: &str) -> Result<Uuid, AccountError> {
-    let id = Uuid::parse_str(raw_id).ok();
+/// The id in the path (`None`: not a UUID), if the caller may manage that account. Not being
+/// allowed comes first, so a non-admin learns nothing about other ids (not even whether they
+/// exist, or could).
+fn authorize(caller: &Identity, id: Option<Uuid>) -> Result<Uuid, AccountError> {
     match id {
         Some(id) if caller.may_manage(id) => Ok(id),
         _ if !caller.is_admin() => Err(AccountError::Forbidden(

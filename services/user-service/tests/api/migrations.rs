@@ -36,3 +36,25 @@ async fn a_database_migrated_under_the_old_numbers_still_starts() {
         .unwrap();
     assert_eq!(versions, [20240101000001, 20240101000002, 20240101000003]);
 }
+
+/// sqlx refuses to start a database whose applied migration files changed (it records their
+/// checksums), so a migration that shipped stays byte for byte as it was. Migration 3 creates
+/// the outbox table that kit now ships (`kit::outbox::TABLE`): it must not be edited or removed.
+#[test]
+fn shipped_migrations_are_unchanged() {
+    let shipped: Vec<(i64, String)> = startup::MIGRATOR
+        .iter()
+        .map(|m| {
+            let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            (m.version, hex)
+        })
+        .collect();
+    assert_eq!(
+        shipped,
+        [
+            (20240101000001, "eea2f0290b9fe330891606b9e870b47ab4602070ad5ea9f737a2808b09ffc056184aca071dac05d54b099ed41b1884c3".to_owned()),
+            (20240101000002, "976481f32e3984f4f15f95305165f563a627c8be05ef5a5d6a32c31175cd2d9d015a459566bd532154c141ac8dc8808b".to_owned()),
+            (20240101000003, "d5e925cbb80cd49a080447b61072d7d3b489b9b94e0f340291541c7231e6c96f3189f4e8ac4336f49b3fd8eb752f6af0".to_owned()),
+        ]
+    );
+}

@@ -1,6 +1,10 @@
 {% if db %}
 -- The {{ name }} service's tables (sqlx runs the files of migrations/ in the order of their
 -- number; add a new file for every change, never edit one that ran).
+{% if publishes %}
+-- The outbox table is kit's (kit::outbox::TABLE, created by kit::outbox::create_table in
+-- startup::connect, after these migrations): no migration creates or alters it.
+{% endif %}
 
 -- The example resource, {{ route }}: newest first in listings.
 CREATE TABLE items (
@@ -12,25 +16,6 @@ CREATE TABLE items (
 );
 
 CREATE INDEX items_newest ON items (created_at DESC, id);
-{% if publishes %}
-
--- The transactional outbox (kit::outbox): an item and its event commit together; the relay
--- publishes unsent rows to the shop.events exchange.
-CREATE TABLE outbox (
-    seq          bigserial PRIMARY KEY,
-    event_id     uuid NOT NULL UNIQUE,
-    event_type   text NOT NULL,
-    payload      jsonb NOT NULL,
-    traceparent  text,
-    request_id   text,
-    occurred_at  timestamptz NOT NULL DEFAULT now(),
-    sent_at      timestamptz,
-    attempts     integer NOT NULL DEFAULT 0,
-    last_error   text
-);
-
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-{% endif %}
 {% if consumes %}
 
 -- The inbox: one row per event applied. The consumer inserts the event id in the transaction

@@ -18,10 +18,20 @@ use tokio::sync::Notify;
 {% if db %}
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+{% if publishes %}
+/// Connects (waiting for the database) and migrates: the service's migrations, then kit's
+/// outbox table (`kit::outbox::TABLE`).
+pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
+    let pool = kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?;
+    kit::outbox::create_table(&pool).await?;
+    Ok(pool)
+}
+{% else %}
 /// Connects (waiting for the database) and migrates.
 pub async fn connect(config: &Config) -> Result<PgPool, StartupError> {
     Ok(kit::db::connect_and_migrate(&config.database_url, &MIGRATOR).await?)
 }
+{% endif %}
 
 /// The whole service on a migrated `pool`{% if consumes %}, with its consumer (graceful: at
 /// shutdown it finishes the message in hand){% endif %}{% if publishes %}, with its outbox relay{% endif %}: what
@@ -73,9 +83,9 @@ pub async fn build(config: &Config, pool: PgPool) -> Result<kit::Service, Startu
     )
 }
 
-/// The binary: configuration from the environment, start-up, serve until SIGTERM.
-pub async fn run() -> Result<(), StartupError> {
-    let config = Config::from_env()?;
+/// The binary, once `kit::serve::main` has read the configuration (`Config::from_env`):
+/// start-up, serve until SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartupError> {
     let pool = connect(&config).await?;
     build(&config, pool).await?.serve(config.port).await?;
     Ok(())
@@ -96,9 +106,9 @@ pub async fn build(config: &Config) -> Result<kit::Service, StartupError> {
     )
 }
 
-/// The binary: configuration from the environment, start-up, serve until SIGTERM.
-pub async fn run() -> Result<(), StartupError> {
-    let config = Config::from_env()?;
+/// The binary, once `kit::serve::main` has read the configuration (`Config::from_env`):
+/// start-up, serve until SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartupError> {
     build(&config).await?.serve(config.port).await?;
     Ok(())
 }

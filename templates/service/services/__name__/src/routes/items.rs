@@ -15,16 +15,15 @@
 {% endif %}
 //!
 //! Every error is a problem (`application/problem+json`): a body that is not JSON 415, broken
-//! JSON 400, invalid fields 422 (every bad field listed in `errors`), an unknown id 404.
+//! JSON 400, invalid fields 422 (every bad field listed in `errors`), an unknown id (or one that
+//! is not a UUID) 404, a query string that does not fit 400 (kit's extractors).
 
 use super::AppState;
 {% if publishes %}
 use crate::events;
 {% endif %}
 use crate::store::{self, Item, NewItem};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 {% if access == "admin" %}
@@ -33,7 +32,8 @@ use kit::identity::{Admin, IdentityHeaders};
 use kit::identity::{Identity, IdentityHeaders};
 {% endif %}
 use kit::paging::{PageQuery, Paging};
-use kit::{FieldError, Json, Problem};
+use kit::extract::Resource;
+use kit::{FieldError, Json, Problem, Query, UuidPath};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -129,19 +129,10 @@ impl ItemInputRaw {
     }
 }
 
-/// An item id from the path; anything that is not a UUID names no item (404).
-pub struct ItemId(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for ItemId {
-    type Rejection = Problem;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Problem::bad_request(e.body_text()))?;
-        Uuid::parse_str(&raw)
-            .map(ItemId)
-            .map_err(|_| Problem::not_found(format!("no item {raw:?}: item ids are UUIDs")))
-    }
+/// An item id in a path (`kit::UuidPath<Item>`): anything that is not a UUID names no item
+/// (404).
+impl Resource for Item {
+    const NAME: &'static str = "item";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,8 +141,6 @@ pub enum ItemError {
     NotFound(Uuid),
     #[error("invalid item")]
     Invalid(Vec<FieldError>),
-    #[error("bad query string: {0}")]
-    BadQuery(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -161,7 +150,6 @@ impl From<ItemError> for Problem {
         match e {
             ItemError::NotFound(_) => Problem::not_found(e.to_string()),
             ItemError::Invalid(errors) => Problem::validation(errors),
-            ItemError::BadQuery(detail) => Problem::bad_request(detail),
             ItemError::Database(e) => Problem::internal(&e),
         }
     }
@@ -186,9 +174,8 @@ impl IntoResponse for ItemError {
 )]
 pub async fn list_items(
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<ItemPage>, ItemError> {
-    let Query(query) = query.map_err(|e| ItemError::BadQuery(e.body_text()))?;
     let mut errors = Vec::new();
     let paging = Paging::parse(
         query.page.as_deref(),
@@ -220,7 +207,7 @@ pub async fn list_items(
 )]
 pub async fn get_item(
     State(state): State<AppState>,
-    ItemId(id): ItemId,
+    UuidPath(id, _): UuidPath<Item>,
 ) -> Result<Json<Item>, ItemError> {
     store::find(&state.pool, id)
         .await?
@@ -318,7 +305,7 @@ pub async fn update_item(
 {% elif access == "user" %}
     caller: Identity,
 {% endif %}
-    ItemId(id): ItemId,
+    UuidPath(id, _): UuidPath<Item>,
     Json(raw): Json<ItemInputRaw>,
 ) -> Result<Json<Item>, ItemError> {
     let new = raw.validate().map_err(ItemError::Invalid)?;
@@ -362,7 +349,7 @@ pub async fn delete_item(
 {% elif access == "user" %}
     caller: Identity,
 {% endif %}
-    ItemId(id): ItemId,
+    UuidPath(id, _): UuidPath<Item>,
 ) -> Result<StatusCode, ItemError> {
     if !store::delete(&state.pool, id).await? {
         return Err(ItemError::NotFound(id));
