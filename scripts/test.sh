@@ -50,8 +50,26 @@ pacts_committed() {
 # matrix is printed (JUnit in target/contracts.xml). About a minute once images are built.
 step contracts target/debug/msctl test contracts --junit target/contracts.xml
 step "pact files" pacts_committed
-# The official Pact verifier (PyPI pact-python-cli) must agree with msctl, pact by pact.
+# The official Pact verifier (PyPI pact-python-cli) must agree with msctl, interaction by
+# interaction.
 step "pact cli" bash scripts/verify-pacts-with-pact-cli.sh
+# ...and the cross-check itself must fail when there is nothing to compare: a stack with an
+# empty pact folder (seconds; nothing is started).
+cross_check_of_nothing_fails() {
+  local dir
+  dir=$(mktemp -d)
+  mkdir -p "$dir/contracts/pacts"
+  printf 'name: crosscheck\nservices:\n  a:\n    image: debian:bookworm-slim\n' >"$dir/msctl.yaml"
+  if MSCTL_FILE="$dir/msctl.yaml" bash scripts/verify-pacts-with-pact-cli.sh >"$dir/out" 2>&1 \
+    || ! grep -q 'msctl verified no pact' "$dir/out"; then
+    cat "$dir/out"
+    echo "test.sh: the pact cross-check did not fail on an empty pact folder"
+    rm -rf "$dir"
+    return 1
+  fi
+  rm -rf "$dir"
+}
+step "pact cli on nothing" cross_check_of_nothing_fails
 step e2e bash scripts/e2e.sh
 # A service made by `msctl new service` (in a scratch copy): clippy clean, its tests, up behind
 # the gateway, its journey and its contract. A template that drifts from kit fails here.

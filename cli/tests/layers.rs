@@ -14,26 +14,17 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn msctls_modules_import_no_cycle() {
-    assert_no_cycles("cli/src", &crate_dir("."), "");
+    assert_no_cycles("cli/src", &crate_dir("."));
 }
-
-/// Until kit's and the gateway's cycles are broken (issue #24, on a branch of their own), these
-/// two fail, and say so.
-const PENDING: &str = "\n(known at the time of writing: issue #24 breaks kit's and the gateway's \
-                       cycles on another branch; this test passes once that is merged)";
 
 #[test]
 fn kits_modules_import_no_cycle() {
-    assert_no_cycles("crates/kit/src", &crate_dir("../crates/kit"), PENDING);
+    assert_no_cycles("crates/kit/src", &crate_dir("../crates/kit"));
 }
 
 #[test]
 fn the_gateways_modules_import_no_cycle() {
-    assert_no_cycles(
-        "services/gateway/src",
-        &crate_dir("../services/gateway"),
-        PENDING,
-    );
+    assert_no_cycles("services/gateway/src", &crate_dir("../services/gateway"));
 }
 
 fn crate_dir(relative: &str) -> PathBuf {
@@ -42,14 +33,14 @@ fn crate_dir(relative: &str) -> PathBuf {
         .join("src")
 }
 
-fn assert_no_cycles(name: &str, src: &Path, note: &str) {
+fn assert_no_cycles(name: &str, src: &Path) {
     let sources = read_sources(src);
     assert!(!sources.is_empty(), "no sources under {}", src.display());
     let cycles = cycles(&imports(&sources));
     assert!(
         cycles.is_empty(),
         "{} import cycle{} in {name} (a module must not import one that imports it back; \
-         cli/src/lib.rs describes the layers):\n{}{note}",
+         cli/src/lib.rs describes the layers):\n{}",
         cycles.len(),
         if cycles.len() == 1 { "" } else { "s" },
         cycles.join("\n")
