@@ -29,7 +29,8 @@ echo "pact-cli: $("$venv/bin/pact" verifier --version 2>&1 | head -1)"
 
 msctl_rc=0
 "$msctl" test contracts --skip-consumers --keep --json > "$out/msctl.json" || msctl_rc=$?
-if ! jq -e '.pacts | length > 0' "$out/msctl.json" >/dev/null 2>&1; then
+# (jq reads an empty file as no input and exits 0 even with -e: check that there is a file.)
+if [ ! -s "$out/msctl.json" ] || ! jq -e '.pacts | length > 0' "$out/msctl.json" >/dev/null 2>&1; then
   echo "pact-cli: msctl verified no pact (exit $msctl_rc): nothing to compare, and nothing verified is a failure" >&2
   exit 1
 fi
