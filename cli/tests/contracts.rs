@@ -230,6 +230,14 @@ fn a_renamed_response_field_fails_verification_and_a_missing_state_is_reported_a
 const STACK: &str =
     "name: ctinput\nservices:\n  product-service:\n    image: debian:bookworm-slim\n";
 
+/// A pact file with one HTTP interaction between `consumer` and `provider`.
+fn pact(consumer: &str, provider: &str) -> String {
+    format!(
+        r#"{{"consumer": {{"name": "{consumer}"}}, "provider": {{"name": "{provider}"}},
+            "interactions": [{{"type": "Synchronous/HTTP", "description": "x", "request": {{"method": "GET", "path": "/"}}, "response": {{"status": 200}}}}]}}"#
+    )
+}
+
 /// Checked before Docker is touched: a pact that does not parse is named with its line and
 /// column, every broken file at once, exit 2.
 #[test]
@@ -260,8 +268,7 @@ fn an_unknown_provider_name_exits_2_with_a_suggestion() {
     let p = support::Project::new("ctinput", STACK);
     p.file(
         "contracts/pacts/order-service-product-service.json",
-        r#"{"consumer": {"name": "order-service"}, "provider": {"name": "product-service"},
-            "interactions": [{"type": "Synchronous/HTTP", "description": "x", "request": {"method": "GET", "path": "/"}, "response": {"status": 200}}]}"#,
+        &pact("order-service", "product-service"),
     );
     let out = p.msctl(&[
         "test",
@@ -279,13 +286,6 @@ fn an_unknown_provider_name_exits_2_with_a_suggestion() {
 }
 
 const TWO_PROVIDERS: &str = "name: ctinput\nservices:\n  product-service:\n    image: debian:bookworm-slim\n  user-service:\n    image: debian:bookworm-slim\n";
-
-fn pact(consumer: &str, provider: &str) -> String {
-    format!(
-        r#"{{"consumer": {{"name": "{consumer}"}}, "provider": {{"name": "{provider}"}},
-            "interactions": [{{"type": "Synchronous/HTTP", "description": "x", "request": {{"method": "GET", "path": "/"}}, "response": {{"status": 200}}}}]}}"#
-    )
-}
 
 /// With no pact at all, `msctl test contracts` said "passed" (exit 0) after starting every
 /// service of the stack: a verification of nothing is a failure, and nothing is started.
