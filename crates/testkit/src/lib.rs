@@ -594,3 +594,16 @@ pub async fn assert_served_openapi(base_url: &str, doc: &utoipa::openapi::OpenAp
         serde_json::to_value(doc).expect("the document serialises")
     );
 }
+
+/// Every migration of `migrator` as (version, hex of its checksum): what sqlx records for an
+/// applied migration, so a test can pin the shipped files byte for byte (an edited one stops
+/// every existing database).
+pub fn migration_checksums(migrator: &sqlx::migrate::Migrator) -> Vec<(i64, String)> {
+    migrator
+        .iter()
+        .map(|m| {
+            let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            (m.version, hex)
+        })
+        .collect()
+}

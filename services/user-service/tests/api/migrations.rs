@@ -42,15 +42,8 @@ async fn a_database_migrated_under_the_old_numbers_still_starts() {
 /// the outbox table that kit now ships (`kit::outbox::TABLE`): it must not be edited or removed.
 #[test]
 fn shipped_migrations_are_unchanged() {
-    let shipped: Vec<(i64, String)> = startup::MIGRATOR
-        .iter()
-        .map(|m| {
-            let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
-            (m.version, hex)
-        })
-        .collect();
     assert_eq!(
-        shipped,
+        testkit::migration_checksums(&startup::MIGRATOR),
         [
             (20240101000001, "eea2f0290b9fe330891606b9e870b47ab4602070ad5ea9f737a2808b09ffc056184aca071dac05d54b099ed41b1884c3".to_owned()),
             (20240101000002, "976481f32e3984f4f15f95305165f563a627c8be05ef5a5d6a32c31175cd2d9d015a459566bd532154c141ac8dc8808b".to_owned()),
