@@ -6,14 +6,13 @@
 #   scripts/new-service-e2e.sh
 #
 # In a scratch copy of the repository (its tracked and unignored files, uncommitted changes
-# included), building into this workspace's target/ so the dependencies are warm; the copy's
-# own crates compile once (their paths differ). Its stack runs as project `msctlnewsvc` on
+# included; scripts/scratch-copy.sh), building into this workspace's target/: the copy shares
+# this tree's builds, so only billing compiles. Its stack runs as project `msctlnewsvc` on
 # gateway port 18300 and is removed with its volumes at the end, even on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-# Always the same path: cargo tells packages apart by path, so a fixed one lets the next run
-# reuse this one's build of the copy's crates.
+# Always the same path, so the next run reuses this one's build of billing.
 SCRATCH=/tmp/msctl-scratch-new-service
 rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
 PROJECT=msctlnewsvc

@@ -47,8 +47,8 @@ pub fn long_string() -> String {
 
 /// The document `docs/api/<service>.openapi.snap` holds.
 pub fn published_document(service: &str) -> Value {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/api")
+    let file = crate::workspace_root()
+        .join("docs/api")
         .join(format!("{service}.openapi.snap"));
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     // An insta snapshot: a `---`-fenced header, then the document.

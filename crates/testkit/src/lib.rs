@@ -522,12 +522,32 @@ pub async fn stop_with_sigterm(child: &mut std::process::Child) -> std::process:
     }
 }
 
+/// The root of the workspace whose tests are running: found from the package under test
+/// (`CARGO_MANIFEST_DIR`, which `cargo test` sets when it runs a test binary), not from where
+/// testkit was compiled. A copy of the repository at another path (scripts/scratch-copy.sh)
+/// shares this tree's build of testkit, since cargo hashes paths relative to the workspace: a
+/// compile-time path would point the copy's tests at the original tree (a new service's tests
+/// in the copy read and wrote the original's `docs/api/` that way).
+pub fn workspace_root() -> PathBuf {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .unwrap_or_else(|| panic!("no workspace Cargo.toml above {}", start.display()))
+        .to_path_buf()
+}
+
 /// Snapshots a service's OpenAPI document as `docs/api/<service>.openapi.snap` (insta, as every
 /// snapshot of this project: `cargo insta review`, or `INSTA_UPDATE=always`, to accept a change),
 /// so the published API documentation cannot drift from the code.
 pub fn assert_openapi_snapshot(service: &str, doc: &utoipa::openapi::OpenApi) {
     let rendered = doc.to_pretty_json().expect("the document serialises");
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api");
+    let docs = workspace_root().join("docs/api");
     insta::with_settings!({
         snapshot_path => docs,
         prepend_module_to_snapshot => false,
