@@ -5,26 +5,54 @@
 # RUNS timed runs; prints each, the median, and the median against the 180 s target.
 #
 #   bench/contracts.sh [RUNS]     # default 3; after `cargo build -p msctl`; needs jq
-set -euo pipefail
+#   bench/contracts.sh --smoke    # (or BENCH_SMOKE=1) one run, no warm-up, product-service's
+#                                 # pact only, consumer tests skipped: ~10 s
+#
+# A failed run (msctl's exit status, `passed` false, or no interaction verified) ends the bench
+# with what failed, and its time is not printed. The providers run as `msctlbenchct-contracts`
+# (`-p msctlbenchct`), never as the `shop-contracts` of CI's own `msctl test contracts`.
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 runs=${1:-3}
 msctl=${MSCTL:-target/debug/msctl}
-out=target/contracts/bench.json
-mkdir -p "$(dirname "$out")"
-echo "contracts: warm-up (builds images when needed)"
-"$msctl" test contracts >/dev/null 2>&1
+PROJECT=msctlbenchct
+out=target/bench/contracts
+mkdir -p "$out"
+command -v jq >/dev/null || fail "needs jq (scripts/bootstrap.sh installs it)"
+[ -x "$msctl" ] || fail "no msctl at $msctl (cargo build -p msctl, or MSCTL=path)"
+# The stack's generated secrets from the environment (the bench's own), so that nothing is
+# generated into .env, where your `shop` stack's belong.
+export ADMIN_PASSWORD=${ADMIN_PASSWORD:-bench-admin-password-1}
+bench_keys
+args=()
+if smoke; then
+  runs=1
+  args=(--provider product-service --skip-consumers)
+fi
+# msctl removes the project itself, also when a verification fails; this is for an interrupt.
+on_exit '"$msctl" -p "$PROJECT-contracts" down --volumes >/dev/null 2>&1'
+
+verify() { "$msctl" -p "$PROJECT" test contracts --json ${args[@]+"${args[@]}"} >"$1"; }
+# check FILE: the run's JSON says every pact passed, with interactions verified.
+check() {
+  local n
+  n=$(jq '[.pacts[].interactions[]] | length' "$1") || fail "msctl's --json output ($1) is not the expected report"
+  [ "$(jq .passed "$1")" = true ] || fail "the verification did not pass ($1)"
+  [ "$n" -gt 0 ] || fail "no interaction was verified ($1)"
+  echo "$n"
+}
+
+if ! smoke; then
+  echo "contracts: warm-up (builds images when needed)"
+  timed t "$out/warm-up.err" "the warm-up run of msctl test contracts" verify "$out/warm-up.json"
+  check "$out/warm-up.json" >/dev/null
+fi
 times=()
 for i in $(seq "$runs"); do
-  start=$(date +%s%N)
-  "$msctl" test contracts --json >"$out" 2>/dev/null
-  end=$(date +%s%N)
-  t=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
+  timed t "$out/run-$i.err" "msctl test contracts (run $i)" verify "$out/run-$i.json"
+  n=$(check "$out/run-$i.json")
   times+=("$t")
-  echo "contracts: run $i: $t s ($(jq '[.pacts[].interactions[]] | length' "$out") interactions, passed: $(jq .passed "$out"))"
+  result "contracts: run $i: $(printf '%.1f' "$t") s ($n interactions, passed: true)"
 done
-printf '%s\n' "${times[@]}" | sort -n | awk '
-  {a[NR] = $1}
-  END {
-    m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-    printf "contracts: median %.1f s; target 180 s: %.2f of it\n", m, m / 180
-  }'
+m=$(printf '%s\n' "${times[@]}" | median)
+result "contracts: median $(printf '%.1f' "$m") s; target 180 s: $(awk -v m="$m" 'BEGIN {printf "%.2f", m / 180}') of it ($(verdict "$(awk -v m="$m" 'BEGIN {print (m < 180) ? 1 : 0}')"))"

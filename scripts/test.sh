@@ -16,6 +16,7 @@
 #    left on the engine.
 # 6. a new service (scripts/new-service-e2e.sh): `msctl new service billing` in a scratch copy,
 #    built, linted, tested, run in the stack, its journey and contract passing.
+# 7. every benchmark in bench/ in its smoke mode (scripts/bench-smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each step's wall time, so a CI log says where its minutes went (CI must stay under 45).
@@ -74,3 +75,7 @@ step e2e bash scripts/e2e.sh
 # A service made by `msctl new service` (in a scratch copy): clippy clean, its tests, up behind
 # the gateway, its journey and its contract. A template that drifts from kit fails here.
 step "new service" bash scripts/new-service-e2e.sh
+# Every benchmark in its smoke mode (scripts/bench-smoke.sh: real work, tiny counts, a failed run
+# fails), so that a bench cannot rot unseen (issue #24: gateway-vs-nginx had been broken for
+# weeks). About 5 minutes; its figures are not results.
+step "bench smoke" bash scripts/bench-smoke.sh
