@@ -8,26 +8,22 @@
 set -euo pipefail
 pattern='msctl[a-z0-9]*bench[a-z0-9]*|msctlnewsvc|msctl-it-.*|ctbreak-.*|ctinput-.*|shop-contracts'
 [ "${1:-}" = --bundled ] && pattern="shop|$pattern"
-projects=$( { docker ps -a --format '{{.Label "msctl.project"}}';
-              docker network ls --format '{{.Label "msctl.project"}}';
-              docker volume ls --format '{{.Label "msctl.project"}}'; } 2>/dev/null | sort -u |
-            grep -E "^($pattern)\$" || true)
-for p in $projects; do
-  echo "clean-leftovers: removing leftover project $p"
-  ids=$(docker ps -aq --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
-  ids=$(docker network ls -q --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker network rm $ids >/dev/null
-  ids=$(docker volume ls -q --filter "label=msctl.project=$p"); [ -z "$ids" ] || docker volume rm $ids >/dev/null
-done
+# The projects named by LABEL (msctl's or compose's) that match PATTERN.
+projects_of() { # LABEL PATTERN
+  { docker ps -a --format "{{.Label \"$1\"}}"
+    docker network ls --format "{{.Label \"$1\"}}"
+    docker volume ls --format "{{.Label \"$1\"}}"; } 2>/dev/null | sort -u | grep -E "^($2)\$" || true
+}
+remove_project() { # LABEL PROJECT
+  echo "clean-leftovers: removing leftover project $2 ($1)"
+  ids=$(docker ps -aq --filter "label=$1=$2"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
+  ids=$(docker network ls -q --filter "label=$1=$2"); [ -z "$ids" ] || docker network rm $ids >/dev/null
+  ids=$(docker volume ls -q --filter "label=$1=$2"); [ -z "$ids" ] || docker volume rm $ids >/dev/null
+}
+for p in $(projects_of msctl.project "$pattern"); do remove_project msctl.project "$p"; done
 # The benches' docker-compose projects carry compose's label instead.
-compose_projects=$( { docker ps -a --format '{{.Label "com.docker.compose.project"}}';
-                      docker network ls --format '{{.Label "com.docker.compose.project"}}';
-                      docker volume ls --format '{{.Label "com.docker.compose.project"}}'; } 2>/dev/null |
-                    sort -u | grep -E '^msctl[a-z0-9]*bench[a-z0-9]*$' || true)
-for p in $compose_projects; do
-  echo "clean-leftovers: removing leftover compose project $p"
-  ids=$(docker ps -aq --filter "label=com.docker.compose.project=$p"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
-  ids=$(docker network ls -q --filter "label=com.docker.compose.project=$p"); [ -z "$ids" ] || docker network rm $ids >/dev/null
-  ids=$(docker volume ls -q --filter "label=com.docker.compose.project=$p"); [ -z "$ids" ] || docker volume rm $ids >/dev/null
+for p in $(projects_of com.docker.compose.project 'msctl[a-z0-9]*bench[a-z0-9]*'); do
+  remove_project com.docker.compose.project "$p"
 done
 ids=$(docker ps -aq --filter "label=msctl.test=standin"); [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
 # Containers msctl packs a crate's binary in, left when msctl was killed mid-pack.
