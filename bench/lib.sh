@@ -127,21 +127,8 @@ need_pkg() {
 # scratch_copy DIR (scripts/scratch-copy.sh): a copy of this repository that shares its builds.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/scratch-copy.sh"
 
-# The gateway's identity keys (msctl.yaml `secrets:`), a fresh Ed25519 pair for this bench
-# unless the environment has both: `msctl up` then generates nothing into the repository's
-# .env (where your own stack's keys live), and no bench depends on what is there.
-bench_keys() {
-  [ -n "${IDENTITY_SIGNING_KEY:-}" ] && [ -n "${IDENTITY_VERIFY_KEY:-}" ] && return 0
-  local der
-  der=$(mktemp)
-  openssl genpkey -algorithm ed25519 -outform DER -out "$der" 2>/dev/null ||
-    fail "openssl could not generate an Ed25519 key"
-  IDENTITY_SIGNING_KEY=$(base64 -w0 "$der")
-  IDENTITY_VERIFY_KEY=$(openssl pkey -inform DER -in "$der" -pubout -outform DER | tail -c 32 |
-    base64 -w0 | tr '+/' '-_' | tr -d '=')
-  rm -f "$der"
-  export IDENTITY_SIGNING_KEY IDENTITY_VERIFY_KEY
-}
+# bench_keys (bench/keys.sh): the gateway's identity keys, a fresh pair unless the environment has both.
+source "$(dirname "${BASH_SOURCE[0]}")/keys.sh"
 
 # What carries a project's label, msctl's or compose's (empty when nothing is left).
 project_leftovers() { # PROJECT

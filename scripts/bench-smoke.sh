@@ -21,6 +21,7 @@ export BENCH_SMOKE=1
 MSCTL=target/debug/msctl
 SHARED=(load-vs-wrk saga-latency service-memory)
 SHARED_PROJECT=msctlbenchsmoke
+source bench/keys.sh
 
 if [ $# -gt 0 ]; then
   names=("$@")
@@ -28,7 +29,7 @@ else
   names=()
   for f in bench/*.sh; do
     n=$(basename "$f" .sh)
-    [ "$n" = lib ] && continue
+    case $n in lib | keys) continue ;; esac # sourced, not benches
     names+=("$n")
   done
 fi
@@ -50,17 +51,11 @@ trap 'echo "bench-smoke: interrupted" >&2; exit 130' INT
 trap 'echo "bench-smoke: terminated" >&2; exit 143' TERM
 
 shared_up() {
-  local der
   export GATEWAY_PORT=18700 ADMIN_PASSWORD=bench-smoke-admin-password-1 ACCESS_LOG=false
   export RATE_LIMIT_PER_SECOND=1000000 RATE_LIMIT_BURST=1000000
-  # Its own identity keys (as bench/lib.sh's bench_keys): `up` generates nothing into .env.
-  der=$(mktemp)
-  openssl genpkey -algorithm ed25519 -outform DER -out "$der" 2>/dev/null || return 1
-  IDENTITY_SIGNING_KEY=$(base64 -w0 "$der")
-  IDENTITY_VERIFY_KEY=$(openssl pkey -inform DER -in "$der" -pubout -outform DER | tail -c 32 |
-    base64 -w0 | tr '+/' '-_' | tr -d '=')
-  rm -f "$der"
-  export IDENTITY_SIGNING_KEY IDENTITY_VERIFY_KEY BENCH_STACK=$SHARED_PROJECT
+  # Its own identity keys: `up` generates nothing into .env.
+  bench_keys || return 1
+  export BENCH_STACK=$SHARED_PROJECT
   shared_state=up
   "$MSCTL" -p "$SHARED_PROJECT" down --volumes >/dev/null 2>&1
   "$MSCTL" -p "$SHARED_PROJECT" up >target/bench-smoke-shared-up.log 2>&1 || {
