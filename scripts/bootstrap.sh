@@ -24,6 +24,7 @@ NEEDS=(
     "util-linux|unshare|runs each stand-in build in private mount and PID namespaces (nothing leaks)"
     "coreutils|chroot|installs a stand-in's packages inside its own root"
     "jq|jq|scripts/verify-pacts-with-pact-cli.sh and bench/contracts.sh read msctl's --json output"
+    "docker-registry|docker-registry|msctl push's test runs a real registry on loopback (cli/tests/push.rs)"
 )
 
 missing=()

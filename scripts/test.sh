@@ -34,6 +34,11 @@ step clean-leftovers bash scripts/clean-leftovers.sh
 step build cargo build --workspace --locked
 step stand-ins target/debug/msctl -p shop build
 step "cargo test" cargo test --workspace --locked "$@"
+# `msctl export k8s|helm` checked by the real tools, offline (no cluster can run here): kubectl
+# kustomize, helm lint --strict and template, kubernetes-validate --strict for Kubernetes 1.30 and
+# 1.37, and the chart rendering the manifests' objects. About 15 s (20 s more to install the tools
+# on a fresh machine).
+step k8s bash scripts/k8s-tools.sh check target/debug/msctl msctl.yaml
 # The consumer tests (contracts/) have just written the pact files: they must be the committed
 # ones, or a consumer change would ship with a contract no provider was verified against.
 pacts_committed() {

@@ -13,6 +13,7 @@ mod load;
 mod logs;
 mod new;
 mod ps;
+mod push;
 mod routes;
 mod schema;
 mod targets;
@@ -66,6 +67,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Export the stack in another format.
     Export(export::ExportArgs),
+    /// Push the images msctl builds to a registry, recording their digests for `export k8s`.
+    Push(push::PushArgs),
 }
 
 impl Command {
@@ -83,6 +86,7 @@ impl Command {
             Command::New(command) => new::exec(command, stack),
             Command::Schema(args) => schema::exec(args),
             Command::Export(args) => export::exec(args, stack),
+            Command::Push(args) => push::exec(args, stack).await,
         }
     }
 }

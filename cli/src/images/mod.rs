@@ -6,6 +6,7 @@
 
 pub mod build;
 mod fresh;
+pub mod pushed;
 pub(crate) mod reference;
 pub mod standin;
 

@@ -1,7 +1,7 @@
 //! Where a command's stack comes from: the stack file and the `-p` project name. A stack is
 //! loaded again whenever `.env` changed (generated secrets), and must keep the same name.
 
-use super::{load, valid_name, Stack};
+use super::{load, load_with, valid_name, Stack, Vars};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
@@ -16,6 +16,16 @@ impl Source {
     /// The stack file, loaded and checked, named by `-p` when given.
     pub fn load(&self) -> Result<Stack> {
         let mut stack = load(&self.file)?;
+        if let Some(project) = self.checked_project()? {
+            stack.name = project;
+        }
+        Ok(stack)
+    }
+
+    /// As [`Source::load`], with `vars.env` in place of the process environment (`.env` is
+    /// still read): `export k8s` resolves the stack with its secrets masked.
+    pub fn load_with(&self, vars: Vars) -> Result<Stack> {
+        let mut stack = load_with(&self.file, vars)?;
         if let Some(project) = self.checked_project()? {
             stack.name = project;
         }

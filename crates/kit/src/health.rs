@@ -54,16 +54,30 @@ pub fn routes(ready: ReadyCheck) -> Router {
         )
 }
 
-/// `<binary> healthcheck`: probes `/health/ready` on the local port with a plain HTTP/1.1 GET
-/// (no runtime, no client library) and returns the process exit code.
-pub fn probe(port: u16) -> std::process::ExitCode {
+/// `<binary> healthcheck`: probes `/health/ready` on `host:port` (the local port, or another
+/// pod's service) with a plain HTTP/1.1 GET (no runtime, no client library) and returns the
+/// process exit code.
+pub fn probe(host: &str, port: u16) -> std::process::ExitCode {
     use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
     use std::time::Duration;
     let attempt = || -> std::io::Result<String> {
-        let mut s = std::net::TcpStream::connect_timeout(
-            &([127, 0, 0, 1], port).into(),
-            Duration::from_secs(2),
-        )?;
+        // Every address of the name in turn (`localhost` may be ::1 first).
+        let mut last = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{host} has no address"),
+        );
+        let mut stream = None;
+        for addr in (host, port).to_socket_addrs()? {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let mut s = stream.ok_or(last)?;
         s.set_read_timeout(Some(Duration::from_secs(3)))?;
         s.write_all(b"GET /health/ready HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")?;
         let mut response = String::new();

@@ -269,6 +269,9 @@ pub async fn shutdown_signal() {
 /// service's problems, in one message, before anything starts (exit 1):
 ///
 /// - `PORT`: the port `healthcheck` probes (the service reads it too, for `serve`);
+/// - `HEALTHCHECK_HOST`: the host `healthcheck` probes, default `127.0.0.1`: another pod's
+///   init container runs this binary against the service's name to wait for it to be ready
+///   (`msctl export k8s`);
 /// - `WORKER_THREADS`: the runtime's threads, 0 (the default) one per CPU, 1 the current
 ///   thread only (on a machine shared with the rest of a stack, tasks handed between worker
 ///   threads cost wake-ups that one thread does not pay).
@@ -286,8 +289,9 @@ where
     let mut env = Env::new();
     let port: u16 = env.or("PORT", default_port);
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        let host: String = env.or("HEALTHCHECK_HOST", "127.0.0.1".to_owned());
         return match env.finish() {
-            Ok(()) => health::probe(port),
+            Ok(()) => health::probe(&host, port),
             Err(e) => {
                 eprintln!("not ready: {e}");
                 std::process::ExitCode::FAILURE
