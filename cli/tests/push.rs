@@ -5,9 +5,9 @@
 
 mod support;
 
-use support::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::*;
 
 /// A registry on 127.0.0.1 (the engine pushes to 127.0.0.0/8 over plain HTTP), its storage in
 /// a temporary directory; stopped on drop.
@@ -36,7 +36,11 @@ impl Registry {
             .stdout(Stdio::null())
             .spawn()
             .expect("docker-registry is installed (scripts/bootstrap.sh)");
-        let registry = Registry { child, port, _dir: dir };
+        let registry = Registry {
+            child,
+            port,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "the registry did not start");
@@ -63,7 +67,10 @@ impl Registry {
         let (head, body) = response.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         let lower = head.to_ascii_lowercase();
-        assert!(lower.contains(&format!("docker-content-digest: {digest}")), "{head}");
+        assert!(
+            lower.contains(&format!("docker-content-digest: {digest}")),
+            "{head}"
+        );
         serde_json::from_str(body).unwrap()
     }
 }
@@ -85,16 +92,45 @@ services:
     depends_on: [db]
 "#;
 
+/// Removes the test's images however it ends (the build, its registry tags, the pull).
+struct Images(String);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let out = Command::new("docker")
+            .args(["images", "--format", "{{.Repository}} {{.ID}}"])
+            .output();
+        let Ok(out) = out else { return };
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split(' ').next().is_some_and(|r| r.contains(&self.0)))
+            .filter_map(|l| l.split(' ').nth(1).map(str::to_owned))
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .arg("rmi")
+                .arg("-f")
+                .args(&ids)
+                .output();
+        }
+    }
+}
+
 #[tokio::test]
 async fn push_records_the_registrys_digest_and_a_pull_by_it_gives_the_same_image() {
     let registry = Registry::start();
     let project = Project::new("msctl-it-push", STACK);
+    let _images = Images(format!("/{}/", project.name));
     let reg = registry.address();
 
     // An upstream image is never pushed, stand-in or not.
     let refused = project.msctl(&["push", "--registry", &reg, "db"]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
-    assert!(refused.stderr.contains("upstream image postgres:15"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("upstream image postgres:15"),
+        "{}",
+        refused.stderr
+    );
 
     let out = project.msctl(&["push", "--registry", &reg, "--json"]).ok();
     let record = out.json();
@@ -116,12 +152,20 @@ async fn push_records_the_registrys_digest_and_a_pull_by_it_gives_the_same_image
     // What the registry holds under that digest is this image: its config is the image id.
     let path = repository.split_once('/').unwrap().1;
     let manifest = registry.manifest(path, &digest);
-    assert_eq!(manifest["config"]["digest"], image_id.as_str(), "{manifest}");
+    assert_eq!(
+        manifest["config"]["digest"],
+        image_id.as_str(),
+        "{manifest}"
+    );
 
     // Pulled by digest, after the pushed tag is gone, it is the same image.
     let docker = docker().await;
     docker
-        .remove_image(&format!("{repository}:{tag}"), None, None)
+        .remove_image(
+            &format!("{repository}:{tag}"),
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
         .await
         .unwrap();
     use futures_util::StreamExt;
@@ -142,12 +186,26 @@ async fn push_records_the_registrys_digest_and_a_pull_by_it_gives_the_same_image
 
     // The manifests name the image by that digest; the upstream image stays as written.
     let k8s = project.dir.path().join("k8s");
-    let export = project.msctl(&["export", "k8s", "--registry", &reg, "-o", k8s.to_str().unwrap()]).ok();
-    assert!(!export.stderr.contains("has not been pushed"), "{}", export.stderr);
+    let export = project
+        .msctl(&[
+            "export",
+            "k8s",
+            "--registry",
+            &reg,
+            "-o",
+            k8s.to_str().unwrap(),
+        ])
+        .ok();
+    assert!(
+        !export.stderr.contains("has not been pushed"),
+        "{}",
+        export.stderr
+    );
     let api_yaml = std::fs::read_to_string(k8s.join("api/deployment.yaml")).unwrap();
-    assert!(api_yaml.contains(&format!("image: {by_digest}")), "{api_yaml}");
+    assert!(
+        api_yaml.contains(&format!("image: {by_digest}")),
+        "{api_yaml}"
+    );
     let db_yaml = std::fs::read_to_string(k8s.join("db/deployment.yaml")).unwrap();
     assert!(db_yaml.contains("image: postgres:15"), "{db_yaml}");
-
-    let _ = docker.remove_image(&by_digest, None, None).await;
 }

@@ -34,7 +34,8 @@ pub async fn exec(args: &PushArgs, stack_args: &StackArgs) -> Result<()> {
             )));
         }
     }
-    let selected = crate::graph::select(&stack, &args.services, &args.profiles).map_err(Error::Usage)?;
+    let selected =
+        crate::graph::select(&stack, &args.services, &args.profiles).map_err(Error::Usage)?;
     let built: Vec<_> = selected
         .into_iter()
         .filter(|s| !matches!(s.image, ImageSource::Reference(_)))
@@ -64,7 +65,11 @@ pub async fn exec(args: &PushArgs, stack_args: &StackArgs) -> Result<()> {
     };
     for s in &built {
         let image = &images[&s.name];
-        eprintln!("pushing {} ({})", s.name, pushed::repository(&args.registry, &stack.name, &s.name));
+        eprintln!(
+            "pushing {} ({})",
+            s.name,
+            pushed::repository(&args.registry, &stack.name, &s.name)
+        );
         let done = tokio::select! {
             r = pushed::push(&docker, &args.registry, &stack.name, &s.name, image, &creds) => r?,
             _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted),
@@ -85,10 +90,18 @@ pub async fn exec(args: &PushArgs, stack_args: &StackArgs) -> Result<()> {
         .iter()
         .map(|s| {
             let p = &record.images[&s.name];
-            vec![s.name.clone(), format!("{}:{}", p.repository, p.tag), p.digest.clone()]
+            vec![
+                s.name.clone(),
+                format!("{}:{}", p.repository, p.tag),
+                p.digest.clone(),
+            ]
         })
         .collect();
     print!("{}", ui::table(&["SERVICE", "PUSHED", "DIGEST"], &rows));
-    eprintln!("recorded in {}: `msctl export k8s --registry {}` names these by digest", path.display(), args.registry);
+    eprintln!(
+        "recorded in {}: `msctl export k8s --registry {}` names these by digest",
+        path.display(),
+        args.registry
+    );
     Ok(())
 }

@@ -101,27 +101,45 @@ const HELPERS: &str = include_str!("../../assets/helm/_helpers.tpl");
 const SECRET: &str = include_str!("../../assets/helm/secret.yaml");
 
 /// Every file of the chart, relative to its directory.
-pub fn chart(stack: &Stack, services: &[&ServiceSpec], export: &Export, registry: Option<&str>, pushed: Option<&Pushed>) -> Vec<(PathBuf, String)> {
+pub fn chart(
+    stack: &Stack,
+    services: &[&ServiceSpec],
+    export: &Export,
+    registry: Option<&str>,
+    pushed: Option<&Pushed>,
+) -> Vec<(PathBuf, String)> {
     let header = format!(
         "{HEADER} helm from {}: change the stack file and export again.\n",
         stack.file.display()
     );
     let values = values(stack, services, export, registry, pushed);
     let mut files = vec![
-        (PathBuf::from("Chart.yaml"), format!("{header}{}", chart_yaml(stack))),
+        (
+            PathBuf::from("Chart.yaml"),
+            format!("{header}{}", chart_yaml(stack)),
+        ),
         (
             PathBuf::from("values.yaml"),
-            format!("{header}{}", serde_saphyr::to_string(&values).expect("values serialize")),
+            format!("{header}{}", super::k8s::yaml(&values)),
         ),
         (PathBuf::from("values.schema.json"), schema(&values)),
-        (PathBuf::from("templates/_helpers.tpl"), format!("{header}{HELPERS}")),
-        (PathBuf::from("templates/secret.yaml"), format!("{header}{SECRET}")),
+        (
+            PathBuf::from("templates/_helpers.tpl"),
+            format!("{header}{HELPERS}"),
+        ),
+        (
+            PathBuf::from("templates/secret.yaml"),
+            format!("{header}{SECRET}"),
+        ),
     ];
     for doc in &export.docs {
         if let Some(text) = template(stack, doc) {
             // Helm renders no template whose name starts with `_` (those are partials).
             let dir = doc.dir.trim_start_matches('_');
-            files.push((PathBuf::from(format!("templates/{dir}-{}.yaml", doc.file)), format!("{header}{text}")));
+            files.push((
+                PathBuf::from(format!("templates/{dir}-{}.yaml", doc.file)),
+                format!("{header}{text}"),
+            ));
         }
         if let Object::Deployment(d) = &doc.object {
             // Every Deployment's budget, present once its replicas are raised past one.
@@ -137,7 +155,10 @@ pub fn chart(stack: &Stack, services: &[&ServiceSpec], export: &Export, registry
             let body = render(json(&pdb), &BTreeMap::new());
             files.push((
                 PathBuf::from(format!("templates/{}-pdb.yaml", doc.dir)),
-                format!("{header}{{{{- if gt (int {}.replicas) 1 }}}}\n{body}{{{{- end }}}}\n", service_values(&doc.dir)),
+                format!(
+                    "{header}{{{{- if gt (int {}.replicas) 1 }}}}\n{body}{{{{- end }}}}\n",
+                    service_values(&doc.dir)
+                ),
             ));
         }
     }
@@ -157,16 +178,19 @@ fn chart_yaml(stack: &Stack) -> String {
         app_version: &'a str,
         kube_version: &'a str,
     }
-    serde_saphyr::to_string(&Chart {
+    super::k8s::yaml(&Chart {
         api_version: "v2",
         name: &stack.name,
-        description: format!("The {} stack, exported by msctl from {}", stack.name, stack.file.display()),
+        description: format!(
+            "The {} stack, exported by msctl from {}",
+            stack.name,
+            stack.file.display()
+        ),
         type_: "application",
         version: "0.1.0",
         app_version: "0.1.0",
         kube_version: ">=1.25.0-0",
     })
-    .expect("Chart.yaml serializes")
 }
 
 /// `(index .Values.services "name")`.
@@ -174,14 +198,26 @@ fn service_values(name: &str) -> String {
     format!("(index .Values.services {name:?})")
 }
 
-fn values(stack: &Stack, services: &[&ServiceSpec], export: &Export, registry: Option<&str>, pushed: Option<&Pushed>) -> Values {
+fn values(
+    stack: &Stack,
+    services: &[&ServiceSpec],
+    export: &Export,
+    registry: Option<&str>,
+    pushed: Option<&Pushed>,
+) -> Values {
     let mut out = BTreeMap::new();
     for s in services {
         let stateful = super::k8s::workload::stateful(s);
         let image = match &s.image {
             ImageSource::Reference(r) => {
                 let (repository, tag, digest) = split_reference(r);
-                ImageValues { built: false, registry: String::new(), repository, tag, digest }
+                ImageValues {
+                    built: false,
+                    registry: String::new(),
+                    repository,
+                    tag,
+                    digest,
+                }
             }
             _ => {
                 let p = pushed
@@ -209,12 +245,20 @@ fn values(stack: &Stack, services: &[&ServiceSpec], export: &Export, registry: O
     // `--with-secrets`: the chart creates the Secret from its values.
     let secret_name = format!("{}-secrets", stack.name);
     let written = export.docs.iter().find_map(|d| match &d.object {
-        Object::Secret(s) if s.metadata.name.as_deref() == Some(&secret_name) => s.string_data.clone(),
+        Object::Secret(s) if s.metadata.name.as_deref() == Some(&secret_name) => {
+            s.string_data.clone()
+        }
         _ => None,
     });
     Values {
-        global: Global { registry: String::new() },
-        ingress: IngressValues { enabled: true, host: String::new(), class_name: None },
+        global: Global {
+            registry: String::new(),
+        },
+        ingress: IngressValues {
+            enabled: true,
+            host: String::new(),
+            class_name: None,
+        },
         network_policy: Toggle { enabled: true },
         secrets: SecretsValues {
             name: secret_name,
@@ -233,7 +277,11 @@ fn split_reference(r: &str) -> (String, String, String) {
     };
     let last = name.rsplit('/').next().unwrap_or(name);
     match last.rsplit_once(':') {
-        Some((_, tag)) => (name[..name.len() - tag.len() - 1].to_owned(), tag.to_owned(), digest),
+        Some((_, tag)) => (
+            name[..name.len() - tag.len() - 1].to_owned(),
+            tag.to_owned(),
+            digest,
+        ),
         None => (name.to_owned(), "latest".to_owned(), digest),
     }
 }
@@ -242,13 +290,20 @@ fn split_reference(r: &str) -> (String, String, String) {
 fn schema(values: &Values) -> String {
     let mut schema = serde_json::to_value(schemars::schema_for!(Values)).expect("schema");
     let service = schema["properties"]["services"]["additionalProperties"].clone();
-    let services: serde_json::Map<String, Value> = values.services.keys().map(|k| (k.clone(), service.clone())).collect();
+    let services: serde_json::Map<String, Value> = values
+        .services
+        .keys()
+        .map(|k| (k.clone(), service.clone()))
+        .collect();
     schema["properties"]["services"] = json!({
         "type": "object",
         "properties": services,
         "additionalProperties": false,
     });
-    schema["$comment"] = json!(format!("{} helm: the chart's values, generated with them.", &HEADER[2..]));
+    schema["$comment"] = json!(format!(
+        "{} helm: the chart's values, generated with them.",
+        &HEADER[2..]
+    ));
     serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
 }
 
@@ -267,31 +322,74 @@ fn template(stack: &Stack, doc: &Doc) -> Option<String> {
     let svc = service_values(&doc.dir);
     let condition = match &doc.object {
         Object::Namespace(_) | Object::PodDisruptionBudget(_) => return None,
-        Object::Secret(s) if s.metadata.name.as_deref() == Some(&format!("{}-secrets", stack.name)) => return None,
+        Object::Secret(s)
+            if s.metadata.name.as_deref() == Some(&format!("{}-secrets", stack.name)) =>
+        {
+            return None
+        }
         Object::Secret(_) => None,
         Object::Deployment(_) | Object::StatefulSet(_) => {
             // A StatefulSet's replicas stay as exported: each would get a volume of its own.
             if matches!(doc.object, Object::Deployment(_)) {
-                hole(&mut v, "/spec/replicas", &mut holes, format!("{svc}.replicas"));
+                hole(
+                    &mut v,
+                    "/spec/replicas",
+                    &mut holes,
+                    format!("{svc}.replicas"),
+                );
             }
             let spec = "/spec/template/spec";
-            let n = v.pointer(&format!("{spec}/initContainers")).and_then(Value::as_array).map_or(0, Vec::len);
+            let n = v
+                .pointer(&format!("{spec}/initContainers"))
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             for i in 0..n {
-                let name = v.pointer(&format!("{spec}/initContainers/{i}/name")).and_then(Value::as_str).unwrap_or_default();
+                let name = v
+                    .pointer(&format!("{spec}/initContainers/{i}/name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let dep = name.strip_prefix("wait-").unwrap_or(name).to_owned();
-                hole(&mut v, &format!("{spec}/initContainers/{i}/image"), &mut holes, image_expr(&dep));
+                hole(
+                    &mut v,
+                    &format!("{spec}/initContainers/{i}/image"),
+                    &mut holes,
+                    image_expr(&dep),
+                );
             }
-            hole(&mut v, &format!("{spec}/containers/0/image"), &mut holes, image_expr(&doc.dir));
-            hole(&mut v, &format!("{spec}/containers/0/resources"), &mut holes, format!("{svc}.resources"));
-            let claims = v.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).map_or(0, Vec::len);
+            hole(
+                &mut v,
+                &format!("{spec}/containers/0/image"),
+                &mut holes,
+                image_expr(&doc.dir),
+            );
+            hole(
+                &mut v,
+                &format!("{spec}/containers/0/resources"),
+                &mut holes,
+                format!("{svc}.resources"),
+            );
+            let claims = v
+                .pointer("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             for i in 0..claims {
-                hole(&mut v, &format!("/spec/volumeClaimTemplates/{i}/spec/resources/requests/storage"), &mut holes, format!("{svc}.storage"));
+                hole(
+                    &mut v,
+                    &format!("/spec/volumeClaimTemplates/{i}/spec/resources/requests/storage"),
+                    &mut holes,
+                    format!("{svc}.storage"),
+                );
             }
             secret_names(&mut v, &stack.name, &mut holes);
             None
         }
         Object::Ingress(_) => {
-            hole(&mut v, "/spec/ingressClassName", &mut holes, ".Values.ingress.className".into());
+            hole(
+                &mut v,
+                "/spec/ingressClassName",
+                &mut holes,
+                ".Values.ingress.className".into(),
+            );
             // No host when empty: "" would be an invalid host to an API server.
             let host = "ternary nil .Values.ingress.host (empty .Values.ingress.host)";
             hole(&mut v, "/spec/rules/0/host", &mut holes, host.into());
@@ -313,7 +411,10 @@ fn template(stack: &Stack, doc: &Doc) -> Option<String> {
 }
 
 fn image_expr(service: &str) -> String {
-    format!("include \"msctl.image\" (dict \"image\" {}.image \"global\" .Values.global)", service_values(service))
+    format!(
+        "include \"msctl.image\" (dict \"image\" {}.image \"global\" .Values.global)",
+        service_values(service)
+    )
 }
 
 /// Each `secretKeyRef` to the stack's Secret names the Secret of the values instead.
@@ -332,7 +433,9 @@ fn secret_names(v: &mut Value, project: &str, holes: &mut BTreeMap<String, Strin
                 secret_names(child, project, holes);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| secret_names(i, project, holes)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| secret_names(i, project, holes)),
         _ => {}
     }
 }
@@ -355,12 +458,10 @@ static DELIMITERS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{|\}\}").e
 /// by the YAML writer is never folded inside an action).
 fn escape(v: &mut Value) {
     match v {
-        Value::String(s) => {
-            if DELIMITERS.is_match(s) {
-                *s = DELIMITERS
-                    .replace_all(s, |c: &regex::Captures| format!("{{{{`{}`}}}}", &c[0]))
-                    .into_owned();
-            }
+        Value::String(s) if DELIMITERS.is_match(s) => {
+            *s = DELIMITERS
+                .replace_all(s, |c: &regex::Captures| format!("{{{{`{}`}}}}", &c[0]))
+                .into_owned();
         }
         Value::Array(items) => items.iter_mut().for_each(escape),
         Value::Object(map) => map.values_mut().for_each(escape),
@@ -371,7 +472,7 @@ fn escape(v: &mut Value) {
 /// The object as YAML with each marker replaced by its expression.
 fn render(mut v: Value, holes: &BTreeMap<String, String>) -> String {
     escape(&mut v);
-    let mut text = serde_saphyr::to_string(&v).expect("objects serialize");
+    let mut text = super::k8s::yaml(&v);
     // Longest first: MSCTL_HOLE_1_ is not a prefix of MSCTL_HOLE_10_ (the trailing `_`), but
     // be plain about it.
     let mut ordered: Vec<_> = holes.iter().collect();
@@ -389,22 +490,46 @@ mod tests {
     #[test]
     fn references_split_into_repository_tag_and_digest() {
         let s = |r| split_reference(r);
-        assert_eq!(s("postgres:15"), ("postgres".into(), "15".into(), "".into()));
-        assert_eq!(s("rabbitmq"), ("rabbitmq".into(), "latest".into(), "".into()));
+        assert_eq!(
+            s("postgres:15"),
+            ("postgres".into(), "15".into(), "".into())
+        );
+        assert_eq!(
+            s("rabbitmq"),
+            ("rabbitmq".into(), "latest".into(), "".into())
+        );
         assert_eq!(
             s("127.0.0.1:5000/shop/x@sha256:ab"),
-            ("127.0.0.1:5000/shop/x".into(), "latest".into(), "sha256:ab".into())
+            (
+                "127.0.0.1:5000/shop/x".into(),
+                "latest".into(),
+                "sha256:ab".into()
+            )
         );
-        assert_eq!(s("reg:5000/a/b:1.2"), ("reg:5000/a/b".into(), "1.2".into(), "".into()));
+        assert_eq!(
+            s("reg:5000/a/b:1.2"),
+            ("reg:5000/a/b".into(), "1.2".into(), "".into())
+        );
     }
 
     #[test]
     fn template_delimiters_in_values_are_literal_and_markers_become_expressions() {
         let mut holes = BTreeMap::new();
         let mut v = json!({"spec": {"replicas": 1}, "data": {"k": "a {{ .Values.x }} b}}"}});
-        hole(&mut v, "/spec/replicas", &mut holes, "(index .Values.services \"a\").replicas".into());
+        hole(
+            &mut v,
+            "/spec/replicas",
+            &mut holes,
+            "(index .Values.services \"a\").replicas".into(),
+        );
         let text = render(v, &holes);
-        assert!(text.contains("{{`{{`}} .Values.x {{`}}`}} b{{`}}`}}"), "{text}");
-        assert!(text.contains(r#"replicas: {{ toJson ((index .Values.services "a").replicas) }}"#), "{text}");
+        assert!(
+            text.contains("{{`{{`}} .Values.x {{`}}`}} b{{`}}`}}"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"replicas: {{ toJson ((index .Values.services "a").replicas) }}"#),
+            "{text}"
+        );
     }
 }

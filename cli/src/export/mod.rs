@@ -59,6 +59,10 @@ fn json_generated(path: &Path) -> bool {
     std::fs::read_to_string(path)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("$comment")?.as_str().map(|c| c.starts_with(&k8s::HEADER[2..])))
+        .and_then(|v| {
+            v.get("$comment")?
+                .as_str()
+                .map(|c| c.starts_with(&k8s::HEADER[2..]))
+        })
         .unwrap_or(false)
 }

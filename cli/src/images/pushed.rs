@@ -165,7 +165,9 @@ pub async fn push(
         }
     }
     let digest = digest.ok_or_else(|| {
-        Error::Usage(format!("the engine pushed {repo}:{tag} but reported no digest"))
+        Error::Usage(format!(
+            "the engine pushed {repo}:{tag} but reported no digest"
+        ))
     })?;
     let inspect = docker
         .inspect_image(&format!("{repo}:{tag}"))

@@ -212,15 +212,20 @@ async fn readiness_follows_the_database() {
     // The `healthcheck` subcommand's probe agrees with the endpoint, by address and by a name
     // to resolve (another pod's init container probes `HEALTHCHECK_HOST=<service>`).
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
-    let probe = |host: &'static str| {
-        tokio::task::spawn_blocking(move || kit::health::probe(host, port))
-    };
-    assert_eq!(probe("localhost").await.unwrap(), std::process::ExitCode::SUCCESS);
+    let probe =
+        |host: &'static str| tokio::task::spawn_blocking(move || kit::health::probe(host, port));
+    assert_eq!(
+        probe("localhost").await.unwrap(),
+        std::process::ExitCode::SUCCESS
+    );
     pool.close().await;
     let r = c.get(format!("{base}/health/ready")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert!(is_problem(&r));
-    assert_eq!(probe("127.0.0.1").await.unwrap(), std::process::ExitCode::FAILURE);
+    assert_eq!(
+        probe("127.0.0.1").await.unwrap(),
+        std::process::ExitCode::FAILURE
+    );
 }
 
 /// The outbox table is kit's (`kit::outbox::TABLE`): created where a service's migrations did

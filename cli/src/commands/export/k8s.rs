@@ -71,7 +71,9 @@ pub fn build(args: &ClusterArgs, namespace: Option<String>, stack: &StackArgs) -
     check_version(&args.k8s_version)?;
     if let Some(ns) = &namespace {
         if !k8s::valid_k8s_name(ns) {
-            return Err(Error::Usage(format!("`{ns}` is not a Kubernetes namespace name")));
+            return Err(Error::Usage(format!(
+                "`{ns}` is not a Kubernetes namespace name"
+            )));
         }
     }
     let input = input::read(&stack.source())?;
@@ -102,7 +104,11 @@ pub fn build(args: &ClusterArgs, namespace: Option<String>, stack: &StackArgs) -
         }));
     }
     for w in &export.warnings {
-        eprintln!("warning: {}: {}", location(&input.stack.file, w.pos), w.message);
+        eprintln!(
+            "warning: {}: {}",
+            location(&input.stack.file, w.pos),
+            w.message
+        );
         if let Some(help) = &w.help {
             eprintln!("  help: {help}");
         }

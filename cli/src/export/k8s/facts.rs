@@ -62,10 +62,7 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The URLs in `s`'s environment that point at another service of `names`: (variable,
 /// scheme, service, port).
-fn calls<'a>(
-    s: &'a ServiceSpec,
-    names: &BTreeSet<&str>,
-) -> Vec<(&'a str, String, String, u16)> {
+fn calls<'a>(s: &'a ServiceSpec, names: &BTreeSet<&str>) -> Vec<(&'a str, String, String, u16)> {
     let mut out = Vec::new();
     for (key, value) in &s.env {
         for c in URL.captures_iter(value) {
@@ -101,14 +98,23 @@ pub fn gather(
         list.push(NamedPort { name, port });
     };
     for s in services {
-        if let Some(url) = stack.routes.upstreams.get(&s.name).and_then(|u| u.urls.first()) {
+        if let Some(url) = stack
+            .routes
+            .upstreams
+            .get(&s.name)
+            .and_then(|u| u.urls.first())
+        {
             if let Some(port) = url.rsplit(':').next().and_then(|p| p.parse().ok()) {
                 add(&s.name, "http", port);
             }
         }
         let gateway = stack.gateway().is_some_and(|g| g.name == s.name);
         for p in s.ports.iter().filter(|p| p.protocol == "tcp") {
-            add(&s.name, if gateway { "http" } else { "tcp" }, p.container_port);
+            add(
+                &s.name,
+                if gateway { "http" } else { "tcp" },
+                p.container_port,
+            );
         }
     }
     for s in services {

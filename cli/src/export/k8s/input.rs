@@ -22,7 +22,10 @@ pub fn read(source: &Source) -> Result<Input> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         FileErrors::one(
             file,
-            Diagnostic::new(Default::default(), format!("cannot read the stack file: {e}")),
+            Diagnostic::new(
+                Default::default(),
+                format!("cannot read the stack file: {e}"),
+            ),
         )
     })?;
     let raw: model::StackFile = crate::diag::parse_yaml(&text, file)?;

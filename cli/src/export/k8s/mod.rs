@@ -14,8 +14,8 @@
 
 pub mod facts;
 pub mod input;
-pub mod objects;
 pub mod network;
+pub mod objects;
 pub mod secrets;
 pub mod workload;
 
@@ -175,7 +175,10 @@ pub fn export(
             errors.push(
                 Diagnostic::new(
                     facts::service_pos(raw, &s.name),
-                    format!("`{}` is not a Kubernetes name: its Service could not be called by it", s.name),
+                    format!(
+                        "`{}` is not a Kubernetes name: its Service could not be called by it",
+                        s.name
+                    ),
                 )
                 .help("use lowercase letters, digits and `-`, starting with a letter, at most 63"),
             );
@@ -225,10 +228,14 @@ pub fn export(
             STACK_DIR,
             "namespace",
             Object::Namespace(Namespace {
-                metadata: meta(ns, None, BTreeMap::from([(
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    "msctl".to_owned(),
-                )])),
+                metadata: meta(
+                    ns,
+                    None,
+                    BTreeMap::from([(
+                        "app.kubernetes.io/managed-by".to_owned(),
+                        "msctl".to_owned(),
+                    )]),
+                ),
                 ..Default::default()
             }),
         ));
@@ -248,7 +255,9 @@ pub fn export(
         .keys()
         .filter(|name| {
             let m = secrets::marker(name);
-            services.iter().any(|s| s.env.values().any(|v| v.contains(&m)))
+            services
+                .iter()
+                .any(|s| s.env.values().any(|v| v.contains(&m)))
         })
         .collect();
     if let Some(values) = &opts.secret_values {
@@ -271,7 +280,12 @@ pub fn export(
             let data = cx
                 .secret_files
                 .iter()
-                .map(|(key, path)| (key.clone(), std::fs::read_to_string(path).unwrap_or_default()))
+                .map(|(key, path)| {
+                    (
+                        key.clone(),
+                        std::fs::read_to_string(path).unwrap_or_default(),
+                    )
+                })
                 .collect();
             docs.push(Doc::new(
                 STACK_DIR,
@@ -297,7 +311,10 @@ pub fn export(
 fn stack_labels(project: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/part-of".to_owned(), project.to_owned()),
-        ("app.kubernetes.io/managed-by".to_owned(), "msctl".to_owned()),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            "msctl".to_owned(),
+        ),
     ])
 }
 
@@ -313,11 +330,14 @@ fn image(cx: &mut Context, s: &ServiceSpec) -> String {
         .map(crate::diag::pos)
         .unwrap_or_else(|| cx.at_service(&s.name));
     let Some(registry) = &cx.opts.registry else {
-        cx.warn(at, format!(
-            "`{}` is built by msctl and no --registry was given: a cluster cannot pull {}",
-            s.name,
-            crate::images::tag_for(&cx.project, &s.name)
-        ));
+        cx.warn(
+            at,
+            format!(
+                "`{}` is built by msctl and no --registry was given: a cluster cannot pull {}",
+                s.name,
+                crate::images::tag_for(&cx.project, &s.name)
+            ),
+        );
         return crate::images::tag_for(&cx.project, &s.name);
     };
     let pushed = cx
@@ -329,11 +349,17 @@ fn image(cx: &mut Context, s: &ServiceSpec) -> String {
     match pushed {
         Some(p) => format!("{}@{}", p.repository, p.digest),
         None => {
-            let reference = format!("{}:latest", crate::images::pushed::repository(registry, &cx.project, &s.name));
-            cx.warn(at, format!(
-                "`{}` has not been pushed to {registry}: the manifests name {reference}",
-                s.name
-            ));
+            let reference = format!(
+                "{}:latest",
+                crate::images::pushed::repository(registry, &cx.project, &s.name)
+            );
+            cx.warn(
+                at,
+                format!(
+                    "`{}` has not been pushed to {registry}: the manifests name {reference}",
+                    s.name
+                ),
+            );
             reference
         }
     }
@@ -355,11 +381,27 @@ fn example(cx: &Context, secret: &BTreeMap<String, SecretVar>, used: &[&String])
         for name in used {
             let var = &secret[*name];
             let (value, why) = match (var.generated, &var.default) {
-                (Some("password"), _) => ("CHANGE-ME".to_owned(), "a password (msctl up generates 24 letters and digits)".to_owned()),
-                (Some("ed25519"), _) => ("CHANGE-ME".to_owned(), "an Ed25519 private key, base64 PKCS#8 (msctl up generates one into .env)".to_owned()),
-                (Some(_), _) => ("CHANGE-ME".to_owned(), "the public half of the Ed25519 key, base64url".to_owned()),
-                (None, Some(d)) => (d.clone(), "the stack file's default, for development only".to_owned()),
-                (None, None) => ("CHANGE-ME".to_owned(), "no default in the stack file".to_owned()),
+                (Some("password"), _) => (
+                    "CHANGE-ME".to_owned(),
+                    "a password (msctl up generates 24 letters and digits)".to_owned(),
+                ),
+                (Some("ed25519"), _) => (
+                    "CHANGE-ME".to_owned(),
+                    "an Ed25519 private key, base64 PKCS#8 (msctl up generates one into .env)"
+                        .to_owned(),
+                ),
+                (Some(_), _) => (
+                    "CHANGE-ME".to_owned(),
+                    "the public half of the Ed25519 key, base64url".to_owned(),
+                ),
+                (None, Some(d)) => (
+                    d.clone(),
+                    "the stack file's default, for development only".to_owned(),
+                ),
+                (None, None) => (
+                    "CHANGE-ME".to_owned(),
+                    "no default in the stack file".to_owned(),
+                ),
             };
             text.push_str(&format!("#   {name}: {why}\n"));
             data.insert((*name).clone(), value);
@@ -372,17 +414,43 @@ fn example(cx: &Context, secret: &BTreeMap<String, SecretVar>, used: &[&String])
     }
     if !cx.secret_files.is_empty() {
         for (key, path) in &cx.secret_files {
-            let shown = path.strip_prefix(&cx.stack.dir).map(|r| format!("./{}", r.display())).unwrap_or_else(|_| path.display().to_string());
-            text.push_str(&format!("#   {key} (in {}): the contents of {shown}\n", cx.files_secret_name()));
+            let shown = path
+                .strip_prefix(&cx.stack.dir)
+                .map(|r| format!("./{}", r.display()))
+                .unwrap_or_else(|_| path.display().to_string());
+            text.push_str(&format!(
+                "#   {key} (in {}): the contents of {shown}\n",
+                cx.files_secret_name()
+            ));
         }
         docs.push(Object::Secret(Secret {
             metadata: meta(&cx.files_secret_name(), ns, stack_labels(&cx.project)),
-            string_data: Some(cx.secret_files.iter().map(|(k, _)| (k.clone(), "CHANGE-ME".to_owned())).collect()),
+            string_data: Some(
+                cx.secret_files
+                    .iter()
+                    .map(|(k, _)| (k.clone(), "CHANGE-ME".to_owned()))
+                    .collect(),
+            ),
             ..Default::default()
         }));
     }
-    text.push_str(&serde_saphyr::to_string_multiple(&docs).expect("Secrets serialize"));
+    text.push_str(
+        &serde_saphyr::to_string_multiple_with_options(&docs, yaml_options())
+            .expect("Secrets serialize"),
+    );
     Some(text)
+}
+
+/// YAML as people read manifests: a long one-line value (an image by digest) stays on its line
+/// rather than folded (`>-`), which is valid but reads as if it were two.
+pub fn yaml<T: serde::Serialize>(value: &T) -> String {
+    serde_saphyr::to_string_with_options(value, yaml_options()).expect("objects serialize")
+}
+
+fn yaml_options() -> serde_saphyr::SerializerOptions {
+    let mut o = serde_saphyr::SerializerOptions::default();
+    o.folded_wrap_chars = 4096;
+    o
 }
 
 /// The first line of every file an export writes; a later export replaces only such files.
@@ -399,7 +467,7 @@ impl Export {
             .docs
             .iter()
             .map(|d| {
-                let body = serde_saphyr::to_string(&d.object).expect("objects serialize");
+                let body = yaml(&d.object);
                 (PathBuf::from(d.path()), format!("{header}{body}"))
             })
             .collect();
@@ -411,13 +479,13 @@ impl Export {
         };
         files.push((
             PathBuf::from("kustomization.yaml"),
-            format!(
-                "{header}{}",
-                serde_saphyr::to_string(&kustomization).expect("serializes")
-            ),
+            format!("{header}{}", yaml(&kustomization)),
         ));
         if let Some(example) = &self.secrets_example {
-            files.push((PathBuf::from("secrets.example.yaml"), format!("{header}{example}")));
+            files.push((
+                PathBuf::from("secrets.example.yaml"),
+                format!("{header}{example}"),
+            ));
         }
         files
     }

@@ -5,8 +5,8 @@
 
 use super::facts::Edge;
 use super::objects::{
-    labels, meta, selector, BackendRef, HttpRoute, HttpRouteMatch, HttpRouteRule,
-    HttpRouteSpec, Object, ParentRef, PathMatch,
+    labels, meta, selector, BackendRef, HttpRoute, HttpRouteMatch, HttpRouteRule, HttpRouteSpec,
+    Object, ParentRef, PathMatch,
 };
 use super::{Context, Doc, STACK_DIR};
 use crate::stack::ServiceSpec;
@@ -62,7 +62,11 @@ pub fn services(cx: &Context, s: &ServiceSpec, stateful: bool) -> Vec<Doc> {
         }),
         ..Default::default()
     };
-    let mut docs = vec![Doc::new(&s.name, "service", Object::Service(service(&s.name, false)))];
+    let mut docs = vec![Doc::new(
+        &s.name,
+        "service",
+        Object::Service(service(&s.name, false)),
+    )];
     if stateful {
         docs.push(Doc::new(
             &s.name,
@@ -196,13 +200,20 @@ pub fn baseline(cx: &Context) -> Vec<Doc> {
     let stack_labels = |name: &str| {
         let mut l = BTreeMap::from([
             ("app.kubernetes.io/part-of".to_owned(), cx.project.clone()),
-            ("app.kubernetes.io/managed-by".to_owned(), "msctl".to_owned()),
+            (
+                "app.kubernetes.io/managed-by".to_owned(),
+                "msctl".to_owned(),
+            ),
         ]);
         l.insert("app.kubernetes.io/name".to_owned(), name.to_owned());
         l
     };
     let deny = NetworkPolicy {
-        metadata: meta(&format!("{}-default-deny", cx.project), ns, stack_labels("default-deny")),
+        metadata: meta(
+            &format!("{}-default-deny", cx.project),
+            ns,
+            stack_labels("default-deny"),
+        ),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(all.clone()),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
@@ -215,7 +226,11 @@ pub fn baseline(cx: &Context) -> Vec<Doc> {
         ..Default::default()
     };
     let dns = NetworkPolicy {
-        metadata: meta(&format!("{}-allow-dns", cx.project), ns, stack_labels("allow-dns")),
+        metadata: meta(
+            &format!("{}-allow-dns", cx.project),
+            ns,
+            stack_labels("allow-dns"),
+        ),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(all),
             policy_types: Some(vec!["Egress".into()]),
@@ -243,8 +258,16 @@ pub fn baseline(cx: &Context) -> Vec<Doc> {
         }),
     };
     vec![
-        Doc::new(STACK_DIR, "networkpolicy-default-deny", Object::NetworkPolicy(deny)),
-        Doc::new(STACK_DIR, "networkpolicy-allow-dns", Object::NetworkPolicy(dns)),
+        Doc::new(
+            STACK_DIR,
+            "networkpolicy-default-deny",
+            Object::NetworkPolicy(deny),
+        ),
+        Doc::new(
+            STACK_DIR,
+            "networkpolicy-allow-dns",
+            Object::NetworkPolicy(dns),
+        ),
     ]
 }
 

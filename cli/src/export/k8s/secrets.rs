@@ -22,9 +22,8 @@ pub struct SecretVar {
     pub generated: Option<&'static str>,
 }
 
-static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}$]*))?").expect("valid")
-});
+static REFERENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}$]*))?").expect("valid"));
 
 static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|CREDENTIAL|(^|_)(API)?KEY(_|$))")
@@ -184,10 +183,23 @@ mod tests {
 
     #[test]
     fn secret_names_are_recognised_by_their_words() {
-        for yes in ["DB_PASSWORD", "API_KEY", "KEY", "SIGNING_KEY_PEM", "GITHUB_TOKEN", "PRIVATE_PEM"] {
+        for yes in [
+            "DB_PASSWORD",
+            "API_KEY",
+            "KEY",
+            "SIGNING_KEY_PEM",
+            "GITHUB_TOKEN",
+            "PRIVATE_PEM",
+        ] {
             assert!(SECRET_NAME.is_match(yes), "{yes}");
         }
-        for no in ["MONKEY", "KEYBOARD_LAYOUT", "RABBITMQ_USER", "PORT", "SAGA_DEADLINE_MS"] {
+        for no in [
+            "MONKEY",
+            "KEYBOARD_LAYOUT",
+            "RABBITMQ_USER",
+            "PORT",
+            "SAGA_DEADLINE_MS",
+        ] {
             assert!(!SECRET_NAME.is_match(no), "{no}");
         }
     }

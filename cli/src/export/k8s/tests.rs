@@ -22,7 +22,12 @@ fn root() -> PathBuf {
 
 /// `text` resolved with `vars` (never the machine's `.env`: it holds generated secrets), with
 /// its secret variables masked, and exported with `opts`.
-fn export_text(text: &str, dir: &Path, vars: &Vars, opts: &Options) -> Result<Exported, FileErrors> {
+fn export_text(
+    text: &str,
+    dir: &Path,
+    vars: &Vars,
+    opts: &Options,
+) -> Result<Exported, FileErrors> {
     let file = Path::new("msctl.yaml");
     let raw: model::StackFile = crate::diag::parse_yaml(text, file)?;
     let secret = secrets::variables(&raw);
@@ -38,21 +43,28 @@ fn bundled_with(vars: &Vars, opts: &Options) -> Exported {
 }
 
 fn pushed() -> Pushed {
-    let images = ["user-service", "product-service", "payment-service", "order-service", "notification-service", "gateway"]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            (
-                s.to_string(),
-                PushedImage {
-                    repository: format!("127.0.0.1:5000/shop/{s}"),
-                    tag: format!("{i:012}"),
-                    digest: format!("sha256:{}", format!("{i}").repeat(64)),
-                    image_id: format!("sha256:{}", "f".repeat(64)),
-                },
-            )
-        })
-        .collect();
+    let images = [
+        "user-service",
+        "product-service",
+        "payment-service",
+        "order-service",
+        "notification-service",
+        "gateway",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, s)| {
+        (
+            s.to_string(),
+            PushedImage {
+                repository: format!("127.0.0.1:5000/shop/{s}"),
+                tag: format!("{i:012}"),
+                digest: format!("sha256:{}", format!("{i}").repeat(64)),
+                image_id: format!("sha256:{}", "f".repeat(64)),
+            },
+        )
+    })
+    .collect();
     Pushed {
         registry: "127.0.0.1:5000".into(),
         project: "shop".into(),
@@ -93,7 +105,13 @@ fn the_bundled_stacks_manifests() {
 fn the_bundled_stacks_chart() {
     let e = bundled();
     let services: Vec<&ServiceSpec> = e.stack.services.iter().collect();
-    let files = crate::export::helm::chart(&e.stack, &services, &e.export, Some("127.0.0.1:5000"), Some(&pushed()));
+    let files = crate::export::helm::chart(
+        &e.stack,
+        &services,
+        &e.export,
+        Some("127.0.0.1:5000"),
+        Some(&pushed()),
+    );
     insta::assert_snapshot!(tree(&files));
 }
 
@@ -114,7 +132,11 @@ fn secrets_are_never_written_into_the_manifests() {
         .collect(),
         dotenv: Default::default(),
     };
-    let files = |v: &str| bundled_with(&vars(v), &opts()).export.files(Path::new("msctl.yaml"));
+    let files = |v: &str| {
+        bundled_with(&vars(v), &opts())
+            .export
+            .files(Path::new("msctl.yaml"))
+    };
     let (a, b) = (files("first"), files("second"));
     assert_eq!(tree(&a), tree(&b));
     let text = tree(&a);
@@ -129,20 +151,40 @@ fn secrets_are_never_written_into_the_manifests() {
     }
     assert!(!text.contains("first-"), "a secret's value was written");
     // The URL that embeds a password reads it from the Secret by reference.
-    assert!(text.contains("postgres://users:$(USERS_DB_PASSWORD)@users-db:5432/users"), "{text}");
+    assert!(
+        text.contains("postgres://users:$(USERS_DB_PASSWORD)@users-db:5432/users"),
+        "{text}"
+    );
 }
 
 #[test]
 fn with_secrets_the_values_go_into_a_secret_of_their_own() {
     let mut o = opts();
-    o.secret_values = Some(BTreeMap::from([("USERS_DB_PASSWORD".to_owned(), "s3cret".to_owned())]));
+    o.secret_values = Some(BTreeMap::from([(
+        "USERS_DB_PASSWORD".to_owned(),
+        "s3cret".to_owned(),
+    )]));
     let e = bundled_with(&Vars::default(), &o);
-    let secret = e.export.docs.iter().find(|d| d.object.kind() == "Secret").expect("a Secret");
-    let Object::Secret(s) = &secret.object else { unreachable!() };
-    assert_eq!(s.string_data.as_ref().unwrap()["USERS_DB_PASSWORD"], "s3cret");
+    let secret = e
+        .export
+        .docs
+        .iter()
+        .find(|d| d.object.kind() == "Secret")
+        .expect("a Secret");
+    let Object::Secret(s) = &secret.object else {
+        unreachable!()
+    };
+    assert_eq!(
+        s.string_data.as_ref().unwrap()["USERS_DB_PASSWORD"],
+        "s3cret"
+    );
     let elsewhere = e.export.docs.iter().filter(|d| d.object.kind() != "Secret");
     for d in elsewhere {
-        assert!(!serde_json::to_string(&d.object).unwrap().contains("s3cret"), "{}", d.path());
+        assert!(
+            !serde_json::to_string(&d.object).unwrap().contains("s3cret"),
+            "{}",
+            d.path()
+        );
     }
 }
 
@@ -156,8 +198,13 @@ fn policies(e: &Export) -> Vec<&k8s_openapi::api::networking::v1::NetworkPolicy>
         .collect()
 }
 
-fn service_of(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector) -> Option<String> {
-    sel.match_labels.as_ref()?.get("app.kubernetes.io/name").cloned()
+fn service_of(
+    sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> Option<String> {
+    sel.match_labels
+        .as_ref()?
+        .get("app.kubernetes.io/name")
+        .cloned()
 }
 
 /// Issue #25: the policies allow exactly the calls of the bundled stack, from both ends.
@@ -168,7 +215,9 @@ fn network_policies_allow_exactly_the_bundled_stacks_calls() {
     let mut egress = BTreeSet::new();
     for p in policies(&e.export) {
         let spec = p.spec.as_ref().unwrap();
-        let Some(me) = spec.pod_selector.as_ref().and_then(service_of) else { continue };
+        let Some(me) = spec.pod_selector.as_ref().and_then(service_of) else {
+            continue;
+        };
         for rule in spec.ingress.iter().flatten() {
             for peer in rule.from.iter().flatten() {
                 if let Some(from) = peer.pod_selector.as_ref().and_then(service_of) {
@@ -209,17 +258,43 @@ fn network_policies_allow_exactly_the_bundled_stacks_calls() {
 
     // Everything else is denied, DNS aside, and only the ingress controller reaches the gateway
     // from outside.
-    let names: BTreeSet<&str> = policies(&e.export).iter().map(|p| p.metadata.name.as_deref().unwrap()).collect();
-    assert!(names.contains("shop-default-deny") && names.contains("shop-allow-dns"), "{names:?}");
-    let deny = policies(&e.export).into_iter().find(|p| p.metadata.name.as_deref() == Some("shop-default-deny")).unwrap();
+    let names: BTreeSet<&str> = policies(&e.export)
+        .iter()
+        .map(|p| p.metadata.name.as_deref().unwrap())
+        .collect();
+    assert!(
+        names.contains("shop-default-deny") && names.contains("shop-allow-dns"),
+        "{names:?}"
+    );
+    let deny = policies(&e.export)
+        .into_iter()
+        .find(|p| p.metadata.name.as_deref() == Some("shop-default-deny"))
+        .unwrap();
     let spec = deny.spec.as_ref().unwrap();
     assert!(spec.ingress.is_none() && spec.egress.is_none());
-    assert_eq!(spec.policy_types.as_deref(), Some(&["Ingress".to_owned(), "Egress".to_owned()][..]));
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_owned(), "Egress".to_owned()][..])
+    );
     let outside: Vec<String> = policies(&e.export)
         .iter()
         .flat_map(|p| {
-            let me = p.spec.as_ref().unwrap().pod_selector.as_ref().and_then(service_of);
-            p.spec.as_ref().unwrap().ingress.iter().flatten().flat_map(|r| r.from.iter().flatten()).filter(|peer| peer.namespace_selector.is_some()).map(move |_| me.clone().unwrap_or_default())
+            let me = p
+                .spec
+                .as_ref()
+                .unwrap()
+                .pod_selector
+                .as_ref()
+                .and_then(service_of);
+            p.spec
+                .as_ref()
+                .unwrap()
+                .ingress
+                .iter()
+                .flatten()
+                .flat_map(|r| r.from.iter().flatten())
+                .filter(|peer| peer.namespace_selector.is_some())
+                .map(move |_| me.clone().unwrap_or_default())
         })
         .collect();
     assert_eq!(outside, vec!["gateway".to_owned()]);
@@ -230,29 +305,73 @@ fn network_policies_allow_exactly_the_bundled_stacks_calls() {
 fn objects_hold_together_as_an_api_server_would_check() {
     for e in [bundled(), rich().0] {
         let docs = &e.export.docs;
-        let workloads: Vec<(&str, &BTreeMap<String, String>, &k8s_openapi::api::core::v1::PodSpec)> = docs
+        let workloads: Vec<(
+            &str,
+            &BTreeMap<String, String>,
+            &k8s_openapi::api::core::v1::PodSpec,
+        )> = docs
             .iter()
             .filter_map(|d| match &d.object {
                 Object::Deployment(o) => {
                     let s = o.spec.as_ref().unwrap();
-                    let labels = s.template.metadata.as_ref().unwrap().labels.as_ref().unwrap();
+                    let labels = s
+                        .template
+                        .metadata
+                        .as_ref()
+                        .unwrap()
+                        .labels
+                        .as_ref()
+                        .unwrap();
                     let sel = s.selector.match_labels.as_ref().unwrap();
-                    assert!(sel.iter().all(|(k, v)| labels.get(k) == Some(v)), "{}", d.path());
+                    assert!(
+                        sel.iter().all(|(k, v)| labels.get(k) == Some(v)),
+                        "{}",
+                        d.path()
+                    );
                     Some((d.object.name(), labels, s.template.spec.as_ref().unwrap()))
                 }
                 Object::StatefulSet(o) => {
                     let s = o.spec.as_ref().unwrap();
-                    let labels = s.template.metadata.as_ref().unwrap().labels.as_ref().unwrap();
+                    let labels = s
+                        .template
+                        .metadata
+                        .as_ref()
+                        .unwrap()
+                        .labels
+                        .as_ref()
+                        .unwrap();
                     let sel = s.selector.match_labels.as_ref().unwrap();
-                    assert!(sel.iter().all(|(k, v)| labels.get(k) == Some(v)), "{}", d.path());
-                    let headless = docs.iter().find(|h| h.object.name() == s.service_name.as_deref().unwrap());
-                    let Some(Object::Service(h)) = headless.map(|h| &h.object) else { panic!("{}: no headless Service", d.path()) };
+                    assert!(
+                        sel.iter().all(|(k, v)| labels.get(k) == Some(v)),
+                        "{}",
+                        d.path()
+                    );
+                    let headless = docs
+                        .iter()
+                        .find(|h| h.object.name() == s.service_name.as_deref().unwrap());
+                    let Some(Object::Service(h)) = headless.map(|h| &h.object) else {
+                        panic!("{}: no headless Service", d.path())
+                    };
                     assert_eq!(h.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("None"));
                     let pod = s.template.spec.as_ref().unwrap();
-                    let claims: BTreeSet<&str> = s.volume_claim_templates.iter().flatten().map(|c| c.metadata.name.as_deref().unwrap()).collect();
-                    for m in pod.containers.iter().flat_map(|c| c.volume_mounts.iter().flatten()) {
+                    let claims: BTreeSet<&str> = s
+                        .volume_claim_templates
+                        .iter()
+                        .flatten()
+                        .map(|c| c.metadata.name.as_deref().unwrap())
+                        .collect();
+                    for m in pod
+                        .containers
+                        .iter()
+                        .flat_map(|c| c.volume_mounts.iter().flatten())
+                    {
                         let volume = pod.volumes.iter().flatten().any(|v| v.name == m.name);
-                        assert!(volume || claims.contains(m.name.as_str()), "{}: mount {} has no volume", d.path(), m.name);
+                        assert!(
+                            volume || claims.contains(m.name.as_str()),
+                            "{}: mount {} has no volume",
+                            d.path(),
+                            m.name
+                        );
                     }
                     Some((d.object.name(), labels, pod))
                 }
@@ -260,12 +379,24 @@ fn objects_hold_together_as_an_api_server_would_check() {
             })
             .collect();
         let selects = |sel: &BTreeMap<String, String>| {
-            workloads.iter().filter(|(_, labels, _)| sel.iter().all(|(k, v)| labels.get(k) == Some(v))).count()
+            workloads
+                .iter()
+                .filter(|(_, labels, _)| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+                .count()
         };
         let mut seen = BTreeSet::new();
         for d in docs {
-            assert!(seen.insert((d.object.kind(), d.object.name().to_owned())), "two {} {}", d.object.kind(), d.object.name());
-            assert!(valid_k8s_name(d.object.name()) || d.object.name().contains('.'), "{}", d.object.name());
+            assert!(
+                seen.insert((d.object.kind(), d.object.name().to_owned())),
+                "two {} {}",
+                d.object.kind(),
+                d.object.name()
+            );
+            assert!(
+                valid_k8s_name(d.object.name()) || d.object.name().contains('.'),
+                "{}",
+                d.object.name()
+            );
             match &d.object {
                 Object::Service(s) => {
                     let spec = s.spec.as_ref().unwrap();
@@ -275,40 +406,95 @@ fn objects_hold_together_as_an_api_server_would_check() {
                     }
                 }
                 Object::PodDisruptionBudget(p) => {
-                    let sel = p.spec.as_ref().unwrap().selector.as_ref().unwrap().match_labels.as_ref().unwrap();
+                    let sel = p
+                        .spec
+                        .as_ref()
+                        .unwrap()
+                        .selector
+                        .as_ref()
+                        .unwrap()
+                        .match_labels
+                        .as_ref()
+                        .unwrap();
                     assert_eq!(selects(sel), 1, "{}", d.path());
                 }
                 Object::NetworkPolicy(p) => {
-                    let sel = p.spec.as_ref().unwrap().pod_selector.as_ref().unwrap().match_labels.as_ref().unwrap();
+                    let sel = p
+                        .spec
+                        .as_ref()
+                        .unwrap()
+                        .pod_selector
+                        .as_ref()
+                        .unwrap()
+                        .match_labels
+                        .as_ref()
+                        .unwrap();
                     if sel.contains_key("app.kubernetes.io/name") {
                         assert_eq!(selects(sel), 1, "{}", d.path());
                     }
                 }
                 Object::Ingress(i) => {
-                    let backend = i.spec.as_ref().unwrap().rules.as_ref().unwrap()[0].http.as_ref().unwrap().paths[0].backend.service.as_ref().unwrap();
-                    let service = docs.iter().find(|s| s.object.kind() == "Service" && s.object.name() == backend.name);
-                    let Some(Object::Service(s)) = service.map(|s| &s.object) else { panic!("no Service {}", backend.name) };
+                    let backend = i.spec.as_ref().unwrap().rules.as_ref().unwrap()[0]
+                        .http
+                        .as_ref()
+                        .unwrap()
+                        .paths[0]
+                        .backend
+                        .service
+                        .as_ref()
+                        .unwrap();
+                    let service = docs
+                        .iter()
+                        .find(|s| s.object.kind() == "Service" && s.object.name() == backend.name);
+                    let Some(Object::Service(s)) = service.map(|s| &s.object) else {
+                        panic!("no Service {}", backend.name)
+                    };
                     let port = backend.port.as_ref().unwrap().number.unwrap();
-                    assert!(s.spec.as_ref().unwrap().ports.iter().flatten().any(|p| p.port == port));
+                    assert!(s
+                        .spec
+                        .as_ref()
+                        .unwrap()
+                        .ports
+                        .iter()
+                        .flatten()
+                        .any(|p| p.port == port));
                 }
                 _ => {}
             }
         }
         let example = e.export.secrets_example.clone().unwrap_or_default();
+        let reference = regex::Regex::new(r"\$\(([A-Z_][A-Z0-9_]*)\)").unwrap();
         for (name, _, pod) in &workloads {
-            for c in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+            for c in pod
+                .containers
+                .iter()
+                .chain(pod.init_containers.iter().flatten())
+            {
                 let env = c.env.clone().unwrap_or_default();
                 for (i, var) in env.iter().enumerate() {
                     // `$(X)` names an earlier entry, or Kubernetes leaves it as text.
-                    for r in regex::Regex::new(r"\$\(([A-Z_][A-Z0-9_]*)\)").unwrap().captures_iter(var.value.as_deref().unwrap_or("")) {
+                    for r in reference.captures_iter(var.value.as_deref().unwrap_or("")) {
                         let at = var.value.as_deref().unwrap().find(&r[0]).unwrap();
                         if at > 0 && var.value.as_deref().unwrap().as_bytes()[at - 1] == b'$' {
                             continue;
                         }
-                        assert!(env[..i].iter().any(|e| e.name == r[1]), "{name}: {} names $({}) before it is set", var.name, &r[1]);
+                        assert!(
+                            env[..i].iter().any(|e| e.name == r[1]),
+                            "{name}: {} names $({}) before it is set",
+                            var.name,
+                            &r[1]
+                        );
                     }
-                    if let Some(key) = var.value_from.as_ref().and_then(|f| f.secret_key_ref.as_ref()) {
-                        assert!(example.contains(&format!("{}:", key.key)), "{name}: {} not in secrets.example.yaml", key.key);
+                    if let Some(key) = var
+                        .value_from
+                        .as_ref()
+                        .and_then(|f| f.secret_key_ref.as_ref())
+                    {
+                        assert!(
+                            example.contains(&format!("{}:", key.key)),
+                            "{name}: {} not in secrets.example.yaml",
+                            key.key
+                        );
                     }
                 }
                 for p in [&c.readiness_probe, &c.startup_probe].into_iter().flatten() {
@@ -316,7 +502,10 @@ fn objects_hold_together_as_an_api_server_would_check() {
                 }
                 if let Some(p) = &c.startup_probe {
                     // As long as `up` would wait (120 s by default).
-                    assert!(p.period_seconds.unwrap() * p.failure_threshold.unwrap() >= 120, "{name}");
+                    assert!(
+                        p.period_seconds.unwrap() * p.failure_threshold.unwrap() >= 120,
+                        "{name}"
+                    );
                 }
             }
         }
@@ -353,13 +542,22 @@ fn rich() -> (Exported, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("conf")).unwrap();
     std::fs::create_dir_all(dir.path().join("static")).unwrap();
-    std::fs::write(dir.path().join("conf/app.toml"), "greeting = \"{{ hi }}\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("conf/app.toml"),
+        "greeting = \"{{ hi }}\"\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("token.txt"), "t0ken\n").unwrap();
     std::fs::write(dir.path().join("Dockerfile"), "FROM debian:bookworm-slim\n").unwrap();
-    let e = export_text(RICH, dir.path(), &Vars::default(), &Options {
-        ingress_namespace: "ingress-nginx".into(),
-        ..Default::default()
-    })
+    let e = export_text(
+        RICH,
+        dir.path(),
+        &Vars::default(),
+        &Options {
+            ingress_namespace: "ingress-nginx".into(),
+            ..Default::default()
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     (e, dir)
 }
@@ -380,7 +578,10 @@ fn what_cannot_be_mapped_is_a_warning_at_its_line() {
     assert!(files.contains("==> web/pdb.yaml <=="), "{files}");
     assert!(files.contains("==> web/configmap.yaml <=="), "{files}");
     assert!(files.contains("secretName: rich-files"), "{files}");
-    assert!(!files.contains("t0ken"), "a secret file's contents were exported");
+    assert!(
+        !files.contains("t0ken"),
+        "a secret file's contents were exported"
+    );
     // Kubernetes would expand `$(date)`: it is escaped.
     assert!(files.contains("--greeting=$$(date)"), "{files}");
 }
@@ -390,7 +591,10 @@ fn names_that_kubernetes_refuses_are_errors_at_their_line() {
     let text = "services:\n  ok: { image: a }\n  bad_name: { image: b }\n";
     let err = export_text(text, Path::new("/"), &Vars::default(), &Options::default()).unwrap_err();
     let shown = err.to_string();
-    assert!(shown.starts_with("msctl.yaml:3:3: `bad_name` is not a Kubernetes name"), "{shown}");
+    assert!(
+        shown.starts_with("msctl.yaml:3:3: `bad_name` is not a Kubernetes name"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -406,8 +610,17 @@ fn the_gateway_api_route_attaches_to_the_named_gateway() {
     let r = route.expect("an HTTPRoute");
     let v = serde_json::to_value(r).unwrap();
     assert_eq!(v["apiVersion"], "gateway.networking.k8s.io/v1");
-    assert_eq!(v["spec"]["parentRefs"], serde_json::json!([{"name": "public", "namespace": "infra"}]));
+    assert_eq!(
+        v["spec"]["parentRefs"],
+        serde_json::json!([{"name": "public", "namespace": "infra"}])
+    );
     assert_eq!(v["spec"]["hostnames"], serde_json::json!(["shop.example"]));
-    assert_eq!(v["spec"]["rules"][0]["matches"][0]["path"], serde_json::json!({"type": "PathPrefix", "value": "/"}));
-    assert_eq!(v["spec"]["rules"][0]["backendRefs"], serde_json::json!([{"name": "gateway", "port": 8000}]));
+    assert_eq!(
+        v["spec"]["rules"][0]["matches"][0]["path"],
+        serde_json::json!({"type": "PathPrefix", "value": "/"})
+    );
+    assert_eq!(
+        v["spec"]["rules"][0]["backendRefs"],
+        serde_json::json!([{"name": "gateway", "port": 8000}])
+    );
 }

@@ -282,7 +282,10 @@ fn env(cx: &mut Context, s: &ServiceSpec) -> Vec<EnvVar> {
             for var in used_in(value) {
                 // The variable under its own name, unless the service uses that name for
                 // something else.
-                let taken = s.env.get(&var).is_some_and(|v| only(v).as_deref() != Some(&var));
+                let taken = s
+                    .env
+                    .get(&var)
+                    .is_some_and(|v| only(v).as_deref() != Some(&var));
                 if taken {
                     let at = super::facts::env_pos(cx.raw, &s.name, key);
                     cx.warn(
@@ -417,9 +420,19 @@ fn file_key(target: &str) -> String {
     let base = target.rsplit('/').next().unwrap_or(target);
     let key: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if key.is_empty() { "file".into() } else { key }
+    if key.is_empty() {
+        "file".into()
+    } else {
+        key
+    }
 }
 
 /// Whole seconds, at least one (probes count in seconds).
@@ -453,8 +466,10 @@ fn kit_check(cx: &Context, s: &ServiceSpec, h: &HealthSpec) -> Option<u16> {
     let ImageSource::Crate { bin, .. } = &s.image else {
         return None;
     };
-    let ours = h.test.len() == 3 && h.test[0] == "CMD" && &h.test[1] == bin && h.test[2] == "healthcheck";
-    ours.then(|| cx.facts.http_port(cx.stack, &s.name)).flatten()
+    let ours =
+        h.test.len() == 3 && h.test[0] == "CMD" && &h.test[1] == bin && h.test[2] == "healthcheck";
+    ours.then(|| cx.facts.http_port(cx.stack, &s.name))
+        .flatten()
 }
 
 /// Docker's `["CMD", a…]` / `["CMD-SHELL", s]` as an exec command.
@@ -493,23 +508,42 @@ fn startup(cx: &Context, s: &ServiceSpec, h: &HealthSpec) -> Probe {
 fn wait_for(cx: &Context, dep: &ServiceSpec) -> Option<Container> {
     let h = dep.healthcheck.as_ref()?;
     let say = format!("echo waiting for {}; sleep 1", dep.name);
-    let remote = |a: &String| a.replace("127.0.0.1", &dep.name).replace("localhost", &dep.name);
+    let remote = |a: &String| {
+        a.replace("127.0.0.1", &dep.name)
+            .replace("localhost", &dep.name)
+    };
     let (command, env) = if let Some(port) = kit_check(cx, dep, h) {
         let env = vec![
             plain("HEALTHCHECK_HOST", &dep.name),
             plain("PORT", &port.to_string()),
         ];
-        let mut c = vec!["sh".into(), "-c".into(), format!("until \"$@\"; do {say}; done"), "wait".into()];
+        let mut c = vec![
+            "sh".into(),
+            "-c".into(),
+            format!("until \"$@\"; do {say}; done"),
+            "wait".into(),
+        ];
         c.extend(h.test[1..].iter().cloned());
         (c, Some(env))
     } else if h.test.first().map(String::as_str) == Some("CMD-SHELL") {
         let check = remote(&h.test[1..].join(" "));
         (
-            vec!["sh".into(), "-c".into(), format!("until sh -c \"$1\"; do {say}; done"), "wait".into(), check],
+            vec![
+                "sh".into(),
+                "-c".into(),
+                format!("until sh -c \"$1\"; do {say}; done"),
+                "wait".into(),
+                check,
+            ],
             None,
         )
     } else {
-        let mut c = vec!["sh".into(), "-c".into(), format!("until \"$@\"; do {say}; done"), "wait".into()];
+        let mut c = vec![
+            "sh".into(),
+            "-c".into(),
+            format!("until \"$@\"; do {say}; done"),
+            "wait".into(),
+        ];
         c.extend(exec(&h.test).iter().map(remote));
         (c, None)
     };
@@ -531,7 +565,11 @@ fn plain(name: &str, value: &str) -> EnvVar {
 }
 
 /// Where in the stack file `service` mounts `target`.
-pub fn mount_pos(raw: &crate::stack::model::StackFile, service: &str, target: &str) -> crate::diag::Pos {
+pub fn mount_pos(
+    raw: &crate::stack::model::StackFile,
+    service: &str,
+    target: &str,
+) -> crate::diag::Pos {
     super::facts::raw_service(raw, service)
         .and_then(|svc| {
             svc.volumes
