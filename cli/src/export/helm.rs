@@ -486,6 +486,22 @@ fn render(mut v: Value, holes: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::k8s::tests::{bundled, pushed, tree};
+
+    /// The bundled stack's chart (its manifests' snapshot is export::k8s's).
+    #[test]
+    fn the_bundled_stacks_chart() {
+        let e = bundled();
+        let services: Vec<&ServiceSpec> = e.stack.services.iter().collect();
+        let files = chart(
+            &e.stack,
+            &services,
+            &e.export,
+            Some("127.0.0.1:5000"),
+            Some(&pushed()),
+        );
+        insta::assert_snapshot!(tree(&files));
+    }
 
     #[test]
     fn references_split_into_repository_tag_and_digest() {

@@ -492,4 +492,4 @@ impl Export {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

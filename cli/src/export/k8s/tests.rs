@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 #[derive(Debug)]
-struct Exported {
-    stack: Stack,
-    export: Export,
+pub(crate) struct Exported {
+    pub stack: Stack,
+    pub export: Export,
 }
 
 fn root() -> PathBuf {
@@ -42,7 +42,7 @@ fn bundled_with(vars: &Vars, opts: &Options) -> Exported {
     export_text(&text, &root(), vars, opts).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn pushed() -> Pushed {
+pub(crate) fn pushed() -> Pushed {
     let images = [
         "user-service",
         "product-service",
@@ -81,12 +81,12 @@ fn opts() -> Options {
     }
 }
 
-fn bundled() -> Exported {
+pub(crate) fn bundled() -> Exported {
     bundled_with(&Vars::default(), &opts())
 }
 
 /// Every file as one text, each under its path.
-fn tree(files: &[(PathBuf, String)]) -> String {
+pub(crate) fn tree(files: &[(PathBuf, String)]) -> String {
     files
         .iter()
         .map(|(p, t)| format!("==> {} <==\n{t}", p.display()))
@@ -99,20 +99,6 @@ fn the_bundled_stacks_manifests() {
     let e = bundled();
     assert!(e.export.warnings.is_empty(), "{:?}", e.export.warnings);
     insta::assert_snapshot!(tree(&e.export.files(Path::new("msctl.yaml"))));
-}
-
-#[test]
-fn the_bundled_stacks_chart() {
-    let e = bundled();
-    let services: Vec<&ServiceSpec> = e.stack.services.iter().collect();
-    let files = crate::export::helm::chart(
-        &e.stack,
-        &services,
-        &e.export,
-        Some("127.0.0.1:5000"),
-        Some(&pushed()),
-    );
-    insta::assert_snapshot!(tree(&files));
 }
 
 /// No value of a secret variable reaches a manifest: two sets of secrets give the same files.
