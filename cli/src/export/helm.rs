@@ -221,8 +221,8 @@ fn values(
             }
             _ => {
                 let p = pushed
-                    .filter(|p| Some(p.registry.as_str()) == registry && p.project == stack.name)
-                    .and_then(|p| p.images.get(&s.name));
+                    .zip(registry)
+                    .and_then(|(p, r)| p.image(r, &stack.name, &s.name));
                 ImageValues {
                     built: true,
                     registry: registry.unwrap_or("msctl.local").to_owned(),

@@ -69,6 +69,13 @@ impl Pushed {
         std::fs::rename(&temp, path).map_err(Error::io(format!("writing {}", path.display())))
     }
 
+    /// What was pushed of `service` to `registry` for `project`, if this record says.
+    pub fn image(&self, registry: &str, project: &str, service: &str) -> Option<&PushedImage> {
+        (self.registry == registry && self.project == project)
+            .then(|| self.images.get(service))
+            .flatten()
+    }
+
     /// This record with `other`'s images added (a push of some services keeps the others'),
     /// or `other` alone when it is for another registry or project.
     pub fn merged(self, other: Pushed) -> Pushed {

@@ -38,20 +38,20 @@ impl Facts {
     pub fn ports_of(&self, service: &str) -> &[NamedPort] {
         self.ports.get(service).map(Vec::as_slice).unwrap_or(&[])
     }
+}
 
-    /// The port a caller reaches `service` on for HTTP (routes, the healthcheck subcommand).
-    pub fn http_port(&self, stack: &Stack, service: &str) -> Option<u16> {
-        stack
-            .routes
-            .upstreams
-            .get(service)
-            .and_then(|u| u.urls.first())
-            .and_then(|url| url.rsplit(':').next()?.parse().ok())
-            .or_else(|| {
-                let gateway = stack.gateway().filter(|g| g.name == service)?;
-                gateway.ports.first().map(|p| p.container_port)
-            })
-    }
+/// The port the gateway routes to `service` on.
+fn route_port(stack: &Stack, service: &str) -> Option<u16> {
+    let url = stack.routes.upstreams.get(service)?.urls.first()?;
+    url.rsplit(':').next()?.parse().ok()
+}
+
+/// The port a caller reaches `service` on for HTTP: its route's, or the gateway's published one.
+pub fn http_port(stack: &Stack, service: &str) -> Option<u16> {
+    route_port(stack, service).or_else(|| {
+        let gateway = stack.gateway().filter(|g| g.name == service)?;
+        gateway.ports.first().map(|p| p.container_port)
+    })
 }
 
 /// `scheme://[userinfo@]host:port`, as services find each other in their environment.
@@ -98,15 +98,8 @@ pub fn gather(
         list.push(NamedPort { name, port });
     };
     for s in services {
-        if let Some(url) = stack
-            .routes
-            .upstreams
-            .get(&s.name)
-            .and_then(|u| u.urls.first())
-        {
-            if let Some(port) = url.rsplit(':').next().and_then(|p| p.parse().ok()) {
-                add(&s.name, "http", port);
-            }
+        if let Some(port) = route_port(stack, &s.name) {
+            add(&s.name, "http", port);
         }
         let gateway = stack.gateway().is_some_and(|g| g.name == s.name);
         for p in s.ports.iter().filter(|p| p.protocol == "tcp") {
@@ -117,15 +110,13 @@ pub fn gather(
             );
         }
     }
-    for s in services {
-        for (_, scheme, host, port) in calls(s, &names) {
-            add(&host, &scheme, port);
-        }
+    let urls: Vec<_> = services.iter().map(|s| calls(s, &names)).collect();
+    for (_, scheme, host, port) in urls.iter().flatten() {
+        add(host, scheme, *port);
     }
 
     let gateway = stack.gateway().map(|g| g.name.as_str());
-    for s in services {
-        let urls = calls(s, &names);
+    for (s, urls) in services.iter().zip(urls) {
         let mut targets: Vec<&str> = s
             .depends_on
             .iter()
@@ -153,7 +144,7 @@ pub fn gather(
                 .map(|(_, _, _, p)| *p)
                 .collect();
             if ports.is_empty() && gateway == Some(s.name.as_str()) {
-                ports.extend(facts.http_port(stack, to));
+                ports.extend(http_port(stack, to));
             }
             if ports.is_empty() {
                 ports = facts.ports_of(to).iter().map(|p| p.port).collect();

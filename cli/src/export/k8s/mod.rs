@@ -344,8 +344,7 @@ fn image(cx: &mut Context, s: &ServiceSpec) -> String {
         .opts
         .pushed
         .as_ref()
-        .filter(|p| &p.registry == registry && p.project == cx.project)
-        .and_then(|p| p.images.get(&s.name));
+        .and_then(|p| p.image(registry, &cx.project, &s.name));
     match pushed {
         Some(p) => format!("{}@{}", p.repository, p.digest),
         None => {

@@ -286,9 +286,30 @@ fn network_policies_allow_exactly_the_bundled_stacks_calls() {
     assert_eq!(outside, vec!["gateway".to_owned()]);
 }
 
+/// A workload's pod labels and spec, its selector checked against those labels (an API server
+/// refuses a selector that does not match its template).
+fn template<'a>(
+    d: &Doc,
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    t: &'a k8s_openapi::api::core::v1::PodTemplateSpec,
+) -> (
+    &'a BTreeMap<String, String>,
+    &'a k8s_openapi::api::core::v1::PodSpec,
+) {
+    let labels = t.metadata.as_ref().unwrap().labels.as_ref().unwrap();
+    let sel = selector.match_labels.as_ref().unwrap();
+    assert!(
+        sel.iter().all(|(k, v)| labels.get(k) == Some(v)),
+        "{}",
+        d.path()
+    );
+    (labels, t.spec.as_ref().unwrap())
+}
+
 /// What an API server would refuse or get wrong, checked over the objects.
 #[test]
 fn objects_hold_together_as_an_api_server_would_check() {
+    let reference = regex::Regex::new(r"\$\(([A-Z_][A-Z0-9_]*)\)").unwrap();
     for e in [bundled(), rich().0] {
         let docs = &e.export.docs;
         let workloads: Vec<(
@@ -300,38 +321,12 @@ fn objects_hold_together_as_an_api_server_would_check() {
             .filter_map(|d| match &d.object {
                 Object::Deployment(o) => {
                     let s = o.spec.as_ref().unwrap();
-                    let labels = s
-                        .template
-                        .metadata
-                        .as_ref()
-                        .unwrap()
-                        .labels
-                        .as_ref()
-                        .unwrap();
-                    let sel = s.selector.match_labels.as_ref().unwrap();
-                    assert!(
-                        sel.iter().all(|(k, v)| labels.get(k) == Some(v)),
-                        "{}",
-                        d.path()
-                    );
-                    Some((d.object.name(), labels, s.template.spec.as_ref().unwrap()))
+                    let (labels, pod) = template(d, &s.selector, &s.template);
+                    Some((d.object.name(), labels, pod))
                 }
                 Object::StatefulSet(o) => {
                     let s = o.spec.as_ref().unwrap();
-                    let labels = s
-                        .template
-                        .metadata
-                        .as_ref()
-                        .unwrap()
-                        .labels
-                        .as_ref()
-                        .unwrap();
-                    let sel = s.selector.match_labels.as_ref().unwrap();
-                    assert!(
-                        sel.iter().all(|(k, v)| labels.get(k) == Some(v)),
-                        "{}",
-                        d.path()
-                    );
+                    let (labels, pod) = template(d, &s.selector, &s.template);
                     let headless = docs
                         .iter()
                         .find(|h| h.object.name() == s.service_name.as_deref().unwrap());
@@ -339,7 +334,6 @@ fn objects_hold_together_as_an_api_server_would_check() {
                         panic!("{}: no headless Service", d.path())
                     };
                     assert_eq!(h.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("None"));
-                    let pod = s.template.spec.as_ref().unwrap();
                     let claims: BTreeSet<&str> = s
                         .volume_claim_templates
                         .iter()
@@ -449,7 +443,6 @@ fn objects_hold_together_as_an_api_server_would_check() {
             }
         }
         let example = e.export.secrets_example.clone().unwrap_or_default();
-        let reference = regex::Regex::new(r"\$\(([A-Z_][A-Z0-9_]*)\)").unwrap();
         for (name, _, pod) in &workloads {
             for c in pod
                 .containers

@@ -344,11 +344,7 @@ fn volumes(
                         name: volume.clone(),
                         secret: Some(SecretVolumeSource {
                             secret_name: Some(cx.files_secret_name()),
-                            items: Some(vec![KeyToPath {
-                                key: key.clone(),
-                                path: key.clone(),
-                                ..Default::default()
-                            }]),
+                            items: only_key(&key),
                             ..Default::default()
                         }),
                         ..Default::default()
@@ -373,11 +369,7 @@ fn volumes(
                         name: volume.clone(),
                         config_map: Some(ConfigMapVolumeSource {
                             name: files_config(&s.name),
-                            items: Some(vec![KeyToPath {
-                                key: key.clone(),
-                                path: key.clone(),
-                                ..Default::default()
-                            }]),
+                            items: only_key(&key),
                             ..Default::default()
                         }),
                         ..Default::default()
@@ -404,6 +396,16 @@ fn volumes(
         }
     }
     (volumes, mounts)
+}
+
+/// A volume's items: the one key of a Secret or ConfigMap, as a file of the same name (mounted
+/// with `subPath`, so the other keys do not hide the directory it lands in).
+fn only_key(key: &str) -> Option<Vec<KeyToPath>> {
+    Some(vec![KeyToPath {
+        key: key.to_owned(),
+        path: key.to_owned(),
+        ..Default::default()
+    }])
 }
 
 /// A host path as the stack file would name it (relative to it when inside its directory).
@@ -468,7 +470,7 @@ fn kit_check(cx: &Context, s: &ServiceSpec, h: &HealthSpec) -> Option<u16> {
     };
     let ours =
         h.test.len() == 3 && h.test[0] == "CMD" && &h.test[1] == bin && h.test[2] == "healthcheck";
-    ours.then(|| cx.facts.http_port(cx.stack, &s.name))
+    ours.then(|| super::facts::http_port(cx.stack, &s.name))
         .flatten()
 }
 
