@@ -25,6 +25,8 @@ NEEDS=(
     "coreutils|chroot|installs a stand-in's packages inside its own root"
     "jq|jq|scripts/verify-pacts-with-pact-cli.sh and bench/contracts.sh read msctl's --json output"
     "docker-registry|docker-registry|msctl push's test runs a real registry on loopback (cli/tests/push.rs)"
+    "chromium|chromium|the dashboard's pages are tested in a real browser (cli/tests/dashboard.rs)"
+    "chromium-driver|chromedriver|drives that browser over WebDriver in the same test"
 )
 
 missing=()

@@ -33,6 +33,9 @@
 //!   and the broker by role), JUnit.
 //! - [`watch`] is `up --watch`: what a change in the workspace calls for, and the rounds that
 //!   rebuild and replace exactly the services it affects.
+//! - [`dashboard`] is `msctl dashboard`: an OTLP receiver, the engine's logs and scraped metrics
+//!   in a SQLite file, served as pages on loopback; [`otel`] says where `up` points the
+//!   services' exporters, and [`runs`] keeps the last run of each test command for it.
 //! - [`export`] writes the stack in other formats (a Compose file), [`doctor`] checks the
 //!   machine, and [`ui`] draws progress and tables.
 //!
@@ -49,6 +52,7 @@
 pub mod cargo;
 pub mod commands;
 pub mod contracts;
+pub mod dashboard;
 pub mod diag;
 pub mod docker;
 pub mod doctor;
@@ -59,6 +63,8 @@ pub mod graph;
 pub mod images;
 pub mod journeys;
 pub mod load;
+pub mod otel;
+pub mod runs;
 pub mod scaffold;
 pub mod secrets;
 pub mod stack;

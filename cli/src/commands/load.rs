@@ -100,6 +100,7 @@ pub async fn exec(args: &LoadArgs, stack: &StackArgs) -> Result<()> {
     if let Some(path) = &args.junit {
         junit::write(path, "msctl load", &[report.junit()])?;
     }
+    crate::runs::record(&stack.beside(""), &report.record());
     if args.json {
         print_json(&report.json());
     } else {

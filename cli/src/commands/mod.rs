@@ -6,6 +6,7 @@
 //! loading the stack with the project override, printing JSON, and reporting an [`Error`].
 
 mod build;
+mod dashboard;
 mod doctor;
 mod down;
 mod export;
@@ -67,6 +68,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Export the stack in another format.
     Export(export::ExportArgs),
+    /// Serve a web dashboard of the running stack: resources, logs, traces, metrics, runs.
+    Dashboard(dashboard::DashboardArgs),
     /// Push the images msctl builds to a registry, recording their digests for `export k8s`.
     Push(push::PushArgs),
 }
@@ -78,6 +81,7 @@ impl Command {
             Command::Build(args) => build::exec(args, stack).await,
             Command::Down(args) => down::exec(args, stack).await,
             Command::Ps(args) => ps::exec(args, stack).await,
+            Command::Dashboard(args) => dashboard::exec(args, stack).await,
             Command::Logs(args) => logs::exec(args, stack).await,
             Command::Doctor(args) => doctor::exec(args, stack).await,
             Command::Routes(args) => routes::exec(args, stack),

@@ -27,6 +27,12 @@ pub struct UpArgs {
     /// With --watch: follow the services' logs on stdout.
     #[arg(long, requires = "watch")]
     logs: bool,
+    /// Serve the dashboard (`msctl dashboard`) from before the first container starts, until
+    /// Ctrl-C; with --watch, while watching.
+    #[arg(long, conflicts_with_all = ["plan", "json"])]
+    dashboard: bool,
+    #[command(flatten, next_help_heading = "With --dashboard")]
+    dashboard_args: super::dashboard::DashboardArgs,
 }
 
 pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
@@ -52,6 +58,11 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
         plan_only: args.plan,
         ..Default::default()
     };
+    // Started first, so the services' first spans and log lines are seen.
+    let dashboard = match args.dashboard {
+        true => Some(super::dashboard::start(&args.dashboard_args, stack.clone()).await?),
+        false => None,
+    };
     let ui = Ui::new(args.json).with_names(stack.services.iter().map(|s| s.name.as_str()));
     let started = Instant::now();
     let applied = tokio::select! {
@@ -59,7 +70,12 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
         _ = tokio::signal::ctrl_c() => return Err(Error::Interrupted),
     };
     if args.watch {
-        return watch(args, source, docker, stack, applied).await;
+        let watching = watch(args, source, docker, stack, applied);
+        return match dashboard {
+            // Watching ends with Ctrl-C, which ends the dashboard too.
+            Some(d) => tokio::select! { r = watching => r, r = d.wait() => r },
+            None => watching.await,
+        };
     }
     let report = applied?;
     match (args.plan, args.json) {
@@ -75,7 +91,10 @@ pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
             }
         }
     }
-    Ok(())
+    match dashboard {
+        Some(d) => d.wait().await,
+        None => Ok(()),
+    }
 }
 
 /// `--watch`: the stack as `up` left it, then every save applied. A build error or a service

@@ -63,6 +63,49 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// The run as the dashboard's Runs page shows it: each interaction, a failed one linked to
+    /// the trace its provider logged the request under (when it logged one).
+    pub fn record(&self) -> crate::runs::Run {
+        let items = self
+            .runs
+            .iter()
+            .flat_map(|run| run.interactions.iter().map(move |i| (run, i)))
+            .map(|(run, i)| crate::runs::Item {
+                name: format!("{} → {}: {}", run.consumer, run.provider, i.description),
+                passed: i.passed(),
+                detail: match &i.outcome {
+                    crate::contracts::verify::Outcome::Passed => {
+                        i.request.clone().unwrap_or_default()
+                    }
+                    other => serde_json::to_string(other).unwrap_or_default(),
+                },
+                trace_id: i.logs.iter().find_map(|l| trace_id_in(l)),
+            })
+            .collect();
+        crate::runs::Run {
+            kind: "contracts".into(),
+            started_at: crate::runs::now().saturating_sub(self.seconds as u64),
+            duration_ms: (self.seconds * 1000.0) as u64,
+            passed: self.verdict().is_ok(),
+            summary: format!(
+                "{} interactions in {} pacts, {} failed",
+                self.interactions(),
+                self.runs.len(),
+                self.failed()
+            ),
+            items,
+        }
+    }
+}
+
+/// The `trace_id` a kit service's JSON log line carries.
+fn trace_id_in(line: &str) -> Option<String> {
+    let at = line.find("\"trace_id\":\"")? + "\"trace_id\":\"".len();
+    let id = line.get(at..at + 32)?;
+    id.bytes().all(|b| b.is_ascii_hexdigit()).then(|| id.to_owned())
+}
+
 /// The whole run as `--json` prints it.
 pub fn json(outcome: &Outcome) -> serde_json::Value {
     serde_json::json!({

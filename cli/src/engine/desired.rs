@@ -8,7 +8,7 @@
 
 use crate::docker::*;
 use crate::images::ResolvedImage;
-use crate::stack::{HealthSpec, Mount, PortSpec, ServiceSpec, Stack};
+use crate::stack::{HealthSpec, ImageSource, Mount, PortSpec, ServiceSpec, Stack};
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount as DockerMount,
     MountType, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
@@ -29,6 +29,10 @@ pub struct Effective {
     pub mounts: Vec<Mount>,
     pub healthcheck: Option<HealthSpec>,
     pub restart: String,
+    /// `host:address` entries added to `/etc/hosts` (the dashboard's name, [`crate::otel`]).
+    /// Left out of the hash's JSON when empty, so images msctl does not build keep theirs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,15 +47,26 @@ pub struct Desired {
 }
 
 pub fn effective(service: &ServiceSpec, image: &ResolvedImage) -> Effective {
+    let mut environment = service.env.clone();
+    let mut extra_hosts = Vec::new();
+    // Services msctl builds export their spans to the dashboard (crate::otel); an image from
+    // elsewhere is left as it is, and so is a stack file that names its own collector.
+    if !matches!(service.image, ImageSource::Reference(_))
+        && !environment.contains_key(crate::otel::ENDPOINT_VAR)
+    {
+        environment.insert(crate::otel::ENDPOINT_VAR.into(), crate::otel::endpoint());
+        extra_hosts.push(crate::otel::extra_host());
+    }
     Effective {
         image: image.reference.clone(),
         command: service.command.clone(),
         entrypoint: service.entrypoint.clone(),
-        environment: service.env.clone(),
+        environment,
         ports: service.ports.clone(),
         mounts: service.mounts.clone(),
         healthcheck: service.healthcheck.clone(),
         restart: service.restart.clone(),
+        extra_hosts,
     }
 }
 
@@ -193,6 +208,7 @@ pub fn create_body(stack: &Stack, d: &Desired) -> ContainerCreateBody {
         host_config: Some(HostConfig {
             port_bindings: Some(port_bindings),
             mounts: Some(mounts),
+            extra_hosts: (!e.extra_hosts.is_empty()).then(|| e.extra_hosts.clone()),
             network_mode: Some(network.clone()),
             init: Some(true),
             restart_policy: Some(RestartPolicy {

@@ -27,6 +27,45 @@ pub struct Runs {
 }
 
 impl Runs {
+    /// The run as the dashboard's Runs page shows it: each journey run, linked to its trace
+    /// (every request of a journey run carries the run's `traceparent`).
+    pub fn record(&self) -> crate::runs::Run {
+        let items = self
+            .all
+            .iter()
+            .take(500)
+            .map(|r| {
+                let failed_step = r
+                    .steps
+                    .iter()
+                    .find(|s| s.outcome == crate::journeys::report::Outcome::Failed);
+                crate::runs::Item {
+                    name: r.name.clone(),
+                    passed: r.passed,
+                    detail: match failed_step {
+                        Some(s) => format!("step `{}` ({}): {}", s.name, s.action, s.failures.join("; ")),
+                        None => format!("{} steps, {} ms", r.steps.len(), r.duration_ms),
+                    },
+                    trace_id: Some(r.trace_id.clone()),
+                }
+            })
+            .collect();
+        let elapsed = self.started.elapsed();
+        crate::runs::Run {
+            kind: "journeys".into(),
+            started_at: crate::runs::now().saturating_sub(elapsed.as_secs()),
+            duration_ms: elapsed.as_millis() as u64,
+            passed: self.verdict().is_ok(),
+            summary: format!(
+                "{} journey runs, {} failed, {} round(s)",
+                self.all.len(),
+                self.failed(),
+                self.rounds
+            ),
+            items,
+        }
+    }
+
     pub fn failed(&self) -> usize {
         self.all.iter().filter(|r| !r.passed).count()
     }

@@ -329,6 +329,59 @@ impl Report {
         }
     }
 
+    /// The run as the dashboard's Runs page shows it: each threshold, then each step with its
+    /// figures (a load run's requests are too many to link each to a trace: the reasons of
+    /// failures are counted per step instead).
+    pub fn record(&self) -> crate::runs::Run {
+        let mut items: Vec<crate::runs::Item> = self
+            .rules
+            .iter()
+            .map(|r| crate::runs::Item {
+                name: format!("threshold {}", r.rule),
+                passed: r.passed,
+                detail: format!("observed {}", r.observed),
+                trace_id: None,
+            })
+            .collect();
+        items.extend(self.steps.iter().map(|s| {
+            let reasons: Vec<String> = self
+                .outcome
+                .errors
+                .iter()
+                .filter(|e| e.step == s.name)
+                .map(|e| format!("{} ×{}", e.error, e.count))
+                .collect();
+            crate::runs::Item {
+                name: s.name.clone(),
+                passed: s.failed == 0,
+                detail: format!(
+                    "{} requests, {} failed, p50 {:.1} ms, p95 {:.1} ms, {:.1}/s{}",
+                    s.count,
+                    s.failed,
+                    s.p50_ms,
+                    s.p95_ms,
+                    s.rps,
+                    if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) }
+                ),
+                trace_id: None,
+            }
+        }));
+        let elapsed = self.started.elapsed();
+        crate::runs::Run {
+            kind: "load".into(),
+            started_at: crate::runs::now().saturating_sub(elapsed.as_secs()),
+            duration_ms: elapsed.as_millis() as u64,
+            passed: self.verdict().is_ok(),
+            summary: format!(
+                "{} requests, {} journey runs ({} failed)",
+                self.requests(),
+                self.journey_runs(),
+                self.outcome.journeys_failed
+            ),
+            items,
+        }
+    }
+
     /// The whole run as `--json` prints it.
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({

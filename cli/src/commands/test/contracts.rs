@@ -52,6 +52,7 @@ pub async fn exec(args: &ContractArgs, stack_args: &StackArgs) -> Result<()> {
         publish: args.publish.clone(),
     };
     let outcome = contracts::run(&stack_args.source(), &request, &Ui::new(args.json)).await?;
+    crate::runs::record(&stack_args.beside(""), &outcome.record());
     if let Some(path) = &args.junit {
         junit::write(
             path,

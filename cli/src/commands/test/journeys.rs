@@ -115,6 +115,7 @@ pub async fn exec(args: &JourneyArgs, stack: &StackArgs) -> Result<()> {
         },
     )
     .await?;
+    crate::runs::record(&stack.beside(""), &runs.record());
     if args.json {
         print_json(&serde_json::json!({
             "passed": runs.verdict().is_ok(),
