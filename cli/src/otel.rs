@@ -15,6 +15,11 @@ pub const DEFAULT_PORT: u16 = 18888;
 
 pub const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+/// The batch exporter's pause between exports: the SDK's default (5 s) makes a request show
+/// in the dashboard seconds after it was made; a local collector can take a batch a second.
+pub const SCHEDULE_DELAY_VAR: &str = "OTEL_BSP_SCHEDULE_DELAY";
+pub const SCHEDULE_DELAY_MS: &str = "1000";
+
 /// `MSCTL_DASHBOARD_PORT`, else [`DEFAULT_PORT`]: the port `up` points exporters at and the
 /// dashboard listens on.
 pub fn port() -> u16 {

@@ -55,6 +55,9 @@ pub fn effective(service: &ServiceSpec, image: &ResolvedImage) -> Effective {
         && !environment.contains_key(crate::otel::ENDPOINT_VAR)
     {
         environment.insert(crate::otel::ENDPOINT_VAR.into(), crate::otel::endpoint());
+        environment
+            .entry(crate::otel::SCHEDULE_DELAY_VAR.into())
+            .or_insert_with(|| crate::otel::SCHEDULE_DELAY_MS.into());
         extra_hosts.push(crate::otel::extra_host());
     }
     Effective {

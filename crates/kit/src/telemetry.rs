@@ -1,13 +1,36 @@
 //! Logs and spans. Logs are JSON lines on stdout with the request span's fields (request id,
 //! trace id) on every line. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over
-//! OTLP/HTTP, parented on the incoming `traceparent` (`trace::link_parent`); without it
-//! nothing is exported.
+//! OTLP/HTTP, parented on the incoming `traceparent` (`trace::link_parent`), and their own ids
+//! are the ones passed on (`trace::exported_context`), so the services' spans form one trace;
+//! without it nothing is exported.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
+
+/// Whether spans are exported: set by [`init`] once the OTLP layer is installed.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether request and work spans are exported over OTLP. One relaxed load: `trace` asks it per
+/// request, to skip what only the exported span needs (its name, kind, status) when off.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
+/// The default filter when `RUST_LOG` is not set. The OpenTelemetry crates log their own
+/// failures through `tracing` under their package names (`otel_error!` and friends use
+/// `env!("CARGO_PKG_NAME")` as the target: `opentelemetry`, `opentelemetry_sdk`,
+/// `opentelemetry-otlp`, `opentelemetry-http`). msctl always points the services at its
+/// dashboard's collector, which may not be running: every batch would then log
+/// "BatchSpanProcessor.ExportError" at ERROR, drowning the service's own lines. Losing spans
+/// nobody collects is not the service's error, so they are off by default (`opentelemetry`
+/// alone would match them all, targets match by prefix; the others are spelled out for
+/// whoever greps for them). With RUST_LOG set, its directives apply as given.
+const DEFAULT_FILTER: &str =
+    "info,opentelemetry=off,opentelemetry_sdk=off,opentelemetry-otlp=off,opentelemetry_otlp=off,opentelemetry-http=off";
 
 /// Flushes exported spans on drop; keep it alive for the life of `main`.
 pub struct Telemetry {
@@ -17,6 +40,9 @@ pub struct Telemetry {
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take() {
+            // A shut-down provider makes invalid (unexported) spans: the ids go back to the
+            // kit's own.
+            EXPORTING.store(false, Ordering::Relaxed);
             let _ = provider.shutdown();
         }
     }
@@ -24,7 +50,8 @@ impl Drop for Telemetry {
 
 /// Installs the global subscriber. Call once, at the start of `main`.
 pub fn init(service: &'static str) -> Telemetry {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let fmt = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
@@ -43,11 +70,16 @@ pub fn init(service: &'static str) -> Telemetry {
     let otel = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
         .with(otel)
-        .try_init();
+        .try_init()
+        .is_ok();
+    // Only when our OTLP layer is the one installed (a subscriber set before us has none).
+    if installed && provider.is_some() {
+        EXPORTING.store(true, Ordering::Relaxed);
+    }
     if provider.is_some() {
         opentelemetry::global::set_text_map_propagator(
             opentelemetry_sdk::propagation::TraceContextPropagator::new(),

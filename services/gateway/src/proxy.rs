@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tracing::field::Empty;
 use tracing::Instrument;
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
@@ -505,7 +506,10 @@ impl Gateway {
             trusted_hops: config.trusted_proxy_hops,
             families,
             access_log: config.access_log,
-            otel: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|e| !e.is_empty()),
+            // Whether the kit installed the exporter (`kit::serve::main` initialises telemetry
+            // first), not just whether the variable is set: without the OTLP layer a span per
+            // request would cost without being exported, and its ids would be none to adopt.
+            otel: kit::telemetry::exporting(),
             minter: config
                 .identity_signer
                 .clone()
@@ -563,7 +567,7 @@ impl Gateway {
     /// Handles one request routed to `upstream`: the trace ids, metrics and access log around
     /// [`Gateway::route`].
     pub async fn handle(&self, upstream: &Upstream, request: Request, peer: &Peer) -> Response {
-        let ids = crate::trace::ids(request.headers());
+        let mut ids = crate::trace::ids(request.headers());
         let logged = self.access_log.then(|| {
             (
                 Instant::now(),
@@ -572,13 +576,20 @@ impl Gateway {
             )
         });
         let mut response = if self.otel {
+            // The span viewers show: named by method and path (the gateway routes by prefix,
+            // so the path says more than the route would), of the upstream, and (recorded at
+            // the end) with the response's status. Its ids are known once it is built, below.
             let span = tracing::info_span!(
                 "request",
                 method = %request.method(),
                 path = %request.uri().path(),
-                request_id = ids.request_id(),
-                trace_id = ids.trace_id(),
+                request_id = Empty,
+                trace_id = Empty,
                 upstream = %upstream.name,
+                otel.name = format!("{} {}", request.method(), request.uri().path()),
+                otel.kind = "server",
+                otel.status_code = Empty,
+                http.response.status_code = Empty,
             );
             if let Some(parent) = request
                 .headers()
@@ -588,9 +599,26 @@ impl Gateway {
             {
                 kit::trace::link_parent(&span, &parent);
             }
-            self.route(upstream, request, peer, &ids)
-                .instrument(span)
-                .await
+            // The exported span's own ids go upstream and back to the client, so the
+            // upstream's span is a child of one the collector has, in the same trace (without
+            // a caller's trace the exporter starts its own, not the one `ids` made up).
+            if let Some(exported) = kit::trace::exported_context(&span) {
+                ids.adopt(&exported);
+            }
+            span.record("request_id", ids.request_id());
+            span.record("trace_id", ids.trace_id());
+            let response = self
+                .route(upstream, request, peer, &ids)
+                .instrument(span.clone())
+                .await;
+            let status = response.status();
+            // As i64: the OpenTelemetry layer maps a u64 to a string attribute.
+            span.record("http.response.status_code", i64::from(status.as_u16()));
+            // Only a 5xx is the server's failure (a 4xx is the client's).
+            if status.is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+            response
         } else {
             self.route(upstream, request, peer, &ids).await
         };

@@ -4,7 +4,8 @@
 //! (continue the caller's trace, or start one; the gateway's span is the upstream's parent) and
 //! the `x-request-id` (the caller's; else the id of the trace when the gateway started it, which
 //! belongs to this request alone; else a new one), both forwarded upstream and returned to the
-//! client, as the kit does for every service.
+//! client, as the kit does for every service. With spans exported the gateway's span has ids of
+//! the exporter's making, and [`RequestIds::adopt`] puts them in place of these.
 
 use http::{HeaderMap, HeaderValue};
 use rand::RngCore;
@@ -31,6 +32,25 @@ impl RequestIds {
 
     pub fn request_id(&self) -> &str {
         self.request_id.to_str().unwrap_or_default()
+    }
+
+    /// Takes the ids of the gateway's exported span (spans exported): the `traceparent` sent
+    /// upstream and returned becomes `00-<its trace id>-<its span id>-<its flags>`, so the
+    /// upstream's span is the child of one the collector has, in the trace the client sees.
+    /// A request id that was the trace id (the gateway started the trace and the client sent
+    /// none) follows it. The comparison says exactly that: a trace started here is a fresh
+    /// random id no client could have sent as its request id, and a continued trace keeps its
+    /// id, so there an equal request id stays equal.
+    pub fn adopt(&mut self, exported: &kit::trace::TraceContext) {
+        let Ok(traceparent) = HeaderValue::from_str(&exported.header()) else {
+            return;
+        };
+        if self.request_id.as_bytes() == self.trace_id().as_bytes() {
+            if let Ok(id) = HeaderValue::from_str(&exported.trace_id) {
+                self.request_id = id;
+            }
+        }
+        self.traceparent = traceparent;
     }
 }
 
@@ -170,5 +190,47 @@ mod tests {
             ids.trace_id(),
             "a continued trace is not one request"
         );
+    }
+
+    #[test]
+    fn adopts_the_exported_spans_ids() {
+        let exported =
+            TraceContext::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+
+        // A trace the gateway started: its id was the request id, and still is.
+        let mut ids = ids(&HeaderMap::new());
+        ids.adopt(&exported);
+        assert_eq!(ids.traceparent, exported.header().as_str());
+        assert_eq!(ids.trace_id(), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(ids.request_id(), "0af7651916cd43dd8448eb211c80319c");
+
+        // The client's request id stays.
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID, HeaderValue::from_static("req-1"));
+        let mut ids = super::ids(&h);
+        ids.adopt(&exported);
+        assert_eq!(ids.traceparent, exported.header().as_str());
+        assert_eq!(ids.request_id(), "req-1");
+
+        // A continued trace: the exported span is the caller's child, in the caller's trace;
+        // the request id made for it stays.
+        let mut h = HeaderMap::new();
+        h.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        );
+        let mut ids = super::ids(&h);
+        let made = ids.request_id().to_owned();
+        let child = TraceContext {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: "b7ad6b7169203331".into(),
+            sampled: false,
+        };
+        ids.adopt(&child);
+        assert_eq!(
+            ids.traceparent,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-00"
+        );
+        assert_eq!(ids.request_id(), made);
     }
 }

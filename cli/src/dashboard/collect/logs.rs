@@ -119,6 +119,8 @@ pub fn parse(service: &str, line: &str) -> Option<LogRow> {
                             match k.as_str() {
                                 "message" => row.message = text(v),
                                 "name" if key == "span" => {}
+                                // The exported span's own name and kind (kit), not the line's.
+                                k if k.starts_with("otel.") => {}
                                 "trace_id" => row.trace_id = text(v),
                                 _ => {
                                     row.fields.insert(k.clone(), text(v));
