@@ -15,7 +15,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span, Status,
+};
 use prost::Message;
 use std::io::Write as _;
 
@@ -68,7 +70,15 @@ fn id(n: u64, len: usize) -> Vec<u8> {
 
 /// One span of trace `trace`, `start`–`end` ms after a fixed time.
 #[allow(clippy::too_many_arguments)]
-fn span_of(trace: u64, id_: u64, parent: u64, name: &str, start: u64, end: u64, error: bool) -> Span {
+fn span_of(
+    trace: u64,
+    id_: u64,
+    parent: u64,
+    name: &str,
+    start: u64,
+    end: u64,
+    error: bool,
+) -> Span {
     let base = 1_765_000_000_000_000_000u64;
     Span {
         trace_id: id(trace, 16),
@@ -117,12 +127,46 @@ fn request(spans: Vec<(&str, Span)>) -> ExportTraceServiceRequest {
 fn checkout(trace: u64) -> ExportTraceServiceRequest {
     let t = trace * 100;
     request(vec![
-        ("gateway", span_of(trace, t + 1, 0, "POST /orders", 0, 48, false)),
-        ("order-service", span_of(trace, t + 2, t + 1, "POST /orders", 2, 46, false)),
-        ("order-service", span_of(trace, t + 3, t + 2, "saga step", 8, 45, false)),
-        ("product-service", span_of(trace, t + 4, t + 3, "POST /reservations", 10, 18, false)),
-        ("payment-service", span_of(trace, t + 5, t + 3, "POST /payments", 20, 40, trace % 2 == 0)),
-        ("notification-service", span_of(trace, t + 6, t + 5, "consume payment.succeeded", 41, 44, false)),
+        (
+            "gateway",
+            span_of(trace, t + 1, 0, "POST /orders", 0, 48, false),
+        ),
+        (
+            "order-service",
+            span_of(trace, t + 2, t + 1, "POST /orders", 2, 46, false),
+        ),
+        (
+            "order-service",
+            span_of(trace, t + 3, t + 2, "saga step", 8, 45, false),
+        ),
+        (
+            "product-service",
+            span_of(trace, t + 4, t + 3, "POST /reservations", 10, 18, false),
+        ),
+        (
+            "payment-service",
+            span_of(
+                trace,
+                t + 5,
+                t + 3,
+                "POST /payments",
+                20,
+                40,
+                trace % 2 == 0,
+            ),
+        ),
+        (
+            "notification-service",
+            span_of(
+                trace,
+                t + 6,
+                t + 5,
+                "consume payment.succeeded",
+                41,
+                44,
+                false,
+            ),
+        ),
     ])
 }
 
@@ -165,8 +209,18 @@ async fn the_receiver_takes_protobuf_json_and_gzip_and_refuses_bad_or_oversized_
     let proto = "application/x-protobuf";
 
     let (code, body) = post(&traces, proto, None, checkout(1).encode_to_vec()).await;
-    assert_eq!((code, body.as_str()), (200, ""), "protobuf: an empty response message");
-    let (code, _) = post(&traces, proto, Some("gzip"), gzip(&checkout(2).encode_to_vec())).await;
+    assert_eq!(
+        (code, body.as_str()),
+        (200, ""),
+        "protobuf: an empty response message"
+    );
+    let (code, _) = post(
+        &traces,
+        proto,
+        Some("gzip"),
+        gzip(&checkout(2).encode_to_vec()),
+    )
+    .await;
     assert_eq!(code, 200, "gzip");
     let json = serde_json::to_vec(&checkout(5)).unwrap();
     let (code, body) = post(&traces, "application/json", None, json.clone()).await;
@@ -189,14 +243,23 @@ async fn the_receiver_takes_protobuf_json_and_gzip_and_refuses_bad_or_oversized_
     // Too large: on the wire, and once inflated (a small gzip body can inflate to gigabytes).
     let (code, _) = post(&traces, proto, None, vec![0u8; 9 * 1024 * 1024]).await;
     assert_eq!(code, 413);
-    let (code, _) = post(&traces, proto, Some("gzip"), gzip(&vec![0u8; 9 * 1024 * 1024])).await;
+    let (code, _) = post(
+        &traces,
+        proto,
+        Some("gzip"),
+        gzip(&vec![0u8; 9 * 1024 * 1024]),
+    )
+    .await;
     assert_eq!(code, 413);
     let (code, _) = post(&traces, "text/plain", None, b"x".to_vec()).await;
     assert_eq!(code, 415);
 
     d.state.store.flush();
     let fill = d.state.store.fill();
-    assert_eq!(fill.spans, 18, "three checkouts of six spans, the repeat kept once");
+    assert_eq!(
+        fill.spans, 18,
+        "three checkouts of six spans, the repeat kept once"
+    );
 
     // Logs over OTLP, with their trace.
     let logs = ExportLogsServiceRequest {
@@ -217,22 +280,51 @@ async fn the_receiver_takes_protobuf_json_and_gzip_and_refuses_bad_or_oversized_
             ..Default::default()
         }],
     };
-    let (code, _) = post(&format!("{}/v1/logs", d.url), proto, None, logs.encode_to_vec()).await;
+    let (code, _) = post(
+        &format!("{}/v1/logs", d.url),
+        proto,
+        None,
+        logs.encode_to_vec(),
+    )
+    .await;
     assert_eq!(code, 200);
     d.state.store.flush();
 
     // The pages: 401 without the cookie, the data with it.
-    for path in ["/resources", "/logs", "/traces", "/metrics", "/runs", "/traces/00000000000000000000000000000002"] {
+    for path in [
+        "/resources",
+        "/logs",
+        "/traces",
+        "/metrics",
+        "/runs",
+        "/traces/00000000000000000000000000000002",
+    ] {
         assert_eq!(page(&d, path, false).await.0, 401, "{path} without login");
     }
     let (code, html) = page(&d, "/traces?service=payment-service&status=error", true).await;
     assert_eq!(code, 200);
-    assert_eq!(html.matches("data-trace=").count(), 1, "one failed checkout is in the list: {html}");
+    assert_eq!(
+        html.matches("data-trace=").count(),
+        1,
+        "one failed checkout is in the list: {html}"
+    );
     let (_, html) = page(&d, "/traces/00000000000000000000000000000002", true).await;
-    for service in ["gateway", "order-service", "product-service", "payment-service", "notification-service"] {
-        assert!(html.contains(&format!("data-service=\"{service}\"")), "{service} in the waterfall");
+    for service in [
+        "gateway",
+        "order-service",
+        "product-service",
+        "payment-service",
+        "notification-service",
+    ] {
+        assert!(
+            html.contains(&format!("data-service=\"{service}\"")),
+            "{service} in the waterfall"
+        );
     }
-    assert!(html.contains("charge failed"), "the trace's log line is on its page");
+    assert!(
+        html.contains("charge failed"),
+        "the trace's log line is on its page"
+    );
     let (code, _) = page(&d, "/traces/not-an-id", true).await;
     assert_eq!(code, 400);
     let (code, _) = page(&d, "/traces/0000000000000000000000000000ffff", true).await;
@@ -245,14 +337,20 @@ async fn the_receiver_takes_protobuf_json_and_gzip_and_refuses_bad_or_oversized_
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-        .get(format!("{}/login?t={TOKEN}&next=//elsewhere.example/x", d.url))
+        .get(format!(
+            "{}/login?t={TOKEN}&next=//elsewhere.example/x",
+            d.url
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(r.headers()["location"], "/");
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -272,13 +370,22 @@ async fn the_services_own_exporter_delivers_their_spans() {
     .router();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let response = reqwest::get(format!("http://{addr}/hello")).await.unwrap();
-    let traceparent = response.headers()["traceparent"].to_str().unwrap().to_owned();
+    let traceparent = response.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let trace_id = traceparent.split('-').nth(1).unwrap().to_owned();
     // Dropping the telemetry flushes the batch exporter (a blocking client: off the runtime).
-    tokio::task::spawn_blocking(move || drop(telemetry)).await.unwrap();
+    tokio::task::spawn_blocking(move || drop(telemetry))
+        .await
+        .unwrap();
     d.state.store.flush();
     let spans = d.state.store.reader().unwrap().trace(&trace_id).unwrap();
-    assert_eq!(spans.len(), 1, "the request's span, in the trace its response names");
+    assert_eq!(
+        spans.len(),
+        1,
+        "the request's span, in the trace its response names"
+    );
     assert_eq!(spans[0].service, "dash-exporter-test");
     assert!(spans[0].name.contains("/hello"), "{:?}", spans[0].name);
 }
@@ -288,11 +395,21 @@ async fn the_services_own_exporter_delivers_their_spans() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_page_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let limits = Limits { spans: 60, logs: 1000, points: 1000 };
+    let limits = Limits {
+        spans: 60,
+        logs: 1000,
+        points: 1000,
+    };
     let d = start(dir.path(), limits, false).await;
     let traces = format!("{}/v1/traces", d.url);
     for t in 1..=12 {
-        post(&traces, "application/x-protobuf", None, checkout(t).encode_to_vec()).await;
+        post(
+            &traces,
+            "application/x-protobuf",
+            None,
+            checkout(t).encode_to_vec(),
+        )
+        .await;
     }
     d.state.store.flush();
     let shots = support::workspace().join("target/dashboard-screenshots");
@@ -302,15 +419,25 @@ async fn every_page_in_a_real_browser() {
     // No cookie: the login page's 401.
     browser.goto(&format!("{}/traces", d.url)).await;
     assert!(browser.text("body").await.contains("Log in"));
-    browser.goto(&format!("{}/login?t={TOKEN}&next=/traces", d.url)).await;
+    browser
+        .goto(&format!("{}/login?t={TOKEN}&next=/traces", d.url))
+        .await;
     assert!(browser.url().await.ends_with("/traces"));
     let rows = browser.count("#traces tbody tr[data-trace]").await;
     assert!(rows >= 8, "the trace list shows the traces kept: {rows}");
-    assert!(browser.text("#limit-reached").await.contains("limit reached"), "72 spans sent, 60 kept");
+    assert!(
+        browser
+            .text("#limit-reached")
+            .await
+            .contains("limit reached"),
+        "72 spans sent, 60 kept"
+    );
     browser.screenshot(&shots.join("traces.png")).await;
 
     // The waterfall of a failed checkout: five services, the error, the critical path, search.
-    browser.goto(&format!("{}/traces/{}", d.url, hex::encode(id(12, 16)))).await;
+    browser
+        .goto(&format!("{}/traces/{}", d.url, hex::encode(id(12, 16))))
+        .await;
     assert_eq!(browser.count("details.span").await, 6);
     let services: std::collections::BTreeSet<String> = browser
         .attributes("details.span", "data-service")
@@ -323,11 +450,17 @@ async fn every_page_in_a_real_browser() {
     let bar_width = browser
         .script("return document.querySelector('details.span .bar').getBoundingClientRect().width")
         .await;
-    assert!(bar_width.as_f64().unwrap() > 100.0, "the root's bar spans the track: {bar_width}");
+    assert!(
+        bar_width.as_f64().unwrap() > 100.0,
+        "the root's bar spans the track: {bar_width}"
+    );
     browser.type_into("#trace-search", "reservations").await;
     assert!(browser.text("#search-count").await.starts_with("1 of 6"));
     browser.click("details.span.error summary").await;
-    assert!(browser.text("details.span.error .detail").await.contains("connection refused"));
+    assert!(browser
+        .text("details.span.error .detail")
+        .await
+        .contains("connection refused"));
     browser.screenshot(&shots.join("trace.png")).await;
 
     // Live logs: a line sent after the page opened appears without a reload.
@@ -351,9 +484,21 @@ async fn every_page_in_a_real_browser() {
             ..Default::default()
         }],
     };
-    post(&format!("{}/v1/logs", d.url), "application/x-protobuf", None, line.encode_to_vec()).await;
-    browser.wait_for_text("#logs tbody", "stock low for SKU-42").await;
-    assert_eq!(browser.count("#logs tbody a.trace-link").await, 1, "the line links to its trace");
+    post(
+        &format!("{}/v1/logs", d.url),
+        "application/x-protobuf",
+        None,
+        line.encode_to_vec(),
+    )
+    .await;
+    browser
+        .wait_for_text("#logs tbody", "stock low for SKU-42")
+        .await;
+    assert_eq!(
+        browser.count("#logs tbody a.trace-link").await,
+        1,
+        "the line links to its trace"
+    );
     browser.screenshot(&shots.join("logs.png")).await;
 
     for (path, selector) in [
@@ -363,9 +508,17 @@ async fn every_page_in_a_real_browser() {
     ] {
         browser.goto(&format!("{}{path}", d.url)).await;
         assert!(browser.count(selector).await >= 1, "{path}: {selector}");
-        assert_eq!(browser.count("nav a.active").await, 1, "{path}: the nav marks the page");
+        assert_eq!(
+            browser.count("nav a.active").await,
+            1,
+            "{path}: the nav marks the page"
+        );
         if path == "/resources" {
-            assert_eq!(browser.count("#graph .node").await, 1, "the stack's one service");
+            assert_eq!(
+                browser.count("#graph .node").await,
+                1,
+                "the stack's one service"
+            );
         }
         browser
             .screenshot(&shots.join(format!("{}.png", &path[1..])))

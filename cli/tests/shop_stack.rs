@@ -13,6 +13,8 @@ struct Shop {
     /// workspace's `.env`, whose admin password belongs to the developer's own `shop` stack.
     admin_password: String,
     identity: msctl::secrets::KeyPairText,
+    /// `msctl dashboard`'s port: `up` points the services' exporters at it.
+    dashboard_port: u16,
 }
 
 impl Shop {
@@ -23,6 +25,7 @@ impl Shop {
             port: free_port(),
             admin_password: msctl::secrets::password(&rng),
             identity: msctl::secrets::ed25519(&rng),
+            dashboard_port: free_port(),
         }
     }
 }
@@ -45,9 +48,37 @@ fn msctl(shop: &Shop, args: &[&str]) -> std::process::Output {
         .env("ADMIN_PASSWORD", &shop.admin_password)
         .env("IDENTITY_SIGNING_KEY", &shop.identity.private)
         .env("IDENTITY_VERIFY_KEY", &shop.identity.public)
+        .env("MSCTL_DASHBOARD_PORT", shop.dashboard_port.to_string())
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
+}
+
+/// `msctl dashboard` for the shop, as a user runs it; killed on drop.
+struct Dashboard(std::process::Child);
+
+const DASHBOARD_TOKEN: &str = "e2e0e2e0e2e0e2e0e2e0e2e0e2e0e2e0";
+
+impl Dashboard {
+    fn start(shop: &Shop) -> Dashboard {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_msctl"))
+            .args(["-f", "msctl.yaml", "-p", &shop.name, "dashboard"])
+            .current_dir(workspace())
+            .env("MSCTL_DASHBOARD_PORT", shop.dashboard_port.to_string())
+            .env("MSCTL_DASHBOARD_TOKEN", DASHBOARD_TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Dashboard(child)
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 async fn get_json(c: &reqwest::Client, url: String) -> Value {
@@ -70,6 +101,8 @@ async fn login(c: &reqwest::Client, base: &str, email: &str, password: &str) -> 
 #[tokio::test(flavor = "multi_thread")]
 async fn customer_and_admin_flows_through_the_gateway() {
     let shop = Shop::new();
+    // Before `up`, as `up --dashboard` does: the first spans are heard.
+    let _dashboard = Dashboard::start(&shop);
     let up = msctl(&shop, &["up"]);
     let stderr = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "msctl up failed:\n{stderr}");
@@ -235,6 +268,7 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
+    let traceparent = r.headers()["traceparent"].to_str().unwrap().to_owned();
     let order: Value = r.json().await.unwrap();
     let id = order["id"].as_str().unwrap().to_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -277,6 +311,46 @@ async fn customer_and_admin_flows_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(order["status"], "CONFIRMED");
+
+    // The dashboard shows the checkout as one trace: the gateway, the order service and its
+    // saga's calls, and the payment's event through RabbitMQ to the notification service.
+    let trace_id = traceparent.split('-').nth(1).unwrap().to_owned();
+    let dashboard = format!("http://127.0.0.1:{}", shop.dashboard_port);
+    let cookie = format!("msctl_dashboard={DASHBOARD_TOKEN}");
+    let wanted = [
+        "gateway",
+        "order-service",
+        "product-service",
+        "payment-service",
+        "notification-service",
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let html = match c
+            .get(format!("{dashboard}/traces/{trace_id}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+        {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|s| !html.contains(&format!("data-service=\"{s}\"")))
+            .collect();
+        // Spans come in batches from each service: done when all are there and linked.
+        let orphans = html.contains("(parent missing)");
+        if missing.is_empty() && !orphans {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after 20 s, trace {trace_id} lacks spans of {missing:?} or has spans whose parent never came ({orphans}):\n{html}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 
     // A deleted account's token stops working at the gateway (issue #12, item 6): the user
     // service publishes user.deleted, the gateway refuses the token within seconds, not when it

@@ -103,7 +103,9 @@ impl Outcome {
 fn trace_id_in(line: &str) -> Option<String> {
     let at = line.find("\"trace_id\":\"")? + "\"trace_id\":\"".len();
     let id = line.get(at..at + 32)?;
-    id.bytes().all(|b| b.is_ascii_hexdigit()).then(|| id.to_owned())
+    id.bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| id.to_owned())
 }
 
 /// The whole run as `--json` prints it.

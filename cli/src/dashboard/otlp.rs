@@ -23,6 +23,8 @@ pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, PartialEq)]
 pub enum Rejection {
+    /// The store is [`super::store::MAX_QUEUED_ROWS`] behind: come back in a second.
+    Busy,
     TooLarge,
     Unsupported(String),
     Bad(String),
@@ -31,6 +33,17 @@ pub enum Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let (status, detail) = match self {
+            Rejection::Busy => {
+                let mut r = super::problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the dashboard is writing what it received; send this again in a second",
+                );
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
+                return r;
+            }
             Rejection::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the body is over {MAX_BODY} bytes (decompressed)"),
@@ -126,30 +139,42 @@ pub fn accepted(encoding: Encoding) -> Response {
     }
 }
 
-pub fn traces(store: &Store, encoding: Encoding, bytes: &[u8]) -> Result<usize, Rejection> {
+/// Spans as rows for the store.
+pub fn traces(encoding: Encoding, bytes: &[u8]) -> Result<Write, Rejection> {
     let request: ExportTraceServiceRequest = decode(encoding, bytes)?;
-    let rows = spans(request)?;
-    let n = rows.len();
-    if n > 0 {
-        store.send(Write::Spans(rows));
-    }
-    Ok(n)
+    Ok(Write::Spans(spans(request)?))
 }
 
-/// Log records as rows (the caller stores them and shows them on the live stream).
-pub fn logs(encoding: Encoding, bytes: &[u8]) -> Result<Vec<LogRow>, Rejection> {
+/// Log records as rows for the store (and the live stream).
+pub fn logs(encoding: Encoding, bytes: &[u8]) -> Result<Write, Rejection> {
     let request: ExportLogsServiceRequest = decode(encoding, bytes)?;
-    log_rows(request)
+    Ok(Write::Logs(log_rows(request)?))
 }
 
-pub fn metrics(store: &Store, encoding: Encoding, bytes: &[u8]) -> Result<usize, Rejection> {
+/// Data points as rows for the store.
+pub fn metrics(encoding: Encoding, bytes: &[u8]) -> Result<Write, Rejection> {
     let request: ExportMetricsServiceRequest = decode(encoding, bytes)?;
-    let rows = points(request);
-    let n = rows.len();
-    if n > 0 {
-        store.send(Write::Points(rows));
+    Ok(Write::Points(points(request)))
+}
+
+/// Hands `write` to the store; while the store is behind, the answer waits (the sender's
+/// requests slow down, as TCP's would), and after `patience` it is 503 with Retry-After.
+pub async fn enqueue(
+    store: &Store,
+    mut write: Write,
+    patience: std::time::Duration,
+) -> Result<(), Rejection> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match store.try_send(write) {
+            Ok(()) => return Ok(()),
+            Err(_) if tokio::time::Instant::now() >= deadline => return Err(Rejection::Busy),
+            Err(back) => {
+                write = back;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
     }
-    Ok(n)
 }
 
 fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, Rejection> {
@@ -186,7 +211,11 @@ pub fn text(value: &AnyValue) -> String {
             "{{{}}}",
             kv.values
                 .iter()
-                .map(|k| format!("{}: {}", k.key, k.value.as_ref().map(text).unwrap_or_default()))
+                .map(|k| format!(
+                    "{}: {}",
+                    k.key,
+                    k.value.as_ref().map(text).unwrap_or_default()
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -371,6 +400,13 @@ mod tests {
         assert!(body.len() < 100_000, "small on the wire: {}", body.len());
         let got = unwrap_body(&headers("application/x-protobuf", Some("gzip")), &body);
         assert_eq!(got.unwrap_err(), Rejection::TooLarge);
+    }
+
+    #[test]
+    fn a_busy_store_asks_the_exporter_to_come_back() {
+        let r = Rejection::Busy.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Resources page's facts: every container of the project with its runtime state apart
 //! from its build state, and the two actions (restart, stop).
 
-use crate::docker::{is_not_found, short, LABEL_IMAGE_ID};
+use crate::docker::{is_not_found, short, LABEL_BINARY, LABEL_IMAGE_ID};
 use crate::engine::ps::{self, PsRow};
 use bollard::Docker;
 use serde::Serialize;
@@ -28,13 +28,19 @@ pub async fn list(docker: &Docker, project: &str) -> Vec<Resource> {
     let mut out = Vec::new();
     for row in rows {
         let info = docker.inspect_container(&row.id, None).await.ok();
-        let state = info.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
+        let state = info
+            .as_ref()
+            .and_then(|i| i.state.clone())
+            .unwrap_or_default();
         let labels = info
             .as_ref()
             .and_then(|i| i.config.as_ref())
             .and_then(|c| c.labels.clone())
             .unwrap_or_default();
-        let running_image = info.as_ref().and_then(|i| i.image.clone()).unwrap_or_default();
+        let running_image = info
+            .as_ref()
+            .and_then(|i| i.image.clone())
+            .unwrap_or_default();
         let image_labels = match docker.inspect_image(&row.image).await {
             Ok(image) => Some((
                 image.id.unwrap_or_default(),
@@ -42,18 +48,26 @@ pub async fn list(docker: &Docker, project: &str) -> Vec<Resource> {
             )),
             Err(_) => None,
         };
-        let stand_in = image_labels
+        // Images msctl builds carry the binary's label; a stand-in only its recipe's (a built
+        // image inherits the recipe label from its stand-in base, so the binary decides).
+        let built = image_labels
             .as_ref()
-            .is_some_and(|(_, l)| l.keys().any(|k| k.contains("stand-in")));
+            .is_some_and(|(_, l)| l.contains_key(LABEL_BINARY));
+        let stand_in = !built
+            && image_labels
+                .as_ref()
+                .is_some_and(|(_, l)| l.contains_key(crate::images::standin::LABEL_RECIPE));
         let build = match (&image_labels, labels.get(LABEL_IMAGE_ID)) {
-            (Some((tag_id, _)), Some(_)) if !running_image.is_empty() && tag_id != &running_image => {
+            (Some((tag_id, _)), Some(_))
+                if !running_image.is_empty() && tag_id != &running_image =>
+            {
                 "rebuilt since it started: `msctl up` replaces it".to_owned()
             }
-            (_, _) if stand_in => "stand-in (built from Debian)".to_owned(),
-            (Some((_, l)), _) if l.keys().any(|k| k.starts_with("msctl.")) => {
-                "built by msctl, current".to_owned()
+            (_, _) if stand_in => {
+                "stand-in (built from Debian: the image could not be pulled)".to_owned()
             }
-            (Some(_), _) => "image present".to_owned(),
+            (Some(_), _) if built => "built by msctl, current".to_owned(),
+            (Some(_), _) => "upstream image".to_owned(),
             (None, _) => "image missing".to_owned(),
         };
         let mut last_error = state.error.clone().unwrap_or_default();
@@ -87,7 +101,12 @@ pub async fn list(docker: &Docker, project: &str) -> Vec<Resource> {
 }
 
 /// Restarts or stops a container of the project (`action` is `restart` or `stop`).
-pub async fn act(docker: &Docker, project: &str, container: &str, action: &str) -> Result<(), String> {
+pub async fn act(
+    docker: &Docker,
+    project: &str,
+    container: &str,
+    action: &str,
+) -> Result<(), String> {
     // Only the project's own containers: the name must be one of its.
     let rows = ps::rows(docker, project).await.map_err(|e| e.to_string())?;
     let Some(row) = rows.iter().find(|r| r.container == container) else {
@@ -96,12 +115,18 @@ pub async fn act(docker: &Docker, project: &str, container: &str, action: &str) 
     let result = match action {
         "restart" => {
             docker
-                .restart_container(&row.id, None::<bollard::query_parameters::RestartContainerOptions>)
+                .restart_container(
+                    &row.id,
+                    None::<bollard::query_parameters::RestartContainerOptions>,
+                )
                 .await
         }
         "stop" => {
             docker
-                .stop_container(&row.id, None::<bollard::query_parameters::StopContainerOptions>)
+                .stop_container(
+                    &row.id,
+                    None::<bollard::query_parameters::StopContainerOptions>,
+                )
                 .await
         }
         other => return Err(format!("unknown action `{other}`")),

@@ -129,10 +129,7 @@ impl LogFilter {
             && self.text.as_ref().is_none_or(|t| {
                 let t = t.to_lowercase();
                 row.message.to_lowercase().contains(&t)
-                    || row
-                        .fields
-                        .values()
-                        .any(|v| v.to_lowercase().contains(&t))
+                    || row.fields.values().any(|v| v.to_lowercase().contains(&t))
             })
     }
 }
@@ -174,6 +171,17 @@ pub enum Write {
     Flush(std::sync::mpsc::Sender<()>),
 }
 
+impl Write {
+    fn rows(&self) -> u64 {
+        match self {
+            Write::Spans(r) => r.len() as u64,
+            Write::Logs(r) => r.len() as u64,
+            Write::Points(r) => r.len() as u64,
+            Write::Flush(_) => 0,
+        }
+    }
+}
+
 /// Counters the writer keeps and pages read without touching the disk.
 #[derive(Default)]
 struct Counters {
@@ -183,6 +191,8 @@ struct Counters {
     dropped_spans: AtomicU64,
     dropped_logs: AtomicU64,
     dropped_points: AtomicU64,
+    /// Rows handed to the writer and not written yet.
+    queued: AtomicU64,
     /// Rows received in total (ingest-rate figures).
     received_spans: AtomicU64,
     received_logs: AtomicU64,
@@ -190,8 +200,9 @@ struct Counters {
 
 #[derive(Clone)]
 pub struct Store {
+    services: Arc<std::sync::Mutex<BTreeSet<String>>>,
     path: PathBuf,
-    tx: std::sync::mpsc::SyncSender<Write>,
+    tx: std::sync::mpsc::Sender<Write>,
     counters: Arc<Counters>,
     pub limits: Limits,
 }
@@ -223,7 +234,9 @@ CREATE TABLE IF NOT EXISTS traces (
     end_ns INTEGER NOT NULL,
     spans INTEGER NOT NULL,
     errors INTEGER NOT NULL,
-    last_span INTEGER NOT NULL
+    last_span INTEGER NOT NULL,
+    -- Whether the root span (no parent) has arrived; until it has, the earliest span names it.
+    has_root INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns);
 CREATE INDEX IF NOT EXISTS traces_last ON traces (last_span);
@@ -249,9 +262,40 @@ CREATE INDEX IF NOT EXISTS points_time ON points (time_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
-/// Batches waiting for the writer; a receiver past this answers 503-free by blocking briefly
-/// (the OTLP handler runs the send on a blocking thread).
-const QUEUE: usize = 256;
+/// Rows waiting for the writer, at most: about half a second of its work. Past it the OTLP
+/// receiver answers 503 with Retry-After (the exporter sends again later) and the engine's log
+/// follower waits, so memory is bounded by this and not by what arrives (a flood of 600,000
+/// spans once took 728 MiB with a queue counted in batches).
+pub const MAX_QUEUED_ROWS: u64 = 20_000;
+
+/// Rows written in one transaction, at most.
+const MAX_TRANSACTION_ROWS: u64 = 20_000;
+
+/// The layout [`SCHEMA`] creates; a file with another is not read (it is kept aside).
+const SCHEMA_VERSION: i64 = 2;
+
+/// Creates the tables in a new file, or checks an existing file's layout.
+fn prepare(conn: Connection) -> Result<Connection, String> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if tables > 0 && version != SCHEMA_VERSION {
+        return Err(format!(
+            "its layout is version {version}, this msctl's is {SCHEMA_VERSION}"
+        ));
+    }
+    conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
@@ -269,9 +313,29 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let conn = open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let conn = match open(path).map_err(|e| e.to_string()).and_then(prepare) {
+            Ok(conn) => conn,
+            // A file this version cannot use (another schema, damaged): kept aside, not lost,
+            // and the dashboard starts on a new one.
+            Err(e) if path.exists() => {
+                let aside = path.with_extension(format!("sqlite.unusable-{}", super::now_ms()));
+                std::fs::rename(path, &aside)
+                    .map_err(|r| format!("{}: {e}; {r}", path.display()))?;
+                for suffix in ["-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+                eprintln!(
+                    "msctl dashboard: {} could not be used ({e}); moved to {} and starting empty",
+                    path.display(),
+                    aside.display()
+                );
+                open(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(prepare)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
         let counters = Arc::new(Counters::default());
         let count = |table: &str| -> u64 {
             conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
@@ -300,11 +364,26 @@ impl Store {
         counters
             .dropped_points
             .store(meta("dropped_points"), Ordering::Relaxed);
-        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let services: BTreeSet<String> = {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT DISTINCT service FROM logs UNION SELECT DISTINCT service FROM spans",
+                )
+                .map_err(|e| e.to_string())?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(|e| e.to_string())?;
+            rows.filter_map(|r| r.ok())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let services = Arc::new(std::sync::Mutex::new(services));
+        let (tx, rx) = std::sync::mpsc::channel();
         let writer = Writer {
             conn,
             limits,
             counters: counters.clone(),
+            services: services.clone(),
         };
         std::thread::Builder::new()
             .name("dashboard-store".into())
@@ -315,11 +394,18 @@ impl Store {
             tx,
             counters,
             limits,
+            services,
         })
     }
 
-    /// Hands rows to the writer; blocks only when it is `QUEUE` batches behind.
-    pub fn send(&self, write: Write) {
+    /// Hands rows to the writer, or gives them back when [`MAX_QUEUED_ROWS`] are waiting.
+    pub fn try_send(&self, write: Write) -> Result<(), Write> {
+        let rows = write.rows();
+        let queued = self.counters.queued.fetch_add(rows, Ordering::AcqRel);
+        if rows > 0 && queued > 0 && queued + rows > MAX_QUEUED_ROWS {
+            self.counters.queued.fetch_sub(rows, Ordering::AcqRel);
+            return Err(write);
+        }
         match &write {
             Write::Spans(s) => {
                 self.counters
@@ -334,6 +420,31 @@ impl Store {
             _ => {}
         }
         let _ = self.tx.send(write);
+        Ok(())
+    }
+
+    /// Hands rows to the writer, waiting while it is [`MAX_QUEUED_ROWS`] behind (for senders
+    /// that cannot be told to come back later: the engine's log stream, the scraper).
+    pub fn send(&self, mut write: Write) {
+        loop {
+            match self.try_send(write) {
+                Ok(()) => return,
+                Err(back) => {
+                    write = back;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// The services seen so far (in spans or log lines), for the pages' filters.
+    pub fn services(&self) -> Vec<String> {
+        self.services
+            .lock()
+            .expect("lock")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Waits until everything sent so far is in the file.
@@ -375,6 +486,7 @@ struct Writer {
     conn: Connection,
     limits: Limits,
     counters: Arc<Counters>,
+    services: Arc<std::sync::Mutex<BTreeSet<String>>>,
 }
 
 impl Writer {
@@ -382,17 +494,38 @@ impl Writer {
         while let Ok(first) = rx.recv() {
             // Everything already queued goes in the same transaction: under load a batch per
             // request would be a commit per request.
+            let mut rows = first.rows();
             let mut batch = vec![first];
-            while batch.len() < 64 {
+            while rows < MAX_TRANSACTION_ROWS {
                 match rx.try_recv() {
-                    Ok(w) => batch.push(w),
+                    Ok(w) => {
+                        rows += w.rows();
+                        batch.push(w);
+                    }
                     Err(_) => break,
+                }
+            }
+            let mut seen = BTreeSet::new();
+            for w in &batch {
+                match w {
+                    Write::Spans(r) => seen.extend(r.iter().map(|s| &s.service)),
+                    Write::Logs(r) => seen.extend(r.iter().map(|l| &l.service)),
+                    _ => {}
+                }
+            }
+            {
+                let mut known = self.services.lock().expect("lock");
+                for s in seen {
+                    if !known.contains(s) {
+                        known.insert(s.clone());
+                    }
                 }
             }
             let mut flushes = Vec::new();
             if let Err(e) = self.write(batch, &mut flushes) {
                 eprintln!("msctl dashboard: writing telemetry failed: {e}");
             }
+            self.counters.queued.fetch_sub(rows, Ordering::AcqRel);
             for f in flushes {
                 let _ = f.send(());
             }
@@ -423,7 +556,14 @@ impl Writer {
             &c.dropped_spans,
             spans,
         )?;
-        prune(&tx, "logs", self.limits.logs, &c.logs, &c.dropped_logs, logs)?;
+        prune(
+            &tx,
+            "logs",
+            self.limits.logs,
+            &c.logs,
+            &c.dropped_logs,
+            logs,
+        )?;
         prune(
             &tx,
             "points",
@@ -461,10 +601,29 @@ fn prune(
     let Some(cutoff) = cutoff else {
         return Ok(());
     };
-    let removed = tx.execute(&format!("DELETE FROM {table} WHERE id < ?1"), [cutoff])? as u64;
-    if table == "spans" {
-        tx.execute("DELETE FROM traces WHERE last_span < ?1", [cutoff])?;
-    }
+    let removed = if table == "spans" {
+        // Whole traces go: a trace cut in half would list more spans than its waterfall shows.
+        tx.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS gone (trace_id TEXT PRIMARY KEY)",
+            [],
+        )?;
+        tx.execute("DELETE FROM gone", [])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO gone SELECT trace_id FROM spans WHERE id < ?1",
+            [cutoff],
+        )?;
+        let n = tx.execute(
+            "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM gone)",
+            [],
+        )?;
+        tx.execute(
+            "DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM gone)",
+            [],
+        )?;
+        n as u64
+    } else {
+        tx.execute(&format!("DELETE FROM {table} WHERE id < ?1"), [cutoff])? as u64
+    };
     count.fetch_sub(removed, Ordering::Relaxed);
     let total = dropped.fetch_add(removed, Ordering::Relaxed) + removed;
     tx.execute(
@@ -508,38 +667,39 @@ fn insert_spans(tx: &rusqlite::Transaction, rows: &[SpanRow]) -> rusqlite::Resul
         d.add(s, id);
     }
     for (trace_id, d) in traces {
-        let old: Option<(String, String, String)> = tx
+        let old: Option<(String, String, String, bool, i64)> = tx
             .prepare_cached(
-                "SELECT services, root_name, root_service FROM traces WHERE trace_id = ?1",
+                "SELECT services, root_name, root_service, has_root, start_ns FROM traces
+                 WHERE trace_id = ?1",
             )?
-            .query_row([trace_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([trace_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .optional()?;
         let mut services: BTreeSet<String> = d.services;
-        let (mut root_name, mut root_service) = (d.root_name, d.root_service);
-        if let Some((old_services, old_name, old_service)) = old {
+        let (mut root_name, mut root_service, mut has_root) =
+            (d.root_name, d.root_service, d.has_root);
+        if let Some((old_services, old_name, old_service, old_root, old_start)) = old {
             services.extend(
                 old_services
                     .split(',')
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned),
             );
-            // A root that arrived earlier stays the root; else the earliest span names it.
-            if root_name.is_empty() || !d.has_root {
-                root_name = old_name;
-                root_service = old_service;
+            // The root names the trace; without one yet, the earliest span so far does.
+            let keep_old = !has_root && (old_root || old_start <= d.start_ns);
+            if keep_old {
+                (root_name, root_service, has_root) = (old_name, old_service, old_root);
             }
         }
-        let services = format!(
-            ",{},",
-            services.into_iter().collect::<Vec<_>>().join(",")
-        );
+        let services = format!(",{},", services.into_iter().collect::<Vec<_>>().join(","));
         tx.prepare_cached(
             "INSERT INTO traces (trace_id, root_name, root_service, services, start_ns, end_ns,
-                                 spans, errors, last_span)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                                 spans, errors, last_span, has_root)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (trace_id) DO UPDATE SET
                 root_name = excluded.root_name, root_service = excluded.root_service,
-                services = excluded.services,
+                services = excluded.services, has_root = excluded.has_root,
                 start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns),
                 spans = spans + excluded.spans, errors = errors + excluded.errors,
                 last_span = excluded.last_span",
@@ -553,7 +713,8 @@ fn insert_spans(tx: &rusqlite::Transaction, rows: &[SpanRow]) -> rusqlite::Resul
             d.end_ns,
             d.spans,
             d.errors,
-            d.last_span
+            d.last_span,
+            has_root
         ])?;
     }
     Ok(inserted)
@@ -662,9 +823,16 @@ impl Reader {
                 None => format!("%{a}%"),
             };
             args.push(needle.into());
+            let n = args.len();
+            // Plain text also finds span names ("POST /orders").
+            let by_name = if a.contains('=') {
+                String::new()
+            } else {
+                args.push(format!("%{a}%").into());
+                format!(" OR name LIKE ?{}", args.len())
+            };
             sql.push_str(&format!(
-                " AND trace_id IN (SELECT trace_id FROM spans WHERE attributes LIKE ?{})",
-                args.len()
+                " AND trace_id IN (SELECT trace_id FROM spans WHERE attributes LIKE ?{n}{by_name})"
             ));
         }
         args.push((f.limit.max(1) as i64).into());
@@ -729,7 +897,11 @@ impl Reader {
         }
         if let Some(t) = &f.trace_id {
             args.push(t.clone().into());
-            sql.push_str(&format!(" AND trace_id = ?{}", args.len()));
+            // `!= ''` lets SQLite use the partial index on trace ids.
+            sql.push_str(&format!(
+                " AND trace_id = ?{} AND trace_id != ''",
+                args.len()
+            ));
         }
         if let Some(l) = &f.level {
             let levels: Vec<&str> = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
@@ -789,17 +961,14 @@ impl Reader {
         rows.collect()
     }
 
-    /// Services seen in spans or logs (for filters).
-    pub fn services(&self) -> rusqlite::Result<Vec<String>> {
+    /// Each service's newest ERROR line (time, message), for the Resources page.
+    pub fn last_errors(&self) -> rusqlite::Result<HashMap<String, (i64, String)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT service FROM logs UNION SELECT DISTINCT root_service FROM traces
-             ORDER BY 1",
+            "SELECT service, time_ns, message FROM logs
+             WHERE id IN (SELECT max(id) FROM logs WHERE upper(level) = 'ERROR' GROUP BY service)",
         )?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows
-            .filter_map(|r| r.ok())
-            .filter(|s| !s.is_empty())
-            .collect())
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+        rows.collect()
     }
 }
 
@@ -868,6 +1037,28 @@ mod tests {
     }
 
     #[test]
+    fn without_a_root_the_earliest_span_names_the_trace_whatever_the_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite"), Limits::default()).unwrap();
+        // A journey's requests: parents the dashboard never gets; services' batches come late.
+        store.send(Write::Spans(vec![span("t2", "n", "x", "notification", 50)]));
+        store.send(Write::Spans(vec![span("t2", "g", "y", "gateway", 5)]));
+        store.send(Write::Spans(vec![span("t2", "o", "g", "order", 7)]));
+        store.flush();
+        let r = store.reader().unwrap();
+        let by_name = TraceFilter {
+            attribute: Some("gateway work".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let t = &r.traces(&by_name).unwrap()[0];
+        assert_eq!(
+            (t.root_name.as_str(), t.root_service.as_str()),
+            ("gateway work", "gateway")
+        );
+    }
+
+    #[test]
     fn past_the_cap_the_oldest_go_and_the_loss_is_counted_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.sqlite");
@@ -901,6 +1092,26 @@ mod tests {
         let again = Store::open(&path, limits).unwrap();
         assert_eq!(again.fill().dropped_spans, fill.dropped_spans);
         assert_eq!(again.fill().spans, fill.spans);
+    }
+
+    #[test]
+    fn a_file_it_cannot_use_is_kept_aside_and_a_new_one_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        std::fs::write(&path, "not a database, but someone's data all the same").unwrap();
+        let store = Store::open(&path, Limits::default()).unwrap();
+        store.send(Write::Spans(vec![span("t1", "a", "", "svc", 1)]));
+        store.flush();
+        assert_eq!(store.fill().spans, 1);
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("unusable"))
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert!(std::fs::read_to_string(aside[0].path())
+            .unwrap()
+            .contains("someone's data"));
     }
 
     #[test]

@@ -43,7 +43,12 @@ impl Runs {
                     name: r.name.clone(),
                     passed: r.passed,
                     detail: match failed_step {
-                        Some(s) => format!("step `{}` ({}): {}", s.name, s.action, s.failures.join("; ")),
+                        Some(s) => format!(
+                            "step `{}` ({}): {}",
+                            s.name,
+                            s.action,
+                            s.failures.join("; ")
+                        ),
                         None => format!("{} steps, {} ms", r.steps.len(), r.duration_ms),
                     },
                     trace_id: Some(r.trace_id.clone()),

@@ -361,7 +361,11 @@ impl Report {
                     s.p50_ms,
                     s.p95_ms,
                     s.rps,
-                    if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) }
+                    if reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", reasons.join("; "))
+                    }
                 ),
                 trace_id: None,
             }

@@ -7,6 +7,21 @@ use super::routes::ENV;
 use super::types::{ImageSource, ServiceSpec, Stack};
 
 impl Stack {
+    /// The port a caller reaches `service` on for HTTP: its route's upstream URL's, or, for the
+    /// gateway, its published one.
+    pub fn http_port(&self, service: &str) -> Option<u16> {
+        self.route_port(service).or_else(|| {
+            let gateway = self.gateway().filter(|g| g.name == service)?;
+            gateway.ports.first().map(|p| p.container_port)
+        })
+    }
+
+    /// The port of `service`'s upstream URL in the routing table (its `routes:` block).
+    pub fn route_port(&self, service: &str) -> Option<u16> {
+        let url = self.routes.upstreams.get(service)?.urls.first()?;
+        url.rsplit(':').next()?.parse().ok()
+    }
+
     /// The API gateway: the service that receives the routing table.
     pub fn gateway(&self) -> Option<&ServiceSpec> {
         self.services.iter().find(|s| s.env.contains_key(ENV))

@@ -28,7 +28,10 @@ impl Browser {
         let root = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while http.get(format!("{root}/status")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not answer in 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer in 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -146,8 +149,12 @@ impl Browser {
 
     pub async fn click(&self, css: &str) {
         let e = self.element(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({})))
-            .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {

@@ -219,10 +219,13 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
-/// `outbox_messages{outcome}`: published, returned (unroutable), nacked.
+/// `outbox_messages{outcome}`: published, returned (unroutable), nacked; and `outbox_lag_seconds`:
+/// how old the oldest unsent row was when the relay last looked (0 when none waited), the
+/// figure that says events are late before anyone misses one.
 #[derive(Clone, Default)]
 pub struct RelayMetrics {
     outcomes: Family<OutcomeLabels, Counter>,
+    lag: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl RelayMetrics {
@@ -232,6 +235,11 @@ impl RelayMetrics {
             "outbox_messages",
             "Outbox rows the relay tried to publish, by outcome (published, returned, nacked)",
             m.outcomes.clone(),
+        );
+        registry.register(
+            "outbox_lag_seconds",
+            "Age of the oldest unsent outbox row when the relay last looked (0: none waited)",
+            m.lag.clone(),
         );
         m
     }
@@ -376,6 +384,11 @@ impl Relay {
         .bind(BATCH)
         .fetch_all(&mut *tx)
         .await?;
+        // Rows come oldest first: the first one's age is the backlog's.
+        let lag = rows.first().map_or(0.0, |r| {
+            (Utc::now() - r.6).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        self.metrics.lag.set(lag);
         if rows.is_empty() {
             return Ok(Batch {
                 published: 0,

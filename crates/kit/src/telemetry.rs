@@ -67,9 +67,16 @@ pub fn init(service: &'static str) -> Telemetry {
                 None
             }
         });
-    let otel = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service)));
+    // Probes (healthchecks every second, metrics scrapes) are not exported: they would be most
+    // of a quiet stack's traces and tell nothing (trace::PROBE_TARGET).
+    let otel = provider.as_ref().map(|p| {
+        use tracing_subscriber::Layer as _;
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer(service))
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                m.target() != crate::trace::PROBE_TARGET
+            }))
+    });
     let installed = tracing_subscriber::registry()
         .with(filter)
         .with(fmt)

@@ -17,6 +17,15 @@ use tracing::field::Empty;
 use tracing::Instrument;
 
 pub const TRACEPARENT: &str = "traceparent";
+
+/// The target of a probe's request span (`/health/*`, `/metrics`): logged like any request,
+/// never exported (the telemetry module's OpenTelemetry layer filters it out).
+pub const PROBE_TARGET: &str = "kit::probe";
+
+/// Paths the engine, msctl and Prometheus poll: their spans are not exported.
+pub fn is_probe(path: &str) -> bool {
+    path.starts_with("/health/") || path == "/metrics"
+}
 pub const REQUEST_ID: &str = "x-request-id";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +246,8 @@ pub async fn middleware(request: Request, next: Next) -> Response {
 }
 
 async fn traced(request: Request, next: Next, exporting: bool) -> Response {
+    let probe = is_probe(request.uri().path());
+    let exporting = exporting && !probe;
     let incoming = request
         .headers()
         .get(TRACEPARENT)
@@ -261,7 +272,19 @@ async fn traced(request: Request, next: Next, exporting: bool) -> Response {
             .map_or_else(|| request.uri().path(), MatchedPath::as_str);
         format!("{} {route}", request.method())
     });
-    let span = tracing::info_span!(
+    let span = if probe {
+        // The same fields as below, under the target the exporter skips.
+        tracing::info_span!(
+            target: PROBE_TARGET,
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            request_id = %request_id,
+            trace_id = local.as_ref().map(|t| t.trace_id.as_str()),
+            span_id = local.as_ref().map(|t| t.span_id.as_str()),
+        )
+    } else {
+        tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
@@ -272,7 +295,8 @@ async fn traced(request: Request, next: Next, exporting: bool) -> Response {
         otel.kind = exporting.then_some("server"),
         otel.status_code = Empty,
         http.response.status_code = Empty,
-    );
+        )
+    };
     let trace = match local {
         Some(trace) => trace,
         None => exported_ids(&span, incoming.as_ref()),

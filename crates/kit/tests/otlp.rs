@@ -172,6 +172,16 @@ async fn spans_are_exported_to_the_collector_in_the_callers_trace() {
     assert_eq!(r.status(), 500);
     let boom = ids(&traceparent(&r));
 
+    // (f) Probes are answered, logged, and not exported (they would drown the real traces).
+    for probe in ["/health/live", "/metrics"] {
+        let r = client
+            .get(format!("http://{addr}{probe}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{probe}");
+    }
+
     // Dropping the guard flushes the batch.
     tokio::task::spawn_blocking(move || drop(telemetry))
         .await
@@ -201,6 +211,14 @@ async fn spans_are_exported_to_the_collector_in_the_callers_trace() {
             }
         }
     }
+    // (f)
+    assert!(
+        !spans
+            .iter()
+            .any(|s| s.name.contains("/health") || s.name.contains("/metrics")),
+        "no probe span exported: {:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
 
     // (b)
     let s = span(&spans, &continued.1);

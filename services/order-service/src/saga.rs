@@ -102,11 +102,14 @@ pub struct StepLabels {
     pub step: &'static str,
 }
 
-/// `saga_orders{outcome}` (confirmed, or cancelled_<reason>) and `saga_step_retries{step}`.
+/// `saga_orders{outcome}` (confirmed, or cancelled_<reason>), `saga_step_retries{step}`, and
+/// `saga_running`: the sagas this instance is driving now (a count that climbs when a step's
+/// callee is slow, before any order fails).
 #[derive(Clone, Default)]
 pub struct SagaMetrics {
     outcomes: Family<OutcomeLabels, Counter>,
     retries: Family<StepLabels, Counter>,
+    running: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl SagaMetrics {
@@ -121,6 +124,11 @@ impl SagaMetrics {
             "saga_step_retries",
             "Saga steps that failed transiently and were retried, by step",
             m.retries.clone(),
+        );
+        registry.register(
+            "saga_running",
+            "Sagas this instance is driving now",
+            m.running.clone(),
         );
         m
     }
@@ -378,6 +386,15 @@ impl Saga {
     /// Runs the saga inside the trace of the request that placed the order.
     async fn traced(&self, row: SagaRow, items: Option<Vec<OrderItem>>) {
         let (traceparent, request_id) = (row.traceparent.clone(), row.request_id.clone());
+        // Counted down on drop: a saga cut short (shutdown, a lost lease) is not running.
+        struct Running(prometheus_client::metrics::gauge::Gauge);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.dec();
+            }
+        }
+        self.metrics.running.inc();
+        let _running = Running(self.metrics.running.clone());
         kit::trace::continue_in(
             traceparent.as_deref(),
             request_id.as_deref(),

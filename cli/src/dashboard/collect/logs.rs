@@ -31,7 +31,9 @@ pub async fn follow(state: Shared) {
                 let (Some(id), Some(state_name)) = (c.id.clone(), c.state) else {
                     continue;
                 };
-                if state_name.to_string() != "running" || following.lock().expect("lock").contains(&id) {
+                if state_name.to_string() != "running"
+                    || following.lock().expect("lock").contains(&id)
+                {
                     continue;
                 }
                 let service = c
@@ -40,8 +42,12 @@ pub async fn follow(state: Shared) {
                     .and_then(|l| l.get(LABEL_SERVICE).cloned())
                     .unwrap_or_else(|| crate::docker::summary_name(&c));
                 following.lock().expect("lock").insert(id.clone());
-                let (docker, state, seen, following) =
-                    (docker.clone(), state.clone(), seen.clone(), following.clone());
+                let (docker, state, seen, following) = (
+                    docker.clone(),
+                    state.clone(),
+                    seen.clone(),
+                    following.clone(),
+                );
                 tokio::spawn(async move {
                     let since = seen.lock().expect("lock").get(&id).copied();
                     let options = LogsOptions {
@@ -50,7 +56,11 @@ pub async fn follow(state: Shared) {
                         stderr: true,
                         timestamps: true,
                         since: since.map(|s| s as i32).unwrap_or(0),
-                        tail: if since.is_some() { "all".into() } else { BACKLOG.to_string() },
+                        tail: if since.is_some() {
+                            "all".into()
+                        } else {
+                            BACKLOG.to_string()
+                        },
                         ..Default::default()
                     };
                     let mut stream = docker.logs(&id, Some(options));
@@ -69,11 +79,17 @@ pub async fn follow(state: Shared) {
                                 .expect("lock")
                                 .insert(id.clone(), last.time_ns / 1_000_000_000 + 1);
                         }
-                        for row in &rows {
-                            let _ = state.live.send(row.clone());
+                        if state.live.receiver_count() > 0 {
+                            for row in &rows {
+                                let _ = state.live.send(row.clone());
+                            }
                         }
                         if !rows.is_empty() {
-                            state.store.send(Write::Logs(rows));
+                            // Waits when the writer is behind: the engine keeps the rest.
+                            let store = state.store.clone();
+                            let _ =
+                                tokio::task::spawn_blocking(move || store.send(Write::Logs(rows)))
+                                    .await;
                         }
                     }
                     following.lock().expect("lock").remove(&id);
@@ -142,7 +158,10 @@ pub fn parse(service: &str, line: &str) -> Option<LogRow> {
 
 fn guess_level(text: &str) -> &'static str {
     let upper = text.to_ascii_uppercase();
-    if ["ERROR", "FATAL", "PANIC"].iter().any(|w| upper.contains(w)) {
+    if ["ERROR", "FATAL", "PANIC"]
+        .iter()
+        .any(|w| upper.contains(w))
+    {
         "ERROR"
     } else if upper.contains("WARN") {
         "WARN"
@@ -172,7 +191,11 @@ mod tests {
 
     #[test]
     fn plain_lines_keep_their_text_and_get_a_level_from_their_words() {
-        let row = parse("postgres", "2026-12-07T10:00:00Z 2026-12-07 10:00:00 UTC [1] ERROR:  relation does not exist").unwrap();
+        let row = parse(
+            "postgres",
+            "2026-12-07T10:00:00Z 2026-12-07 10:00:00 UTC [1] ERROR:  relation does not exist",
+        )
+        .unwrap();
         assert_eq!(row.level, "ERROR");
         assert!(row.message.contains("relation"));
         assert!(row.trace_id.is_empty());

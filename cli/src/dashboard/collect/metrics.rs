@@ -34,6 +34,10 @@ pub struct Scrape {
 fn series_key(s: &Sample) -> Option<String> {
     let method = s.labels.get("method").map(String::as_str).unwrap_or("");
     if let Some(route) = s.labels.get("route") {
+        // Healthchecks and scrapes (msctl's own included) are not the service's traffic.
+        if route.starts_with("/health/") || route == "/metrics" {
+            return None;
+        }
         return Some(format!("{method} {route}").trim().to_owned());
     }
     s.labels.get("upstream").map(|u| format!("→ {u}"))
@@ -68,7 +72,11 @@ pub fn read(text: &str) -> Scrape {
                 let (Some(key), Some(le)) = (series_key(&s), s.labels.get("le")) else {
                     continue;
                 };
-                let le = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::NAN) };
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap_or(f64::NAN)
+                };
                 if !le.is_nan() {
                     out.buckets.entry(key).or_default().push((le, s.value));
                 }
@@ -90,7 +98,13 @@ pub fn read(text: &str) -> Scrape {
 }
 
 /// The points two scrapes `secs` apart give: per route and for the whole service (`*`).
-pub fn points(service: &str, before: &Scrape, now: &Scrape, secs: f64, time_ms: i64) -> Vec<PointRow> {
+pub fn points(
+    service: &str,
+    before: &Scrape,
+    now: &Scrape,
+    secs: f64,
+    time_ms: i64,
+) -> Vec<PointRow> {
     let mut out = Vec::new();
     let mut push = |series: &str, metric: &str, value: f64| {
         if value.is_finite() {
@@ -108,7 +122,11 @@ pub fn points(service: &str, before: &Scrape, now: &Scrape, secs: f64, time_ms: 
     for (series, (total, errors)) in &now.requests {
         let (t0, e0) = before.requests.get(series).copied().unwrap_or((0.0, 0.0));
         // A restarted service starts its counters again: a negative delta is a reset.
-        let (dt, de) = if total < &t0 { (*total, *errors) } else { (total - t0, errors - e0) };
+        let (dt, de) = if total < &t0 {
+            (*total, *errors)
+        } else {
+            (total - t0, errors - e0)
+        };
         all += dt;
         all_5xx += de;
         if dt <= 0.0 {
@@ -131,8 +149,10 @@ pub fn points(service: &str, before: &Scrape, now: &Scrape, secs: f64, time_ms: 
     push("*", "rps", all / secs);
     if all > 0.0 {
         push("*", "errors", all_5xx / all);
-        let mut merged: Vec<(f64, f64)> =
-            all_buckets.into_iter().map(|(b, c)| (f64::from_bits(b), c)).collect();
+        let mut merged: Vec<(f64, f64)> = all_buckets
+            .into_iter()
+            .map(|(b, c)| (f64::from_bits(b), c))
+            .collect();
         merged.sort_by(|x, y| x.0.total_cmp(&y.0));
         if let Some(p) = prom::quantile(0.5, &merged) {
             push("*", "p50", p);
@@ -143,7 +163,11 @@ pub fn points(service: &str, before: &Scrape, now: &Scrape, secs: f64, time_ms: 
     }
     for (name, value) in &now.counters {
         let before = before.counters.get(name).copied().unwrap_or(0.0);
-        let delta = if *value < before { *value } else { value - before };
+        let delta = if *value < before {
+            *value
+        } else {
+            value - before
+        };
         push(name, "rate", delta / secs);
     }
     for (name, value) in &now.gauges {
@@ -152,7 +176,10 @@ pub fn points(service: &str, before: &Scrape, now: &Scrape, secs: f64, time_ms: 
     out
 }
 
-fn bucket_delta(before: Option<&Vec<(f64, f64)>>, now: Option<&Vec<(f64, f64)>>) -> Option<Vec<(f64, f64)>> {
+fn bucket_delta(
+    before: Option<&Vec<(f64, f64)>>,
+    now: Option<&Vec<(f64, f64)>>,
+) -> Option<Vec<(f64, f64)>> {
     let now = now?;
     let before: HashMap<u64, f64> = before
         .map(|b| b.iter().map(|(le, c)| (le.to_bits(), *c)).collect())
@@ -169,12 +196,14 @@ fn bucket_delta(before: Option<&Vec<(f64, f64)>>, now: Option<&Vec<(f64, f64)>>)
 
 /// Scrapes every workspace service every `every` until aborted.
 pub async fn scrape(state: Shared, every: Duration) {
-    let services: Vec<String> = state
+    // Workspace services, on the port their routes name (a service that publishes none is
+    // found on the project network); others are asked on their published or exposed port.
+    let services: Vec<(String, Option<u16>)> = state
         .stack
         .services
         .iter()
         .filter(|s| !matches!(s.image, ImageSource::Reference(_)))
-        .map(|s| s.name.clone())
+        .map(|s| (s.name.clone(), state.stack.http_port(&s.name)))
         .collect();
     let targets = crate::testing::targets::Targets::new(
         state.stack.name.clone(),
@@ -189,22 +218,38 @@ pub async fn scrape(state: Shared, every: Duration) {
     let mut last: HashMap<String, (Instant, Scrape)> = HashMap::new();
     loop {
         let mut rows = Vec::new();
-        for service in &services {
-            let Ok(base) = targets.http(service).await else { continue };
+        for (service, port) in &services {
+            let base = match port {
+                Some(p) => targets
+                    .address(service, *p)
+                    .await
+                    .map(|a| format!("http://{a}")),
+                None => targets.http(service).await,
+            };
+            let Ok(base) = base else { continue };
             let Ok(response) = client.get(format!("{base}/metrics")).send().await else {
                 continue;
             };
-            let Ok(text) = response.text().await else { continue };
+            let Ok(text) = response.text().await else {
+                continue;
+            };
             let now = read(&text);
             let at = Instant::now();
             if let Some((then, before)) = last.get(service) {
                 let secs = at.duration_since(*then).as_secs_f64().max(0.001);
-                rows.extend(points(service, before, &now, secs, crate::dashboard::now_ms()));
+                rows.extend(points(
+                    service,
+                    before,
+                    &now,
+                    secs,
+                    crate::dashboard::now_ms(),
+                ));
             }
             last.insert(service.clone(), (at, now));
         }
         if !rows.is_empty() {
-            state.store.send(Write::Points(rows));
+            let store = state.store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.send(Write::Points(rows))).await;
         }
         tokio::time::sleep(every).await;
     }
@@ -214,12 +259,15 @@ pub async fn scrape(state: Shared, every: Duration) {
 mod tests {
     use super::*;
 
-    const BEFORE: &str = "http_requests_total{method=\"GET\",route=\"/products\",status=\"200\"} 100\n\
+    const BEFORE: &str =
+        "http_requests_total{method=\"GET\",route=\"/products\",status=\"200\"} 100\n\
         http_request_duration_seconds_bucket{method=\"GET\",route=\"/products\",le=\"0.01\"} 90\n\
         http_request_duration_seconds_bucket{method=\"GET\",route=\"/products\",le=\"0.02\"} 100\n\
         http_request_duration_seconds_bucket{method=\"GET\",route=\"/products\",le=\"+Inf\"} 100\n\
         saga_orders_total{outcome=\"confirmed\"} 5\n";
-    const NOW: &str = "http_requests_total{method=\"GET\",route=\"/products\",status=\"200\"} 180\n\
+    const NOW: &str =
+        "http_requests_total{method=\"GET\",route=\"/products\",status=\"200\"} 180\n\
+        http_requests_total{method=\"GET\",route=\"/health/ready\",status=\"200\"} 999\n\
         http_requests_total{method=\"GET\",route=\"/products\",status=\"503\"} 20\n\
         http_request_duration_seconds_bucket{method=\"GET\",route=\"/products\",le=\"0.01\"} 140\n\
         http_request_duration_seconds_bucket{method=\"GET\",route=\"/products\",le=\"0.02\"} 200\n\
@@ -241,7 +289,8 @@ mod tests {
         // 100 requests in the interval: 50 under 10 ms, 50 between 10 and 20 ms.
         assert!((get("GET /products", "p50") - 0.01).abs() < 1e-9);
         assert!((get("GET /products", "p95") - 0.019).abs() < 1e-9);
-        assert_eq!(get("*", "rps"), 10.0);
+        assert_eq!(get("*", "rps"), 10.0, "probes are not traffic");
+        assert!(points.iter().all(|p| !p.series.contains("/health")));
         assert_eq!(get("saga_orders_total{outcome=confirmed}", "rate"), 1.0);
     }
 }

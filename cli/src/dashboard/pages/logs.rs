@@ -45,7 +45,11 @@ fn columns(rows: &[LogRow]) -> Vec<String> {
     }
     let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
     by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    by_count.into_iter().take(6).map(|(k, _)| k.to_owned()).collect()
+    by_count
+        .into_iter()
+        .take(6)
+        .map(|(k, _)| k.to_owned())
+        .collect()
 }
 
 pub async fn page(State(state): State<Shared>, Query(q): Query<LogQuery>) -> Response {
@@ -54,11 +58,11 @@ pub async fn page(State(state): State<Shared>, Query(q): Query<LogQuery>) -> Res
     let read = tokio::task::spawn_blocking(move || {
         let r = store.reader()?;
         let rows = r.logs(&filter).map_err(|e| e.to_string())?;
-        let services = r.services().map_err(|e| e.to_string())?;
-        Ok::<_, String>((rows, services))
+        Ok::<_, String>(rows)
     })
     .await;
-    let (rows, mut services) = match read {
+    let mut services = state.store.services();
+    let rows = match read {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return super::store_error(e),
         Err(e) => return super::store_error(e),
@@ -117,7 +121,10 @@ pub async fn stream(
                 // A slow reader skipped lines: say so rather than pretend.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     let data = format!("{{\"skipped\":{n}}}");
-                    return Some((Ok(Event::default().event("skipped").data(data)), (rx, filter)));
+                    return Some((
+                        Ok(Event::default().event("skipped").data(data)),
+                        (rx, filter),
+                    ));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }

@@ -38,7 +38,13 @@ pub struct RouteRow {
     p95: String,
 }
 
-fn chart(title: &str, lines: Vec<(&str, &'static str, Vec<(i64, f64)>)>, from: i64, to: i64, unit: fn(f64) -> String) -> Chart {
+fn chart(
+    title: &str,
+    lines: Vec<(&str, &'static str, Vec<(i64, f64)>)>,
+    from: i64,
+    to: i64,
+    unit: fn(f64) -> String,
+) -> Chart {
     let max = lines
         .iter()
         .flat_map(|l| l.2.iter().map(|p| p.1))
@@ -84,7 +90,11 @@ fn seconds(v: f64) -> String {
     super::format_ms(v * 1000.0)
 }
 fn plain(v: f64) -> String {
-    if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.2}") }
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 /// The charts of every service with points, and the saga/outbox series apart.
@@ -103,13 +113,34 @@ pub fn build(points: &[PointRow], from: i64, to: i64) -> (Vec<ServiceCharts>, Ve
     let mut services = Vec::new();
     let mut business = Vec::new();
     for (service, series) in &by {
-        let get = |s: &str, m: &str| series.get(s).and_then(|x| x.get(m)).cloned().unwrap_or_default();
+        let get = |s: &str, m: &str| {
+            series
+                .get(s)
+                .and_then(|x| x.get(m))
+                .cloned()
+                .unwrap_or_default()
+        };
         let charts = vec![
-            chart("requests", vec![("rate", "#4e79a7", get("*", "rps"))], from, to, per_second),
-            chart("errors (5xx)", vec![("share", "#e15759", get("*", "errors"))], from, to, percent),
+            chart(
+                "requests",
+                vec![("rate", "#4e79a7", get("*", "rps"))],
+                from,
+                to,
+                per_second,
+            ),
+            chart(
+                "errors (5xx)",
+                vec![("share", "#e15759", get("*", "errors"))],
+                from,
+                to,
+                percent,
+            ),
             chart(
                 "latency",
-                vec![("p50", "#59a14f", get("*", "p50")), ("p95", "#f28e2b", get("*", "p95"))],
+                vec![
+                    ("p50", "#59a14f", get("*", "p50")),
+                    ("p95", "#f28e2b", get("*", "p95")),
+                ],
                 from,
                 to,
                 seconds,
@@ -134,7 +165,10 @@ pub fn build(points: &[PointRow], from: i64, to: i64) -> (Vec<ServiceCharts>, Ve
                 p95: last(s, "p95", seconds),
             })
             .collect();
-        for (name, metrics) in series.iter().filter(|(s, _)| s.starts_with("saga_") || s.starts_with("outbox_")) {
+        for (name, metrics) in series
+            .iter()
+            .filter(|(s, _)| s.starts_with("saga_") || s.starts_with("outbox_"))
+        {
             for (metric, pts) in metrics {
                 let unit: fn(f64) -> String = if *metric == "rate" { per_second } else { plain };
                 business.push(chart(

@@ -19,13 +19,34 @@ use minijinja::Environment;
 use std::sync::OnceLock;
 
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../../assets/dashboard/base.html")),
-    ("resources.html", include_str!("../../../assets/dashboard/resources.html")),
-    ("logs.html", include_str!("../../../assets/dashboard/logs.html")),
-    ("traces.html", include_str!("../../../assets/dashboard/traces.html")),
-    ("trace.html", include_str!("../../../assets/dashboard/trace.html")),
-    ("metrics.html", include_str!("../../../assets/dashboard/metrics.html")),
-    ("runs.html", include_str!("../../../assets/dashboard/runs.html")),
+    (
+        "base.html",
+        include_str!("../../../assets/dashboard/base.html"),
+    ),
+    (
+        "resources.html",
+        include_str!("../../../assets/dashboard/resources.html"),
+    ),
+    (
+        "logs.html",
+        include_str!("../../../assets/dashboard/logs.html"),
+    ),
+    (
+        "traces.html",
+        include_str!("../../../assets/dashboard/traces.html"),
+    ),
+    (
+        "trace.html",
+        include_str!("../../../assets/dashboard/trace.html"),
+    ),
+    (
+        "metrics.html",
+        include_str!("../../../assets/dashboard/metrics.html"),
+    ),
+    (
+        "runs.html",
+        include_str!("../../../assets/dashboard/runs.html"),
+    ),
 ];
 const CSS: &str = include_str!("../../../assets/dashboard/app.css");
 const JS: &str = include_str!("../../../assets/dashboard/app.js");
@@ -35,7 +56,8 @@ fn env() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
-            env.add_template(name, source).expect("the dashboard's templates parse");
+            env.add_template(name, source)
+                .expect("the dashboard's templates parse");
         }
         env.add_filter("ms", |ns: i64| format_ms(ns as f64 / 1e6));
         env.add_filter("clock", |ns: i64| clock(ns));
@@ -84,13 +106,19 @@ pub fn render(state: &Shared, template: &str, active: &str, ctx: minijinja::Valu
     let ctx = minijinja::context! { ..base, ..ctx };
     match env().get_template(template).and_then(|t| t.render(ctx)) {
         Ok(html) => Html(html).into_response(),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("rendering {template}: {e:#}")),
+        Err(e) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("rendering {template}: {e:#}"),
+        ),
     }
 }
 
 /// A store error as a page's answer.
 pub fn store_error(e: impl std::fmt::Display) -> Response {
-    problem(StatusCode::SERVICE_UNAVAILABLE, &format!("the telemetry store: {e}"))
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("the telemetry store: {e}"),
+    )
 }
 
 /// The OTLP routes alone (what the host gateway listener serves).
@@ -122,7 +150,10 @@ pub fn router(state: Shared) -> Router {
         ));
     Router::new()
         .route("/login", get(super::auth::login))
-        .route("/assets/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }))
+        .route(
+            "/assets/app.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }),
+        )
         .route(
             "/assets/app.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], JS) }),
@@ -136,24 +167,38 @@ async fn fill(State(state): State<Shared>) -> Response {
     axum::Json(state.store.fill()).into_response()
 }
 
-/// Runs a decode on a blocking thread: a large protobuf body takes milliseconds of CPU, and
-/// the store's queue may push back.
+/// How long a sender's request waits for room in the store's queue before a 503.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Decodes on a blocking thread (a large protobuf body takes milliseconds of CPU), then queues
+/// the rows for the store, waiting while it is behind. Log records also go to the live stream.
 async fn receive(
     state: Shared,
     headers: HeaderMap,
     body: Bytes,
-    kind: fn(&super::store::Store, otlp::Encoding, &[u8]) -> Result<usize, otlp::Rejection>,
+    decode: fn(otlp::Encoding, &[u8]) -> Result<super::store::Write, otlp::Rejection>,
 ) -> Response {
     let (encoding, bytes) = match otlp::unwrap_body(&headers, &body) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || kind(&store, encoding, &bytes)).await {
-        Ok(Ok(_)) => otlp::accepted(encoding),
-        Ok(Err(r)) => r.into_response(),
-        Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "the decoder stopped"),
+    drop(body);
+    let write = match tokio::task::spawn_blocking(move || decode(encoding, &bytes)).await {
+        Ok(Ok(w)) => w,
+        Ok(Err(r)) => return r.into_response(),
+        Err(_) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "the decoder stopped"),
+    };
+    let live: Vec<super::store::LogRow> = match &write {
+        super::store::Write::Logs(rows) if state.live.receiver_count() > 0 => rows.clone(),
+        _ => Vec::new(),
+    };
+    if let Err(r) = otlp::enqueue(&state.store, write, PATIENCE).await {
+        return r.into_response();
     }
+    for row in live {
+        let _ = state.live.send(row);
+    }
+    otlp::accepted(encoding)
 }
 
 async fn receive_traces(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -161,27 +206,7 @@ async fn receive_traces(State(state): State<Shared>, headers: HeaderMap, body: B
 }
 
 async fn receive_logs(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let (encoding, bytes) = match otlp::unwrap_body(&headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    match tokio::task::spawn_blocking(move || otlp::logs(encoding, &bytes)).await {
-        Ok(Ok(rows)) => {
-            for row in &rows {
-                let _ = state.live.send(row.clone());
-            }
-            if !rows.is_empty() {
-                let store = state.store.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    store.send(super::store::Write::Logs(rows))
-                })
-                .await;
-            }
-            otlp::accepted(encoding)
-        }
-        Ok(Err(r)) => r.into_response(),
-        Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "the decoder stopped"),
-    }
+    receive(state, headers, body, otlp::logs).await
 }
 
 async fn receive_metrics(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {

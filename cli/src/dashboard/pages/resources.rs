@@ -29,7 +29,10 @@ pub const NODE_W: f64 = 150.0;
 pub const NODE_H: f64 = 30.0;
 
 /// Node positions and edges (dependent → dependency) of the stack's services.
-pub fn graph(stack: &crate::stack::Stack, states: &HashMap<String, String>) -> (Vec<Node>, Vec<Edge>, f64, f64) {
+pub fn graph(
+    stack: &crate::stack::Stack,
+    states: &HashMap<String, String>,
+) -> (Vec<Node>, Vec<Edge>, f64, f64) {
     let services: Vec<&crate::stack::ServiceSpec> = stack.services.iter().collect();
     let levels = crate::graph::levels(&services);
     let mut pos: HashMap<&str, (f64, f64)> = HashMap::new();
@@ -37,13 +40,19 @@ pub fn graph(stack: &crate::stack::Stack, states: &HashMap<String, String>) -> (
     let tallest = levels.iter().map(Vec::len).max().unwrap_or(1);
     for (l, level) in levels.iter().enumerate() {
         for (i, s) in level.iter().enumerate() {
-            let (x, y) = (10.0 + l as f64 * (NODE_W + 60.0), 10.0 + i as f64 * (NODE_H + 20.0));
+            let (x, y) = (
+                10.0 + l as f64 * (NODE_W + 60.0),
+                10.0 + i as f64 * (NODE_H + 20.0),
+            );
             pos.insert(&s.name, (x, y));
             nodes.push(Node {
                 name: s.name.clone(),
                 x,
                 y,
-                state: states.get(&s.name).cloned().unwrap_or_else(|| "absent".into()),
+                state: states
+                    .get(&s.name)
+                    .cloned()
+                    .unwrap_or_else(|| "absent".into()),
             });
         }
     }
@@ -70,6 +79,14 @@ pub async fn page(State(state): State<Shared>) -> Response {
         Some(d) => resources::list(d, &state.stack.name).await,
         None => Vec::new(),
     };
+    // A running service's last error is usually in its logs, not in the engine's state.
+    let store = state.store.clone();
+    let logged =
+        tokio::task::spawn_blocking(move || store.reader().ok().and_then(|r| r.last_errors().ok()))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
     let states: HashMap<String, String> = list
         .iter()
         .map(|r| {
@@ -90,6 +107,7 @@ pub async fn page(State(state): State<Shared>) -> Response {
             resources => list, nodes, edges, width, height,
             node_w => NODE_W, node_h => NODE_H,
             engine => state.docker.is_some(),
+            logged,
         },
     )
 }
@@ -103,10 +121,16 @@ pub async fn act(
     headers: HeaderMap,
 ) -> Response {
     if headers.get("x-msctl-action").is_none() {
-        return problem(StatusCode::FORBIDDEN, "actions come from the dashboard's own page");
+        return problem(
+            StatusCode::FORBIDDEN,
+            "actions come from the dashboard's own page",
+        );
     }
     let Some(docker) = &state.docker else {
-        return problem(StatusCode::SERVICE_UNAVAILABLE, "the Docker engine is not reachable");
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the Docker engine is not reachable",
+        );
     };
     match resources::act(docker, &state.stack.name, &container, &action).await {
         Ok(()) => (StatusCode::NO_CONTENT, "").into_response(),

@@ -8,5 +8,10 @@ use axum::response::Response;
 pub async fn page(State(state): State<Shared>) -> Response {
     let runs = crate::runs::last(&state.stack.dir);
     let now = crate::runs::now();
-    super::render(&state, "runs.html", "runs", minijinja::context! { runs, now })
+    super::render(
+        &state,
+        "runs.html",
+        "runs",
+        minijinja::context! { runs, now },
+    )
 }

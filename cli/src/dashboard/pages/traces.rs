@@ -45,11 +45,11 @@ pub async fn list(State(state): State<Shared>, Query(q): Query<ListQuery>) -> Re
     let read = tokio::task::spawn_blocking(move || {
         let r = store.reader()?;
         let traces = r.traces(&filter).map_err(|e| e.to_string())?;
-        let services = r.services().map_err(|e| e.to_string())?;
-        Ok::<_, String>((traces, services))
+        Ok::<_, String>(traces)
     })
     .await;
-    let (traces, services) = match read {
+    let services = state.store.services();
+    let traces = match read {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return super::store_error(e),
         Err(e) => return super::store_error(e),
@@ -98,7 +98,8 @@ pub fn waterfall(spans: Vec<SpanRow>) -> Vec<Bar> {
     let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut roots = Vec::new();
     for (i, s) in spans.iter().enumerate() {
-        if s.parent_id.is_empty() || !ids.contains(s.parent_id.as_str()) || s.parent_id == s.span_id {
+        if s.parent_id.is_empty() || !ids.contains(s.parent_id.as_str()) || s.parent_id == s.span_id
+        {
             roots.push(i);
         } else {
             children.entry(s.parent_id.as_str()).or_default().push(i);
@@ -110,8 +111,17 @@ pub fn waterfall(spans: Vec<SpanRow>) -> Vec<Bar> {
         by_start(v);
     }
     let mut critical = HashSet::new();
-    if let Some(&first_root) = roots.iter().max_by_key(|i| spans[**i].end_ns - spans[**i].start_ns) {
-        mark_critical(&spans, &children, first_root, spans[first_root].end_ns, &mut critical);
+    if let Some(&first_root) = roots
+        .iter()
+        .max_by_key(|i| spans[**i].end_ns - spans[**i].start_ns)
+    {
+        mark_critical(
+            &spans,
+            &children,
+            first_root,
+            spans[first_root].end_ns,
+            &mut critical,
+        );
     }
     let services: Vec<String> = spans.iter().map(|s| s.service.clone()).collect();
     let colours = colours(&services);
@@ -235,11 +245,21 @@ pub async fn one(State(state): State<Shared>, Path(trace_id): Path<String>) -> R
     let legend: Vec<(String, &str)> = {
         let list: Vec<String> = services.iter().cloned().collect();
         let c = colours(&list);
-        list.into_iter().map(|s| { let col = c[&s]; (s, col) }).collect()
+        list.into_iter()
+            .map(|s| {
+                let col = c[&s];
+                (s, col)
+            })
+            .collect()
     };
     let bars = waterfall(spans);
     let ticks: Vec<(f64, String)> = (0..=4)
-        .map(|i| (i as f64 * 25.0, super::format_ms((end - start) as f64 / 1e6 * i as f64 / 4.0)))
+        .map(|i| {
+            (
+                i as f64 * 25.0,
+                super::format_ms((end - start) as f64 / 1e6 * i as f64 / 4.0),
+            )
+        })
         .collect();
     super::render(
         &state,
@@ -288,8 +308,10 @@ mod tests {
             span("note", "missing", "notification", 92, 99),
         ];
         let bars = waterfall(spans);
-        let order: Vec<(&str, usize)> =
-            bars.iter().map(|b| (b.span.span_id.as_str(), b.depth)).collect();
+        let order: Vec<(&str, usize)> = bars
+            .iter()
+            .map(|b| (b.span.span_id.as_str(), b.depth))
+            .collect();
         assert_eq!(
             order,
             [("gw", 0), ("ord", 1), ("prod", 2), ("pay", 2), ("note", 0)]

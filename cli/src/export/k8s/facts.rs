@@ -42,16 +42,12 @@ impl Facts {
 
 /// The port the gateway routes to `service` on.
 fn route_port(stack: &Stack, service: &str) -> Option<u16> {
-    let url = stack.routes.upstreams.get(service)?.urls.first()?;
-    url.rsplit(':').next()?.parse().ok()
+    stack.route_port(service)
 }
 
-/// The port a caller reaches `service` on for HTTP: its route's, or the gateway's published one.
+/// The port a caller reaches `service` on for HTTP ([`Stack::http_port`]).
 pub fn http_port(stack: &Stack, service: &str) -> Option<u16> {
-    route_port(stack, service).or_else(|| {
-        let gateway = stack.gateway().filter(|g| g.name == service)?;
-        gateway.ports.first().map(|p| p.container_port)
-    })
+    stack.http_port(service)
 }
 
 /// `scheme://[userinfo@]host:port`, as services find each other in their environment.
