@@ -330,6 +330,19 @@ async fn the_receiver_takes_protobuf_json_and_gzip_and_refuses_bad_or_oversized_
     let (code, _) = page(&d, "/traces/0000000000000000000000000000ffff", true).await;
     assert_eq!(code, 404);
 
+    // Actions: only from the page's script, and only on the project's containers.
+    let act = |header: bool| {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}/resources/someone-elses-db/stop", d.url))
+            .header("cookie", format!("msctl_dashboard={TOKEN}"));
+        if header {
+            r = r.header("x-msctl-action", "1");
+        }
+        r.send()
+    };
+    assert_eq!(act(false).await.unwrap().status().as_u16(), 403, "a cross-site form");
+    assert_eq!(act(true).await.unwrap().status().as_u16(), 409, "not this project's");
+
     // Login: the right token sets the cookie and goes where asked, on this site only.
     let (code, _) = page(&d, "/login?t=wrong", false).await;
     assert_eq!(code, 401);
@@ -525,4 +538,38 @@ async fn every_page_in_a_real_browser() {
             .await;
     }
     browser.quit().await;
+}
+
+/// What a container on `network` gets back from POSTing `{}` to the dashboard's OTLP address
+/// (the status line), through bash's /dev/tcp (the stand-in has no curl).
+fn post_from_container(network: &str, addr: std::net::SocketAddr) -> String {
+    let script = format!(
+        "exec 3<>/dev/tcp/{}/{}; printf 'POST /v1/traces HTTP/1.1\\r\\nHost: d\\r\\nContent-Type: application/json\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{{}}' >&3; head -1 <&3",
+        addr.ip(),
+        addr.port()
+    );
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--network", network, "debian:bookworm-slim", "bash", "-c", &script])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_projects_containers_may_send_from_the_engines_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), Limits::default(), true).await;
+    let gateway = d.otlp_gateway.expect("the receiver listens on the engine's host gateway");
+    // A container of another network (the default bridge) reaches the address, and is refused.
+    assert_eq!(post_from_container("bridge", gateway), "HTTP/1.1 403 Forbidden");
+    // One on the project's network is heard.
+    let network = msctl::docker::network_name(&d.state.stack.name);
+    let created = std::process::Command::new("docker")
+        .args(["network", "create", "--label", &format!("msctl.project={}", d.state.stack.name), &network])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let heard = post_from_container(&network, gateway);
+    let _ = std::process::Command::new("docker").args(["network", "rm", &network]).output();
+    assert_eq!(heard, "HTTP/1.1 200 OK");
 }

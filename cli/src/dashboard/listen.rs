@@ -38,7 +38,10 @@ pub async fn host_gateway(docker: &Docker) -> Option<IpAddr> {
 pub struct Allowed {
     docker: Docker,
     network: String,
-    subnets: Mutex<(Vec<(IpAddr, u8)>, Option<Instant>)>,
+    subnets: Mutex<Vec<(IpAddr, u8)>>,
+    /// Senders found in no subnet, and when: asked about again after a second, so one stranger
+    /// cannot make us ask the engine at every request (but a new network is seen at once).
+    refused: Mutex<std::collections::HashMap<IpAddr, Instant>>,
 }
 
 impl Allowed {
@@ -46,7 +49,8 @@ impl Allowed {
         Allowed {
             docker,
             network: crate::docker::network_name(project),
-            subnets: Mutex::new((Vec::new(), None)),
+            subnets: Mutex::new(Vec::new()),
+            refused: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -54,17 +58,23 @@ impl Allowed {
         if peer.is_loopback() {
             return true;
         }
-        let (known, refreshed) = self.subnets.lock().expect("lock").clone();
+        let known = self.subnets.lock().expect("lock").clone();
         if known.iter().any(|(net, bits)| contains(*net, *bits, peer)) {
             return true;
         }
-        // At most one lookup a second, so a stranger cannot make us hammer the engine.
-        if refreshed.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
-            return false;
+        {
+            let mut refused = self.refused.lock().expect("lock");
+            refused.retain(|_, at| at.elapsed() < Duration::from_secs(1));
+            if refused.contains_key(&peer) {
+                return false;
+            }
         }
         let fresh = subnets(&self.docker, &self.network).await;
         let ok = fresh.iter().any(|(net, bits)| contains(*net, *bits, peer));
-        *self.subnets.lock().expect("lock") = (fresh, Some(Instant::now()));
+        *self.subnets.lock().expect("lock") = fresh;
+        if !ok {
+            self.refused.lock().expect("lock").insert(peer, Instant::now());
+        }
         ok
     }
 }

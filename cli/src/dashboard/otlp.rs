@@ -121,7 +121,17 @@ fn decode<T: prost::Message + Default + serde::de::DeserializeOwned>(
             T::decode(bytes).map_err(|e| Rejection::Bad(format!("protobuf body: {e}")))
         }
         Encoding::Json => {
-            serde_json::from_slice(bytes).map_err(|e| Rejection::Bad(format!("JSON body: {e}")))
+            let value: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| Rejection::Bad(format!("JSON body: {e}")))?;
+            // OTLP/JSON may leave out any field at its default, the top-level list included
+            // (`{}` is an export of nothing); the generated types require that one.
+            let has_data = ["resourceSpans", "resourceLogs", "resourceMetrics"]
+                .iter()
+                .any(|k| value.get(k).is_some());
+            if value.is_object() && !has_data {
+                return Ok(T::default());
+            }
+            serde_json::from_value(value).map_err(|e| Rejection::Bad(format!("JSON body: {e}")))
         }
     }
 }
@@ -447,6 +457,12 @@ mod tests {
         assert!(bad.is_err());
         assert!(matches!(
             decode::<ExportTraceServiceRequest>(Encoding::Protobuf, b"\xff\xff\xff"),
+            Err(Rejection::Bad(_))
+        ));
+        let empty: ExportTraceServiceRequest = decode(Encoding::Json, b"{}").unwrap();
+        assert!(empty.resource_spans.is_empty(), "an export of nothing is valid OTLP/JSON");
+        assert!(matches!(
+            decode::<ExportTraceServiceRequest>(Encoding::Json, b"[1, 2]"),
             Err(Rejection::Bad(_))
         ));
     }
