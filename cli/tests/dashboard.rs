@@ -340,8 +340,16 @@ async fn the_receiver_takes_protobuf_json_and_gzip_and_refuses_bad_or_oversized_
         }
         r.send()
     };
-    assert_eq!(act(false).await.unwrap().status().as_u16(), 403, "a cross-site form");
-    assert_eq!(act(true).await.unwrap().status().as_u16(), 409, "not this project's");
+    assert_eq!(
+        act(false).await.unwrap().status().as_u16(),
+        403,
+        "a cross-site form"
+    );
+    assert_eq!(
+        act(true).await.unwrap().status().as_u16(),
+        409,
+        "not this project's"
+    );
 
     // Login: the right token sets the cookie and goes where asked, on this site only.
     let (code, _) = page(&d, "/login?t=wrong", false).await;
@@ -549,7 +557,16 @@ fn post_from_container(network: &str, addr: std::net::SocketAddr) -> String {
         addr.port()
     );
     let out = std::process::Command::new("docker")
-        .args(["run", "--rm", "--network", network, "debian:bookworm-slim", "bash", "-c", &script])
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            network,
+            "debian:bookworm-slim",
+            "bash",
+            "-c",
+            &script,
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -559,17 +576,34 @@ fn post_from_container(network: &str, addr: std::net::SocketAddr) -> String {
 async fn only_the_projects_containers_may_send_from_the_engines_side() {
     let dir = tempfile::tempdir().unwrap();
     let d = start(dir.path(), Limits::default(), true).await;
-    let gateway = d.otlp_gateway.expect("the receiver listens on the engine's host gateway");
+    let gateway = d
+        .otlp_gateway
+        .expect("the receiver listens on the engine's host gateway");
     // A container of another network (the default bridge) reaches the address, and is refused.
-    assert_eq!(post_from_container("bridge", gateway), "HTTP/1.1 403 Forbidden");
+    assert_eq!(
+        post_from_container("bridge", gateway),
+        "HTTP/1.1 403 Forbidden"
+    );
     // One on the project's network is heard.
     let network = msctl::docker::network_name(&d.state.stack.name);
     let created = std::process::Command::new("docker")
-        .args(["network", "create", "--label", &format!("msctl.project={}", d.state.stack.name), &network])
+        .args([
+            "network",
+            "create",
+            "--label",
+            &format!("msctl.project={}", d.state.stack.name),
+            &network,
+        ])
         .output()
         .unwrap();
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let heard = post_from_container(&network, gateway);
-    let _ = std::process::Command::new("docker").args(["network", "rm", &network]).output();
+    let _ = std::process::Command::new("docker")
+        .args(["network", "rm", &network])
+        .output();
     assert_eq!(heard, "HTTP/1.1 200 OK");
 }

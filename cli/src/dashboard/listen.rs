@@ -73,7 +73,10 @@ impl Allowed {
         let ok = fresh.iter().any(|(net, bits)| contains(*net, *bits, peer));
         *self.subnets.lock().expect("lock") = fresh;
         if !ok {
-            self.refused.lock().expect("lock").insert(peer, Instant::now());
+            self.refused
+                .lock()
+                .expect("lock")
+                .insert(peer, Instant::now());
         }
         ok
     }

@@ -460,7 +460,10 @@ mod tests {
             Err(Rejection::Bad(_))
         ));
         let empty: ExportTraceServiceRequest = decode(Encoding::Json, b"{}").unwrap();
-        assert!(empty.resource_spans.is_empty(), "an export of nothing is valid OTLP/JSON");
+        assert!(
+            empty.resource_spans.is_empty(),
+            "an export of nothing is valid OTLP/JSON"
+        );
         assert!(matches!(
             decode::<ExportTraceServiceRequest>(Encoding::Json, b"[1, 2]"),
             Err(Rejection::Bad(_))

@@ -48,6 +48,10 @@ impl Drop for Telemetry {
     }
 }
 
+/// The target of a probe's request span (`/health/*`, `/metrics`; `trace::is_probe`): logged
+/// like any request, never exported (the OpenTelemetry layer below filters it out).
+pub const PROBE_TARGET: &str = "kit::probe";
+
 /// Installs the global subscriber. Call once, at the start of `main`.
 pub fn init(service: &'static str) -> Telemetry {
     let filter =
@@ -68,13 +72,13 @@ pub fn init(service: &'static str) -> Telemetry {
             }
         });
     // Probes (healthchecks every second, metrics scrapes) are not exported: they would be most
-    // of a quiet stack's traces and tell nothing (trace::PROBE_TARGET).
+    // of a quiet stack's traces and tell nothing (PROBE_TARGET).
     let otel = provider.as_ref().map(|p| {
         use tracing_subscriber::Layer as _;
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer(service))
             .with_filter(tracing_subscriber::filter::filter_fn(|m| {
-                m.target() != crate::trace::PROBE_TARGET
+                m.target() != PROBE_TARGET
             }))
     });
     let installed = tracing_subscriber::registry()

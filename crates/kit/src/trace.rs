@@ -18,10 +18,6 @@ use tracing::Instrument;
 
 pub const TRACEPARENT: &str = "traceparent";
 
-/// The target of a probe's request span (`/health/*`, `/metrics`): logged like any request,
-/// never exported (the telemetry module's OpenTelemetry layer filters it out).
-pub const PROBE_TARGET: &str = "kit::probe";
-
 /// Paths the engine, msctl and Prometheus poll: their spans are not exported.
 pub fn is_probe(path: &str) -> bool {
     path.starts_with("/health/") || path == "/metrics"
@@ -275,7 +271,7 @@ async fn traced(request: Request, next: Next, exporting: bool) -> Response {
     let span = if probe {
         // The same fields as below, under the target the exporter skips.
         tracing::info_span!(
-            target: PROBE_TARGET,
+            target: crate::telemetry::PROBE_TARGET,
             "request",
             method = %request.method(),
             path = %request.uri().path(),

@@ -74,7 +74,7 @@ pub async fn page(State(state): State<Shared>, Query(q): Query<LogQuery>) -> Res
     }
     services.sort();
     let columns = columns(&rows);
-    let stream_query = serde_urlencoded_query(&q);
+    let stream_query = stream_query(&q);
     super::render(
         &state,
         "logs.html",
@@ -83,17 +83,9 @@ pub async fn page(State(state): State<Shared>, Query(q): Query<LogQuery>) -> Res
     )
 }
 
-fn serde_urlencoded_query(q: &LogQuery) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
+/// The page's filter as the live stream's query string.
+fn stream_query(q: &LogQuery) -> String {
+    use crate::testing::percent_encode as enc;
     format!(
         "service={}&level={}&q={}",
         enc(&q.service),
