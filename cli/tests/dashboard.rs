@@ -607,3 +607,24 @@ async fn only_the_projects_containers_may_send_from_the_engines_side() {
         .output();
     assert_eq!(heard, "HTTP/1.1 200 OK");
 }
+
+/// `up --dashboard --port P` would serve where no service sends: refused before anything is
+/// touched (the services follow MSCTL_DASHBOARD_PORT, which sets both).
+#[test]
+fn up_with_a_dashboard_port_the_services_do_not_use_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("msctl.yaml"),
+        "name: msctl-it-dash-port\nservices:\n  web:\n    image: debian:bookworm-slim\n",
+    )
+    .unwrap();
+    let env =
+        std::collections::HashMap::from([("MSCTL_DASHBOARD_PORT".to_owned(), "18899".to_owned())]);
+    let out = support::msctl(&["up", "--dashboard", "--port", "19000"], dir.path(), &env);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("MSCTL_DASHBOARD_PORT=19000"),
+        "{}",
+        out.stderr
+    );
+}

@@ -70,5 +70,13 @@ pub async fn start(args: &DashboardArgs, stack: crate::stack::Stack) -> Result<d
 
 pub async fn exec(args: &DashboardArgs, stack_args: &StackArgs) -> Result<()> {
     let stack = stack_args.load()?;
-    start(args, stack).await?.wait().await
+    let running = start(args, stack).await?;
+    if args.port != crate::otel::port() {
+        eprintln!(
+            "msctl dashboard: services started by `msctl up` send to port {}; to send here, start them with MSCTL_DASHBOARD_PORT={} msctl up",
+            crate::otel::port(),
+            args.port
+        );
+    }
+    running.wait().await
 }

@@ -36,6 +36,16 @@ pub struct UpArgs {
 }
 
 pub async fn exec(args: &UpArgs, stack_args: &StackArgs) -> Result<()> {
+    // The services are pointed at MSCTL_DASHBOARD_PORT (crate::otel): a dashboard elsewhere
+    // would hear nothing.
+    if args.dashboard && args.dashboard_args.port != crate::otel::port() {
+        return Err(Error::Usage(format!(
+            "`up --dashboard --port {}`: the services are pointed at port {}; set MSCTL_DASHBOARD_PORT={} instead, for both",
+            args.dashboard_args.port,
+            crate::otel::port(),
+            args.dashboard_args.port
+        )));
+    }
     // The stack file's errors come before Docker is touched (exit 2).
     let stack = stack_args.load()?;
     let docker = crate::docker::connect().await?;
