@@ -229,13 +229,15 @@ fn trace(
     out
 }
 
-/// Bodies of at most `batch` spans, each one service's, the services' bodies interleaved.
-fn span_bodies(spans: Vec<(usize, Span)>, batch: usize) -> Vec<(usize, Vec<u8>)> {
-    let mut per_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES.len()];
-    for (s, span) in spans {
-        per_service[s].push(span);
-    }
-    let mut chunks: Vec<std::vec::IntoIter<Vec<Span>>> = per_service
+/// Bodies of at most `batch` rows, each one service's (`per_service[s]` are service `s`'s rows),
+/// the services' bodies interleaved, as exporters of several services would send them; `encode`
+/// makes one request of one service's rows.
+fn interleave<T>(
+    per_service: Vec<Vec<T>>,
+    batch: usize,
+    encode: impl Fn(usize, Vec<T>) -> Vec<u8>,
+) -> Vec<(usize, Vec<u8>)> {
+    let mut chunks: Vec<std::vec::IntoIter<Vec<T>>> = per_service
         .into_iter()
         .map(|v| {
             let mut v = v.into_iter().peekable();
@@ -250,29 +252,37 @@ fn span_bodies(spans: Vec<(usize, Span)>, batch: usize) -> Vec<(usize, Vec<u8>)>
     loop {
         let mut any = false;
         for (s, it) in chunks.iter_mut().enumerate() {
-            if let Some(spans) = it.next() {
+            if let Some(rows) = it.next() {
                 any = true;
-                bodies.push((
-                    spans.len(),
-                    ExportTraceServiceRequest {
-                        resource_spans: vec![ResourceSpans {
-                            resource: resource(SERVICES[s]),
-                            scope_spans: vec![ScopeSpans {
-                                scope: scope(),
-                                spans,
-                                ..Default::default()
-                            }],
-                            ..Default::default()
-                        }],
-                    }
-                    .encode_to_vec(),
-                ));
+                bodies.push((rows.len(), encode(s, rows)));
             }
         }
         if !any {
             return bodies;
         }
     }
+}
+
+/// Bodies of at most `batch` spans, each one service's, the services' bodies interleaved.
+fn span_bodies(spans: Vec<(usize, Span)>, batch: usize) -> Vec<(usize, Vec<u8>)> {
+    let mut per_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES.len()];
+    for (s, span) in spans {
+        per_service[s].push(span);
+    }
+    interleave(per_service, batch, |s, spans| {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(SERVICES[s]),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope(),
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    })
 }
 
 /// `n` spans in traces of 8–12 (the last one cut to fit).
@@ -354,44 +364,20 @@ fn flood_logs(n: usize, batch: usize) -> Vec<(usize, Vec<u8>)> {
             ..Default::default()
         });
     }
-    let mut chunks: Vec<_> = per_service
-        .into_iter()
-        .map(|v| {
-            let mut v = v.into_iter().peekable();
-            let mut out = Vec::new();
-            while v.peek().is_some() {
-                out.push(v.by_ref().take(batch).collect::<Vec<_>>());
-            }
-            out.into_iter()
-        })
-        .collect();
-    let mut bodies = Vec::new();
-    loop {
-        let mut any = false;
-        for (s, it) in chunks.iter_mut().enumerate() {
-            if let Some(log_records) = it.next() {
-                any = true;
-                bodies.push((
-                    log_records.len(),
-                    ExportLogsServiceRequest {
-                        resource_logs: vec![ResourceLogs {
-                            resource: resource(SERVICES[s]),
-                            scope_logs: vec![ScopeLogs {
-                                scope: scope(),
-                                log_records,
-                                ..Default::default()
-                            }],
-                            ..Default::default()
-                        }],
-                    }
-                    .encode_to_vec(),
-                ));
-            }
+    interleave(per_service, batch, |s, log_records| {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource(SERVICES[s]),
+                scope_logs: vec![ScopeLogs {
+                    scope: scope(),
+                    log_records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
         }
-        if !any {
-            return bodies;
-        }
-    }
+        .encode_to_vec()
+    })
 }
 
 /// An error with its causes (reqwest's own text names only the outermost).
