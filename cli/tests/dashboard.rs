@@ -628,3 +628,19 @@ fn up_with_a_dashboard_port_the_services_do_not_use_is_a_usage_error() {
         out.stderr
     );
 }
+
+/// A second dashboard on a taken port: exit 3 (the machine is not ready), and the first one's
+/// store untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_port_is_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), Limits::default(), true).await;
+    let port = d.url.rsplit(':').next().unwrap().to_owned();
+    let out = support::msctl(
+        &["dashboard", "--port", &port],
+        dir.path(),
+        &std::collections::HashMap::new(),
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("another dashboard?"), "{}", out.stderr);
+}

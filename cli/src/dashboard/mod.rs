@@ -57,7 +57,6 @@ pub struct State {
     pub token: String,
     /// Every new log line, for the live stream.
     pub live: broadcast::Sender<LogRow>,
-    pub started: std::time::Instant,
 }
 
 pub type Shared = Arc<State>;
@@ -103,6 +102,15 @@ impl Running {
 
 /// Opens the store, binds the listeners and starts collecting; returns once it serves.
 pub async fn start(stack: Stack, docker: Option<Docker>, opts: &Options) -> Result<Running> {
+    // The port first: a second dashboard on it stops here, before touching the store.
+    let loopback = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
+        .await
+        .map_err(|e| {
+            Error::Environment(format!(
+                "cannot listen on 127.0.0.1:{}: {e} (another dashboard? use --port)",
+                opts.port
+            ))
+        })?;
     let store = Store::open(&store_path(&stack.dir), opts.limits)
         .map_err(|e| Error::Environment(format!("dashboard store: {e}")))?;
     let token = opts.token.clone().unwrap_or_else(auth::new_token);
@@ -113,17 +121,8 @@ pub async fn start(stack: Stack, docker: Option<Docker>, opts: &Options) -> Resu
         store,
         token,
         live,
-        started: std::time::Instant::now(),
     });
     let mut tasks = Vec::new();
-    let loopback = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
-        .await
-        .map_err(|e| {
-            Error::Environment(format!(
-                "cannot listen on 127.0.0.1:{}: {e} (another dashboard? use --port)",
-                opts.port
-            ))
-        })?;
     let port = loopback.local_addr().map(|a| a.port()).unwrap_or(opts.port);
     tasks.push(listen::serve(loopback, pages::router(state.clone()), None));
     let mut otlp_gateway = None;

@@ -193,9 +193,6 @@ struct Counters {
     dropped_points: AtomicU64,
     /// Rows handed to the writer and not written yet.
     queued: AtomicU64,
-    /// Rows received in total (ingest-rate figures).
-    received_spans: AtomicU64,
-    received_logs: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -406,19 +403,6 @@ impl Store {
             self.counters.queued.fetch_sub(rows, Ordering::AcqRel);
             return Err(write);
         }
-        match &write {
-            Write::Spans(s) => {
-                self.counters
-                    .received_spans
-                    .fetch_add(s.len() as u64, Ordering::Relaxed);
-            }
-            Write::Logs(l) => {
-                self.counters
-                    .received_logs
-                    .fetch_add(l.len() as u64, Ordering::Relaxed);
-            }
-            _ => {}
-        }
         let _ = self.tx.send(write);
         Ok(())
     }
@@ -464,14 +448,6 @@ impl Store {
             dropped_logs: c.dropped_logs.load(Ordering::Relaxed),
             dropped_points: c.dropped_points.load(Ordering::Relaxed),
         }
-    }
-
-    /// Spans and log lines received since start (for the benchmark's ingest rate).
-    pub fn received(&self) -> (u64, u64) {
-        (
-            self.counters.received_spans.load(Ordering::Relaxed),
-            self.counters.received_logs.load(Ordering::Relaxed),
-        )
     }
 
     /// A read connection (pages open one each: cheap, and no lock between readers).
