@@ -192,15 +192,32 @@ impl Browser {
         std::fs::write(path, bytes).unwrap();
     }
 
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
         let _ = self.http.delete(&self.base).send().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        // Drop kills chromedriver (its DELETE of the closed session is answered at once).
     }
 }
 
 impl Drop for Browser {
+    /// A test that panics never reaches `quit`: the session is closed here, blocking, before
+    /// chromedriver goes — killing chromedriver alone leaves its chromium running (seen: a
+    /// dozen orphaned browsers after failed runs).
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let rest = self.base.trim_start_matches("http://");
+        if let Some((host, path)) = rest.split_once('/') {
+            if let Ok(mut conn) = std::net::TcpStream::connect(host) {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                let request =
+                    format!("DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+                // The answer's first bytes mean the session is closed (chromedriver may keep
+                // the connection open: read once, not to the end).
+                if conn.write_all(request.as_bytes()).is_ok() {
+                    let _ = conn.read(&mut [0u8; 512]);
+                }
+            }
+        }
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
