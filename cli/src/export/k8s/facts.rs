@@ -40,16 +40,6 @@ impl Facts {
     }
 }
 
-/// The port the gateway routes to `service` on.
-fn route_port(stack: &Stack, service: &str) -> Option<u16> {
-    stack.route_port(service)
-}
-
-/// The port a caller reaches `service` on for HTTP ([`Stack::http_port`]).
-pub fn http_port(stack: &Stack, service: &str) -> Option<u16> {
-    stack.http_port(service)
-}
-
 /// `scheme://[userinfo@]host:port`, as services find each other in their environment.
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"([a-z][a-z0-9+.-]*)://(?:[^@/\s]*@)?([A-Za-z0-9_.-]+):([0-9]{1,5})")
@@ -94,7 +84,7 @@ pub fn gather(
         list.push(NamedPort { name, port });
     };
     for s in services {
-        if let Some(port) = route_port(stack, &s.name) {
+        if let Some(port) = stack.route_port(&s.name) {
             add(&s.name, "http", port);
         }
         let gateway = stack.gateway().is_some_and(|g| g.name == s.name);
@@ -140,7 +130,7 @@ pub fn gather(
                 .map(|(_, _, _, p)| *p)
                 .collect();
             if ports.is_empty() && gateway == Some(s.name.as_str()) {
-                ports.extend(http_port(stack, to));
+                ports.extend(stack.http_port(to));
             }
             if ports.is_empty() {
                 ports = facts.ports_of(to).iter().map(|p| p.port).collect();
