@@ -470,8 +470,7 @@ fn kit_check(cx: &Context, s: &ServiceSpec, h: &HealthSpec) -> Option<u16> {
     };
     let ours =
         h.test.len() == 3 && h.test[0] == "CMD" && &h.test[1] == bin && h.test[2] == "healthcheck";
-    ours.then(|| cx.stack.http_port(&s.name))
-        .flatten()
+    ours.then(|| cx.stack.http_port(&s.name)).flatten()
 }
 
 /// Docker's `["CMD", a…]` / `["CMD-SHELL", s]` as an exec command.
